@@ -1,0 +1,88 @@
+"""The ``connectoscope`` command line: a thin layer over the public Python API.
+
+Every sub-command lives in its own module ``connectoscope.cli.cmd_<name>`` that defines
+``register(subparsers)``; :func:`main` discovers them, so adding a command touches no
+shared file. User errors (:class:`~connectoscope.errors.ConnectoscopeError`) print one
+clear message and exit with code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from ..errors import ConnectoscopeError
+
+__all__ = ["build_parser", "main"]
+
+EPILOG = """\
+Coordinates are x,y,z; sizes in nm unless an option says voxels. Arrays are [z, y, x].
+Start with `connectoscope demo`, then `connectoscope info DATASET`.
+Every command has --help with examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser (all discovered sub-commands)."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="connectoscope",
+        description=(
+            "connectoscope: electron-microscopy connectomics made usable. Convert EM volumes and "
+            "segmentations into one fast multiscale dataset, map segments to objects, draw "
+            "surfaces and planes, analyse connectomes and morphology, and view it all in "
+            "Neuroglancer."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"connectoscope {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks instead of short messages"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import connectoscope.cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            mod = importlib.import_module(f"connectoscope.cli.{info.name}")
+            mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        if getattr(args, "command", None):
+            # A command group given without its sub-command: show that group's help.
+            sub_parser = getattr(args, "_group_parser", None)
+            (sub_parser or parser).print_help()
+        else:
+            parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except ConnectoscopeError as e:
+        if args.debug:
+            raise
+        print(f"connectoscope {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(
+            "connectoscope: interrupted. Work written so far is kept; re-run the same command "
+            "to resume where it is supported.",
+            file=sys.stderr,
+        )
+        return 130
+    return int(rc or 0)
+
+
+def _entry() -> None:  # pragma: no cover - used by ``python -m connectoscope``
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Options and argument types shared by several commands (defined once here)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidParameterError
+from ..geometry import parse_xyz
+
+__all__ = [
+    "add_overwrite",
+    "add_parallel_options",
+    "add_subcommand",
+    "xyz_float",
+    "xyz_int",
+]
+
+
+def xyz_float(text: str) -> tuple[float, float, float]:
+    """argparse type: ``X,Y,Z`` floats (positive)."""
+    try:
+        return parse_xyz(text, name="value", positive=True)
+    except InvalidParameterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def xyz_int(text: str) -> tuple[int, int, int]:
+    """argparse type: ``X,Y,Z`` integers."""
+    try:
+        return parse_xyz(text, name="value", integer=True)
+    except InvalidParameterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_parallel_options(p: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler`` (local Dask by default, a cluster when given)."""
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default: number of cores)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask distributed scheduler address (tcp://host:8786); default: local",
+    )
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace existing output instead of refusing."""
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing output (default: refuse)"
+    )
+
+
+def add_subcommand(
+    sub: Any, name: str, *, help: str, description: str | None = None, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """Add a sub-command parser with the house formatting."""
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=help,
+        description=description or help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def existing_path(text: str) -> Path:
+    """argparse type: a path that must exist."""
+    return Path(text)
