@@ -97,7 +97,9 @@ class DemoContext:
 
 
 #: (title, "module:function") in data-flow order.
-STEPS: list[tuple[str, str]] = []
+STEPS: list[tuple[str, str]] = [
+    ("synthetic data", "connectoscope.sources.synthetic._demo:demo_step"),
+]
 
 
 def _resolve(spec: str) -> Callable[[DemoContext], None]:
