@@ -99,6 +99,7 @@ class DemoContext:
 #: (title, "module:function") in data-flow order.
 STEPS: list[tuple[str, str]] = [
     ("synthetic data", "connectoscope.sources.synthetic._demo:demo_step"),
+    ("ingest + ChimeraX export", "connectoscope.volume._demo:demo_step"),
 ]
 
 

@@ -1,0 +1,67 @@
+"""``connectoscope export chimerax``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ._common import add_overwrite, add_subcommand, xyz_int
+
+
+def register(sub: Any) -> None:
+    g = add_subcommand(sub, "export", help="export a dataset for other tools (ChimeraX)")
+    g.set_defaults(_group_parser=g)
+    gs = g.add_subparsers(dest="export_kind", metavar="FORMAT")
+    p = add_subcommand(
+        gs,
+        "chimerax",
+        help="write a ChimeraX .cmap (HDF5, Blosc lz4hc) with subsamples, attributes and a .cxc",
+        description=(
+            "Write one layer as a ChimeraX .cmap: data_zyx plus subsampled copies "
+            "(data_zyx_i_j_k with subsample_spacing), /attributes/<kind> int32 arrays when the "
+            "dataset has object maps, and a .cxc command script next to it that reproduces the "
+            "seed ChimeraX commands."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope export chimerax demo.cscope seg.cmap --layer segmentation "
+            "--subsamples 2,2,1 4,4,2\n  then in ChimeraX: open seg.cxc"
+        ),
+    )
+    p.add_argument("dataset")
+    p.add_argument("out", help="OUT.cmap")
+    p.add_argument("--layer", default="segmentation")
+    p.add_argument(
+        "--subsamples",
+        nargs="+",
+        type=xyz_int,
+        default=None,
+        metavar="I,J,K",
+        help="subsample spacings x,y,z (default: every pyramid level)",
+    )
+    add_overwrite(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dataset import Dataset
+    from ..export import export_chimerax, write_cxc
+
+    ds = Dataset(args.dataset)
+    out = export_chimerax(
+        ds, args.out, layer=args.layer, subsamples=args.subsamples, overwrite=args.overwrite
+    )
+    kinds: list[str] = sorted(ds.layers.get("objects", {}).get("kinds", {}))
+    image = None
+    if args.layer != "image" and ds.has_layer("image"):
+        image = str(Path(out).with_name(Path(out).stem + "_image.cmap"))
+    cxc = write_cxc(Path(out).with_suffix(".cxc"), segmentation=str(out), image=image, kinds=kinds)
+    size = Path(out).stat().st_size
+    print(f"{out}: {size / 1e6:.1f} MB; ChimeraX script {cxc}")
+    if image:
+        print(
+            f"  the script also opens {image}: write it with "
+            f"`connectoscope export chimerax {ds.path} {image} --layer image`"
+        )
+    return 0

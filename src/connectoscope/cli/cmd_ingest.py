@@ -1,0 +1,132 @@
+"""``connectoscope ingest`` and ``connectoscope cutout``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float, xyz_int
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "ingest",
+        help="convert cubes / HDF5 / image stacks / NPY into a dataset's sharded OME-Zarr pyramid",
+        description=(
+            "Convert a source volume into one layer of a dataset: a sharded OME-Zarr 0.5 "
+            "(Zarr v3) multiscale pyramid. Sources: a folder of L4dense x{i}y{j}z{k}.hdf5 cubes "
+            "(missing grid positions read as background and are reported), FILE.h5[:/path], a "
+            "folder of PNG/TIFF planes, .npy or .npz. One task per output shard; an interrupted "
+            "run resumes when re-run with the same arguments."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope ingest src/color demo.cscope --layer image --voxel-size 11.24,11.24,28\n"
+            "  connectoscope ingest src/segmentation demo.cscope --layer segmentation\n"
+            "  connectoscope ingest labels.h5:/volumes/labels my.cscope --layer segmentation "
+            "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786"
+        ),
+    )
+    p.add_argument("source", help="cube folder, FILE.h5[:/path], plane folder, .npy or .npz")
+    p.add_argument("dataset", help="dataset directory (created when missing)")
+    p.add_argument("--layer", choices=["image", "segmentation"], default="image")
+    p.add_argument("--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="nm")
+    p.add_argument(
+        "--chunk", type=xyz_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
+    )
+    p.add_argument(
+        "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
+    )
+    add_parallel_options(p)
+    add_overwrite(p)
+    p.set_defaults(func=run_ingest)
+
+    c = add_subcommand(
+        sub,
+        "cutout",
+        help="write a region of a layer at any level to .npy, .h5 or .tif",
+        description="Read a box of one layer at one pyramid level and save it ([z, y, x]).",
+        epilog=(
+            "examples:\n"
+            "  connectoscope cutout demo.cscope --layer segmentation --bbox 0,0,0:256,256,64 -o cut.npy\n"
+            "  connectoscope cutout demo.cscope --level 2 -o whole_level2.tif"
+        ),
+    )
+    c.add_argument("dataset")
+    c.add_argument("--layer", default="image", help="image, segmentation or another layer")
+    c.add_argument(
+        "--bbox",
+        default=None,
+        metavar="X0,Y0,Z0:X1,Y1,Z1",
+        help="half-open box in voxels of --level (default: the whole level)",
+    )
+    c.add_argument("--level", type=int, default=0)
+    c.add_argument("-o", "--output", required=True, help="out.npy, out.h5 or out.tif")
+    add_overwrite(c)
+    c.set_defaults(func=run_cutout)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from ..volume import ingest
+
+    t0 = time.perf_counter()
+    ds = ingest(
+        args.source,
+        args.dataset,
+        layer=args.layer,
+        voxel_size=args.voxel_size,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        overwrite=args.overwrite,
+        chunk_xyz=args.chunk,
+        shard_xyz=args.shard,
+    )
+    vol = ds.volume(args.layer)
+    dt = time.perf_counter() - t0
+    nbytes = vol.dtype.itemsize * int(__import__("numpy").prod(vol.shape_zyx(0)))
+    z, y, x = vol.shape_zyx(0)
+    print(
+        f"{ds.path}: layer {args.layer} {x} x {y} x {z} voxels {vol.dtype}, {vol.num_levels} "
+        f"levels, {nbytes / 1e6:.0f} MB in {dt:.1f} s ({nbytes / 1e6 / dt:.0f} MB/s)"
+    )
+    missing = ds.provenance[-1].get("missing") or []
+    if missing:
+        print(f"  missing cubes read as background: {', '.join(missing)}")
+    print(f"next: connectoscope info {ds.path}")
+    return 0
+
+
+def run_cutout(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..dataset import Dataset
+    from ..errors import DatasetExistsError, InvalidParameterError
+    from ..geometry import Bbox
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
+    ds = Dataset(args.dataset)
+    bbox = Bbox.parse(args.bbox) if args.bbox else None
+    arr = ds.volume(args.layer).read(bbox, level=args.level)
+    suffix = out.suffix.lower()
+    if suffix == ".npy":
+        np.save(out, arr)
+    elif suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(out, "w") as f:
+            d = f.create_dataset("data", data=arr, compression="gzip")
+            d.attrs["axes"] = "zyx"
+            d.attrs["voxel_size_nm_xyz"] = ds.volume(args.layer).voxel_size(args.level).xyz
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        tifffile.imwrite(out, arr)
+    else:
+        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
+    print(f"{out}: {arr.shape} [z, y, x] {arr.dtype}")
+    return 0

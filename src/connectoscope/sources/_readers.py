@@ -1,0 +1,275 @@
+"""Region readers over foreign sources, all answering ``read(start_zyx, stop_zyx)``.
+
+Readers are small picklable objects (paths and parameters only) that open their files on
+use, so they can be shipped to worker processes. Sources: an L4dense cube folder, one HDF5
+dataset (``file.h5`` or ``file.h5:/inner/path``), a folder of PNG/TIFF planes (sorted by
+name, one z plane each), a ``.npy`` (memory-mapped) or ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
+from .l4dense import CubeFolder
+
+__all__ = ["SourceReader", "open_source"]
+
+_IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+@dataclass
+class SourceReader:
+    """Base: a 3-D ``[z, y, x]`` source of known shape and dtype."""
+
+    path: Path
+    shape_zyx: tuple[int, int, int]
+    dtype: np.dtype
+    offset_vx: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def description(self) -> str:
+        return str(self.path)
+
+    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        raise NotImplementedError
+
+    def missing(self) -> list[str]:
+        """Parts of the source grid that have no file (read as background)."""
+        return []
+
+
+@dataclass
+class CubeSource(SourceReader):
+    """An L4dense cube folder; coordinates relative to the first present cube's grid corner."""
+
+    cubes: tuple[tuple[tuple[int, int, int], str], ...] = ()
+    edge: int = 0
+    missing_names: tuple[str, ...] = ()
+
+    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        import h5py
+
+        out = np.zeros(tuple(b - a for a, b in zip(start_zyx, stop_zyx)), dtype=self.dtype)
+        e = self.edge
+        o = self.offset_vx  # x, y, z
+        for grid, path in self.cubes:
+            cz0 = grid[2] * e - o[2]
+            cy0 = grid[1] * e - o[1]
+            cx0 = grid[0] * e - o[0]
+            lo = (max(start_zyx[0], cz0), max(start_zyx[1], cy0), max(start_zyx[2], cx0))
+            hi = (min(stop_zyx[0], cz0 + e), min(stop_zyx[1], cy0 + e), min(stop_zyx[2], cx0 + e))
+            if any(h <= low for low, h in zip(lo, hi)):
+                continue
+            try:
+                with h5py.File(path, "r") as f:
+                    d = f["data"]
+                    if d.shape != (e, e, e):
+                        raise DataFormatError(
+                            f"{path}: /data has shape {d.shape}; every cube must be ({e}, {e}, {e}) "
+                            "[z, y, x] like the first cube"
+                        )
+                    if d.dtype != self.dtype:
+                        raise DataFormatError(
+                            f"{path}: /data is {d.dtype}; the other cubes are {self.dtype}"
+                        )
+                    block = d[
+                        lo[0] - cz0 : hi[0] - cz0,
+                        lo[1] - cy0 : hi[1] - cy0,
+                        lo[2] - cx0 : hi[2] - cx0,
+                    ]
+            except (OSError, KeyError) as err:
+                raise DataFormatError(
+                    f"{path}: cannot read cube ({err}); the file may be truncated or corrupt. "
+                    "Replace or remove it and re-run: finished shards are kept."
+                ) from err
+            out[
+                lo[0] - start_zyx[0] : hi[0] - start_zyx[0],
+                lo[1] - start_zyx[1] : hi[1] - start_zyx[1],
+                lo[2] - start_zyx[2] : hi[2] - start_zyx[2],
+            ] = block
+        return out
+
+    def missing(self) -> list[str]:
+        return list(self.missing_names)
+
+
+@dataclass
+class HDF5Source(SourceReader):
+    inner: str = "data"
+
+    @property
+    def description(self) -> str:
+        return f"{self.path}:/{self.inner}"
+
+    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        import h5py
+
+        try:
+            with h5py.File(self.path, "r") as f:
+                return np.asarray(
+                    f[self.inner][tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))]
+                )
+        except OSError as err:
+            raise DataFormatError(f"{self.path}: cannot read /{self.inner} ({err})") from err
+
+
+@dataclass
+class NpySource(SourceReader):
+    key: str | None = None
+
+    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        sl = tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))
+        if self.key is None:
+            return np.array(np.load(self.path, mmap_mode="r")[sl])
+        with np.load(self.path) as f:
+            return np.array(f[self.key][sl])
+
+
+@dataclass
+class StackSource(SourceReader):
+    files: tuple[str, ...] = ()
+
+    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        planes = [
+            _read_plane(Path(self.files[z]))[start_zyx[1] : stop_zyx[1], start_zyx[2] : stop_zyx[2]]
+            for z in range(start_zyx[0], stop_zyx[0])
+        ]
+        return np.stack(planes).astype(self.dtype, copy=False)
+
+
+def _read_plane(p: Path) -> np.ndarray:
+    try:
+        if p.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            arr = tifffile.imread(p)
+        else:
+            from PIL import Image
+
+            with Image.open(p) as im:
+                arr = np.asarray(im)
+    except Exception as err:
+        raise DataFormatError(f"{p}: cannot read image plane ({err})") from err
+    if arr.ndim != 2:
+        raise DataFormatError(f"{p}: expected a single-channel 2-D plane, got shape {arr.shape}")
+    return arr
+
+
+def open_source(source: str | os.PathLike[str]) -> SourceReader:
+    """Open a volume source for region reads.
+
+    Parameters
+    ----------
+    source : path-like
+        A cube folder, ``file.h5`` / ``file.h5:/inner/path``, a folder of PNG/TIFF planes,
+        ``.npy`` or ``.npz`` (``file.npz:key``).
+
+    Raises
+    ------
+    SourceNotFoundError, DataFormatError
+    """
+    text = str(source)
+    inner: str | None = None
+    if ":" in text and not Path(text).exists():
+        text, inner = text.split(":", 1)
+        inner = inner.lstrip("/")
+    p = Path(text)
+    if not p.exists():
+        raise SourceNotFoundError(f"{p}: no such file or folder")
+    if p.is_dir():
+        if (p / "color").is_dir() or (p / "segmentation").is_dir():
+            raise InvalidParameterError(
+                f"{p}: holds color/ and segmentation/ cube folders; ingest each one: "
+                f"`connectoscope ingest {p}/color DS --layer image` and "
+                f"`connectoscope ingest {p}/segmentation DS --layer segmentation`"
+            )
+        images = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        if images and not any(f.suffix.lower() in (".h5", ".hdf5") for f in p.iterdir()):
+            first = _read_plane(images[0])
+            return StackSource(
+                p,
+                (len(images), first.shape[0], first.shape[1]),
+                first.dtype,
+                files=tuple(map(str, images)),
+            )
+        cf = CubeFolder(p)
+        b = cf.bbox
+        assert cf.dtype is not None
+        return CubeSource(
+            p,
+            b.shape_zyx,
+            cf.dtype,
+            offset_vx=b.start,
+            cubes=tuple((c.grid, str(c.path)) for c in cf.cubes),
+            edge=cf.edge,
+            missing_names=tuple(f"x{i}y{j}z{k}" for i, j, k in cf.missing),
+        )
+    suffix = p.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return _open_hdf5(p, inner)
+    if suffix == ".npy":
+        try:
+            arr = np.load(p, mmap_mode="r")
+        except (OSError, ValueError) as err:
+            raise DataFormatError(f"{p}: unreadable .npy file ({err})") from err
+        _check_3d(arr.shape, p)
+        return NpySource(p, tuple(arr.shape), arr.dtype)  # type: ignore[arg-type]
+    if suffix == ".npz":
+        try:
+            with np.load(p) as f:
+                keys = f.files
+                key = inner or (keys[0] if len(keys) == 1 else None)
+                if key is None or key not in keys:
+                    raise InvalidParameterError(
+                        f"{p}: holds arrays {', '.join(keys)}; name one as {p}:NAME"
+                    )
+                arr = f[key]
+        except (OSError, ValueError, EOFError) as err:
+            raise DataFormatError(f"{p}: unreadable .npz file ({err})") from err
+        _check_3d(arr.shape, p)
+        return NpySource(p, tuple(arr.shape), arr.dtype, key=key)  # type: ignore[arg-type]
+    raise SourceNotFoundError(
+        f"{p}: unrecognised source; expected a cube folder, a PNG/TIFF plane folder, "
+        ".h5/.hdf5[:/path], .npy or .npz"
+    )
+
+
+def _check_3d(shape: tuple[int, ...], p: Path) -> None:
+    if len(shape) != 3:
+        raise DataFormatError(f"{p}: expected a 3-D [z, y, x] array, got shape {shape}")
+
+
+def _open_hdf5(p: Path, inner: str | None) -> HDF5Source:
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as f:
+            if inner is None:
+                found: list[str] = []
+
+                def visit(name: str, obj: Any) -> None:
+                    if isinstance(obj, h5py.Dataset) and obj.ndim == 3:
+                        found.append(name)
+
+                f.visititems(visit)
+                if len(found) != 1:
+                    listing = ", ".join("/" + n for n in found) or "none"
+                    raise InvalidParameterError(
+                        f"{p}: {len(found)} 3-D datasets ({listing}); name one as {p}:/PATH"
+                    )
+                inner = found[0]
+            if inner not in f:
+                raise InvalidParameterError(f"{p}: no dataset /{inner}")
+            d = f[inner]
+            _check_3d(d.shape, p)
+            return HDF5Source(p, tuple(d.shape), d.dtype, inner=inner)  # type: ignore[arg-type]
+    except OSError as err:
+        raise DataFormatError(
+            f"{p}: cannot open as HDF5 ({err}); the file may be truncated or corrupt"
+        ) from err
