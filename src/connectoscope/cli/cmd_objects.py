@@ -1,0 +1,67 @@
+"""``connectoscope objects import|stats``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._common import add_subcommand
+
+
+def register(sub: Any) -> None:
+    g = add_subcommand(
+        sub,
+        "objects",
+        help="segment-to-object maps (neuron, axon, dendrite, spinehead...) and object tables",
+    )
+    g.set_defaults(_group_parser=g)
+    gs = g.add_subparsers(dest="objects_command", metavar="ACTION")
+    p = add_subcommand(
+        gs,
+        "import",
+        help="import object maps into a dataset",
+        description=(
+            "Import segment-to-object maps: HDF5 /attributes/<kind> arrays indexed by segment id "
+            "(L4dense style, also a ChimeraX .cmap), Parquet/CSV tables (segment_id, kind, "
+            "object_id) or JSON agglomerate lists. Kinds are added to those already stored."
+        ),
+        epilog=(
+            "examples:\n  connectoscope objects import demo.cscope source/objects.hdf5\n"
+            "  connectoscope objects import demo.cscope axons.json --kind axon"
+        ),
+    )
+    p.add_argument("dataset")
+    p.add_argument("source")
+    p.add_argument("--kind", default=None, help="import only this kind")
+    p.add_argument("--replace", action="store_true", help="drop kinds already stored")
+    p.set_defaults(func=run_import)
+    s = add_subcommand(
+        gs,
+        "stats",
+        help="count objects of each kind; write per-segment and per-object tables (Parquet)",
+        epilog="example:\n  connectoscope objects stats demo.cscope",
+    )
+    s.add_argument("dataset")
+    s.add_argument("--level", type=int, default=0, help="pyramid level to measure")
+    s.set_defaults(func=run_stats)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from ..segmentation import import_objects
+
+    maps = import_objects(args.dataset, args.source, kind=args.kind, replace=args.replace)
+    for kind, n in maps.counts().items():
+        print(f"{kind}: {n} objects")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..segmentation import object_stats
+
+    r = object_stats(args.dataset, level=args.level)
+    print(f"segments: {r['segments']} ({r['voxels']} voxels at level {args.level})")
+    print(f"{'kind':<12}{'objects':>10}{'segments':>10}{'voxels':>14}")
+    for kind, k in r["kinds"].items():
+        print(f"{kind:<12}{k['objects']:>10}{k['segments']:>10}{k['voxels']:>14}")
+    print(f"tables: {args.dataset}/objects/segments.parquet, objects_<kind>.parquet")
+    return 0

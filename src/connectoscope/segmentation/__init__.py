@@ -1,0 +1,19 @@
+"""Segments and objects: object maps, ChimeraX-style selections."""
+
+from __future__ import annotations
+
+from ._maps import ObjectMaps, import_objects
+from ._select import Selection, parse_ranges
+from ._stats import object_stats
+from ._tables import block_statistics, object_table, segment_table
+
+__all__ = [
+    "ObjectMaps",
+    "Selection",
+    "block_statistics",
+    "import_objects",
+    "object_stats",
+    "object_table",
+    "parse_ranges",
+    "segment_table",
+]

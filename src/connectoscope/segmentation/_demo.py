@@ -1,0 +1,32 @@
+"""Demo step: import the synthetic object maps and count objects of each kind."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..demo import DemoContext
+
+
+def demo_step(ctx: DemoContext) -> None:
+    from ..dataset import Dataset
+    from ..export import write_cxc
+    from . import import_objects, object_stats
+
+    ds = Dataset(ctx.dataset_path)
+    import_objects(ds, ctx.synth_dir / "objects.hdf5")
+    r = object_stats(ds)
+    counts = ", ".join(f"{k}: {v['objects']}" for k, v in r["kinds"].items())
+    ctx.note(f"objects per kind: {counts}; {r['segments']} segments in the volume")
+    ctx.add(ds.path / "objects", "object maps and per-segment / per-object tables (Parquet)")
+    if "cmap" in ctx.state:
+        from ..export import export_chimerax
+
+        cmap = export_chimerax(ds, ctx.state["cmap"], layer="segmentation", overwrite=True)
+        cxc = write_cxc(
+            ctx.out / "seed_commands.cxc",
+            segmentation=str(cmap),
+            image=str(ctx.state.get("cmap_image")),
+            kinds=ds.objects.kinds,
+        )
+        ctx.add(cxc, "ChimeraX script with the seed commands (seg surf each neuron, ...)")

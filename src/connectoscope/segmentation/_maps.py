@@ -1,0 +1,316 @@
+"""Segment-to-object maps: for each kind (``neuron``, ``axon``, ``dendrite``, ``spinehead``...)
+an object id per segment id (0 = the segment is not part of an object of that kind).
+
+Stored in a dataset as ``objects/segment_objects.parquet`` with columns ``segment_id``
+(uint64), ``kind`` (string), ``object_id`` (int64). Sources: L4dense-style HDF5
+``/attributes/<kind>`` arrays indexed by segment id (also a ChimeraX ``.cmap``: any 1-D
+integer array is an attribute named after it), Parquet/CSV tables with the three columns,
+and agglomerate lists (JSON ``{"kind": [[seg, seg, ...], ...]}``: object id = position + 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataFormatError, InvalidParameterError, SelectionError, SourceNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+
+__all__ = ["ObjectMaps", "import_objects"]
+
+TABLE = "segment_objects.parquet"
+
+
+class ObjectMaps:
+    """Object maps of any number of kinds.
+
+    Parameters
+    ----------
+    maps : mapping of str to (segment_ids, object_ids)
+        Per kind, two equal-length integer arrays (segments with object id 0 are dropped).
+    """
+
+    def __init__(self, maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for kind, (seg, obj) in maps.items():
+            seg = np.asarray(seg)
+            obj = np.asarray(obj)
+            if seg.shape != obj.shape or seg.ndim != 1:
+                raise InvalidParameterError(
+                    f"object map {kind!r}: segment and object id arrays must be 1-D and equal length"
+                )
+            if seg.size and (
+                np.issubdtype(seg.dtype, np.floating) or np.issubdtype(obj.dtype, np.floating)
+            ):
+                raise DataFormatError(f"object map {kind!r}: ids must be integers, not floats")
+            keep = obj != 0
+            seg = seg[keep].astype(np.uint64)
+            obj = obj[keep].astype(np.int64)
+            order = np.argsort(seg, kind="stable")
+            seg, obj = seg[order], obj[order]
+            if seg.size > 1 and np.any(seg[1:] == seg[:-1]):
+                dup = seg[1:][seg[1:] == seg[:-1]][:5]
+                raise DataFormatError(
+                    f"object map {kind!r}: segment ids listed twice ({', '.join(map(str, dup))})"
+                )
+            self._maps[str(kind)] = (seg, obj)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_table(cls, df: pd.DataFrame) -> ObjectMaps:
+        """From a table with columns ``segment_id``, ``kind``, ``object_id``."""
+        missing = {"segment_id", "kind", "object_id"} - set(df.columns)
+        if missing:
+            raise DataFormatError(
+                f"object table lacks columns {sorted(missing)}; expected segment_id, kind, "
+                f"object_id (found {list(df.columns)})"
+            )
+        maps = {}
+        for kind, sub in df.groupby("kind", sort=True):
+            maps[str(kind)] = (sub["segment_id"].to_numpy(), sub["object_id"].to_numpy())
+        return cls(maps)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ObjectMaps:
+        """From arrays indexed by segment id (``arr[segment_id] = object_id``)."""
+        maps = {}
+        for kind, arr in arrays.items():
+            arr = np.asarray(arr)
+            nz = np.flatnonzero(arr)
+            maps[kind] = (nz.astype(np.uint64), arr[nz].astype(np.int64))
+        return cls(maps)
+
+    @classmethod
+    def from_hdf5(cls, path: str | os.PathLike[str]) -> ObjectMaps:
+        """From an HDF5 file: ``/attributes/<kind>`` arrays, or any 1-D integer array in the
+        file (ChimeraX ``.cmap`` semantics: the array name is the kind)."""
+        import h5py
+
+        p = Path(path)
+        arrays: dict[str, np.ndarray] = {}
+        try:
+            with h5py.File(p, "r") as f:
+
+                def visit(name: str, obj: Any) -> None:
+                    if (
+                        isinstance(obj, h5py.Dataset)
+                        and obj.ndim == 1
+                        and np.issubdtype(obj.dtype, np.integer)
+                    ):
+                        arrays[name.rsplit("/", 1)[-1]] = obj[()]
+
+                f.visititems(visit)
+        except OSError as e:
+            raise DataFormatError(f"{p}: cannot open as HDF5 ({e})") from e
+        if not arrays:
+            raise DataFormatError(
+                f"{p}: no 1-D integer arrays (expected /attributes/<kind> indexed by segment id)"
+            )
+        return cls.from_arrays(arrays)
+
+    @classmethod
+    def from_cmap(cls, path: str | os.PathLike[str]) -> ObjectMaps:
+        """From a ChimeraX ``.cmap`` file's segment attributes."""
+        return cls.from_hdf5(path)
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> ObjectMaps:
+        """The maps stored in a dataset (empty when none were imported)."""
+        p = dataset.path / "objects" / TABLE
+        if not p.exists():
+            return cls({})
+        return cls.from_table(pd.read_parquet(p))
+
+    @classmethod
+    def read(cls, source: str | os.PathLike[str], *, kind: str | None = None) -> ObjectMaps:
+        """Read any supported source (HDF5/.cmap, Parquet, CSV, agglomerate JSON)."""
+        p = Path(source)
+        if not p.exists():
+            raise SourceNotFoundError(f"{p}: no such file")
+        suffix = p.suffix.lower()
+        if suffix in (".h5", ".hdf5", ".cmap", ".hdf"):
+            maps = cls.from_hdf5(p)
+        elif suffix == ".parquet":
+            maps = cls.from_table(pd.read_parquet(p))
+        elif suffix == ".csv":
+            maps = cls.from_table(pd.read_csv(p))
+        elif suffix == ".json":
+            maps = cls.from_agglomerates(json.loads(p.read_text()), kind=kind)
+        else:
+            raise SourceNotFoundError(
+                f"{p}: unsupported object source; expected .h5/.hdf5/.cmap (/attributes/<kind>), "
+                ".parquet/.csv (segment_id, kind, object_id) or .json agglomerate lists"
+            )
+        if kind is not None and suffix != ".json":
+            maps = maps.subset([kind])
+        return maps
+
+    @classmethod
+    def from_agglomerates(cls, data: Any, *, kind: str | None = None) -> ObjectMaps:
+        """From agglomerate lists: ``{"kind": [[seg, ...], ...]}`` or ``[[seg, ...], ...]``
+        with ``kind`` given; object id = position in the list + 1."""
+        if isinstance(data, list):
+            if kind is None:
+                raise InvalidParameterError("a bare agglomerate list needs --kind NAME")
+            data = {kind: data}
+        maps = {}
+        for k, groups in data.items():
+            seg = [np.asarray(g, dtype=np.uint64) for g in groups]
+            obj = [np.full(len(g), i + 1, np.int64) for i, g in enumerate(seg)]
+            maps[k] = (
+                np.concatenate(seg) if seg else np.zeros(0, np.uint64),
+                np.concatenate(obj) if obj else np.zeros(0, np.int64),
+            )
+        return cls(maps)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def kinds(self) -> list[str]:
+        """Kinds present, sorted."""
+        return sorted(self._maps)
+
+    def _get(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        if kind not in self._maps:
+            have = ", ".join(self.kinds) or "none (import some with `connectoscope objects import`)"
+            raise SelectionError(f"unknown kind {kind!r}; kinds present: {have}")
+        return self._maps[kind]
+
+    def segments(self, kind: str) -> np.ndarray:
+        """Segment ids (uint64, sorted) that belong to an object of ``kind``."""
+        return self._get(kind)[0]
+
+    def object_ids(self, kind: str) -> np.ndarray:
+        """Distinct object ids of ``kind`` (int64, sorted)."""
+        return np.unique(self._get(kind)[1])
+
+    def array(self, kind: str, *, length: int | None = None) -> np.ndarray:
+        """Dense int64 array indexed by segment id (``length`` = max id + 1 by default)."""
+        seg, obj = self._get(kind)
+        n = int(seg.max()) + 1 if seg.size else 1
+        out = np.zeros(max(n, length or 0), np.int64)
+        out[seg.astype(np.int64)] = obj
+        return out
+
+    def lookup(self, kind: str, segment_ids: np.ndarray) -> np.ndarray:
+        """Object id of every segment id (same shape; 0 when none).
+
+        Parameters
+        ----------
+        kind : str
+        segment_ids : numpy.ndarray
+            Any shape, any integer dtype (a label volume works).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 array of the same shape.
+        """
+        seg, obj = self._get(kind)
+        ids = np.asarray(segment_ids)
+        flat = ids.reshape(-1).astype(np.uint64, copy=False)
+        out = np.zeros(flat.shape, np.int64)
+        if seg.size:
+            uniq, inv = np.unique(flat, return_inverse=True)
+            pos = np.searchsorted(seg, uniq)
+            pos_c = np.minimum(pos, seg.size - 1)
+            hit = seg[pos_c] == uniq
+            vals = np.where(hit, obj[pos_c], 0)
+            out = vals[inv]
+        return out.reshape(ids.shape)
+
+    def counts(self) -> dict[str, int]:
+        """Number of distinct objects per kind."""
+        return {k: int(np.unique(self._maps[k][1]).size) for k in self.kinds}
+
+    def segment_counts(self) -> dict[str, int]:
+        """Number of segments per kind."""
+        return {k: int(self._maps[k][0].size) for k in self.kinds}
+
+    def subset(self, kinds: Iterable[str]) -> ObjectMaps:
+        """Only the given kinds."""
+        return ObjectMaps({k: self._get(k) for k in kinds})
+
+    def merged(self, other: ObjectMaps) -> ObjectMaps:
+        """These maps with ``other``'s kinds added (other wins for a kind in both)."""
+        maps = dict(self._maps)
+        maps.update(other._maps)
+        return ObjectMaps(maps)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Long table ``segment_id`` (uint64), ``kind``, ``object_id`` (int64)."""
+        parts = [
+            pd.DataFrame({"segment_id": s, "kind": k, "object_id": o})
+            for k, (s, o) in sorted(self._maps.items())
+        ]
+        if not parts:
+            return pd.DataFrame(
+                {
+                    "segment_id": np.zeros(0, np.uint64),
+                    "kind": np.zeros(0, object),
+                    "object_id": np.zeros(0, np.int64),
+                }
+            )
+        return pd.concat(parts, ignore_index=True)
+
+    def save(self, dataset: Dataset) -> Path:
+        """Write into ``dataset/objects/`` and record the ``objects`` layer."""
+        folder = dataset.folder("objects", create=True)
+        p = folder / TABLE
+        tmp = folder / f".{TABLE}.part"
+        self.table.to_parquet(tmp, index=False)
+        os.replace(tmp, p)
+        all_segs = [s for s, _ in self._maps.values()]
+        n_segments = int(np.unique(np.concatenate(all_segs)).size) if all_segs else 0
+        dataset.set_layer(
+            "objects",
+            {
+                "kind": "objects",
+                "path": f"objects/{TABLE}",
+                "kinds": self.counts(),
+                "segments_per_kind": self.segment_counts(),
+                "n_segments": n_segments,
+            },
+        )
+        return p
+
+    def __repr__(self) -> str:
+        return f"ObjectMaps({self.counts()})"
+
+
+def import_objects(
+    dataset: Dataset | str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    *,
+    kind: str | None = None,
+    replace: bool = False,
+) -> ObjectMaps:
+    """Import object maps into a dataset (kinds are added to those already there).
+
+    Parameters
+    ----------
+    dataset : Dataset or path
+    source : path-like
+        HDF5 ``/attributes/<kind>`` / ``.cmap``, Parquet/CSV ``(segment_id, kind,
+        object_id)``, or agglomerate JSON.
+    kind : str, optional
+        Import only this kind (or name the kind of a bare agglomerate list).
+    replace : bool
+        Drop the kinds already stored instead of merging.
+    """
+    from ..dataset import Dataset
+
+    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    new = ObjectMaps.read(source, kind=kind)
+    maps = new if replace else ObjectMaps.from_dataset(ds).merged(new)
+    maps.save(ds)
+    ds.record_step("objects import", source=str(source), kinds=new.counts())
+    return maps
