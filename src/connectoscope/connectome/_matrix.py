@@ -83,30 +83,34 @@ class ConnectivityMatrix:
         cell = cells if (cells is None or isinstance(cells, CellTable)) else CellTable(cells)
         pre = syn.pre
         post = syn.post
-        pre_v = (
-            np.unique(as_id_array(np.fromiter(pre_ids, np.int64), name="pre_ids"))
-            if pre_ids is not None
-            else np.unique(pre)
-        )
-        post_v = (
-            np.unique(as_id_array(np.fromiter(post_ids, np.int64), name="post_ids"))
-            if post_ids is not None
-            else np.unique(post)
-        )
-        pi = np.searchsorted(pre_v, pre)
-        qi = np.searchsorted(post_v, post)
-        ok = (pi < pre_v.size) & (qi < post_v.size)
-        ok[ok] &= (pre_v[pi[ok]] == pre[ok]) & (post_v[qi[ok]] == post[ok])
-        edges = syn.df.drop(columns=["pre", "post"])[ok].reset_index(drop=True)
-        edges.insert(0, "post_idx", qi[ok].astype(np.int64))
-        edges.insert(0, "pre_idx", pi[ok].astype(np.int64))
+        ok: np.ndarray | None = None
+        if pre_ids is None:
+            pi, pre_v = pd.factorize(pre, sort=True)  # hash-based: no sort of the synapses
+            pre_v = np.asarray(pre_v, np.int64)
+        else:
+            pre_v = np.unique(as_id_array(np.fromiter(pre_ids, np.int64), name="pre_ids"))
+            pi = np.minimum(np.searchsorted(pre_v, pre), max(pre_v.size - 1, 0))
+            ok = pre_v[pi] == pre if pre_v.size else np.zeros(pre.size, bool)
+        if post_ids is None:
+            qi, post_v = pd.factorize(post, sort=True)
+            post_v = np.asarray(post_v, np.int64)
+        else:
+            post_v = np.unique(as_id_array(np.fromiter(post_ids, np.int64), name="post_ids"))
+            qi = np.minimum(np.searchsorted(post_v, post), max(post_v.size - 1, 0))
+            ok2 = post_v[qi] == post if post_v.size else np.zeros(post.size, bool)
+            ok = ok2 if ok is None else ok & ok2
+        extra = syn.df.drop(columns=["pre", "post"])
+        if ok is not None:
+            pi, qi, extra = pi[ok], qi[ok], extra[ok].reset_index(drop=True)
+            pre, post = pre[ok], post[ok]
+        edges = pd.DataFrame({"pre_idx": pi.astype(np.int64), "post_idx": qi.astype(np.int64)})
+        for c in extra.columns:
+            edges[c] = extra[c].to_numpy()
         m = cls(_vertex_table(pre_v, cell), _vertex_table(post_v, cell), edges)
-        m.dropped = int((~ok).sum())
+        m.dropped = 0 if ok is None else int((~ok).sum())
         if cell is not None:
-            known = set(cell.df.index.tolist())
-            m.unmatched_synapses = int(
-                (~np.isin(pre[ok], list(known)) | ~np.isin(post[ok], list(known))).sum()
-            )
+            known = cell.df.index.to_numpy(np.int64)
+            m.unmatched_synapses = int((~np.isin(pre, known) | ~np.isin(post, known)).sum())
         return m
 
     dropped: int = 0
@@ -167,22 +171,6 @@ class ConnectivityMatrix:
             raise InvalidParameterError(
                 f"unknown aggregation(s) {bad}; choose from {', '.join(_AGGS)}"
             )
-        keys = self._keys()
-        # hash-based grouping (pandas factorize) beats a full sort of the synapses
-        inv, uniq = pd.factorize(keys, sort=True)
-        uniq = np.asarray(uniq, dtype=np.int64)
-        counts = np.bincount(inv, minlength=uniq.size)
-        n_post = np.int64(self.shape[1])
-        pre_idx = uniq // n_post
-        post_idx = uniq % n_post
-        out = pd.DataFrame(
-            {
-                "pre": self.pre_ids[pre_idx],
-                "post": self.post_ids[post_idx],
-                "pre_idx": pre_idx,
-                "post_idx": post_idx,
-            }
-        )
         needs_size = any(a.startswith("size_") or a == "log_sum" for a in aggs) or func is not None
         vals = None
         if needs_size:
@@ -191,13 +179,42 @@ class ConnectivityMatrix:
                     f"no per-synapse column {column!r} to aggregate (columns: {list(self.edges.columns)})"
                 )
             vals = self.edges[column].to_numpy(np.float64)
+        pi = self.edges["pre_idx"].to_numpy()
+        qi = self.edges["post_idx"].to_numpy()
+        # sums per pair through CSR construction (duplicates are summed in linear time)
+        cnt = sp.csr_matrix((np.ones(pi.size, np.int64), (pi, qi)), shape=self.shape)
+        cnt.sum_duplicates()
+        cnt.sort_indices()
+        counts = cnt.data
+        pre_idx = np.repeat(np.arange(self.shape[0], dtype=np.int64), np.diff(cnt.indptr))
+        post_idx = cnt.indices.astype(np.int64)
+        sums = None
+        if vals is not None:
+            sm = sp.csr_matrix((vals, (pi, qi)), shape=self.shape)
+            sm.sum_duplicates()
+            sm.sort_indices()
+            sums = sm.data
+        inv = None
+        if any(a in ("size_min", "size_max") for a in aggs) or func is not None:
+            keys = pi * np.int64(self.shape[1]) + qi
+            uniq = pre_idx * np.int64(self.shape[1]) + post_idx
+            inv = np.searchsorted(uniq, keys)
+        out = pd.DataFrame(
+            {
+                "pre": self.pre_ids[pre_idx],
+                "post": self.post_ids[post_idx],
+                "pre_idx": pre_idx,
+                "post_idx": post_idx,
+            }
+        )
         for a in aggs:
             if a == "count":
                 out["count"] = counts.astype(np.int64)
             elif a == "any":
                 out["any"] = True
             elif a in ("size_sum", "log_sum", "size_mean"):
-                s = np.bincount(inv, weights=vals, minlength=uniq.size)
+                assert sums is not None
+                s = sums
                 if a == "size_sum":
                     out["size_sum"] = s
                 elif a == "size_mean":
@@ -219,6 +236,7 @@ class ConnectivityMatrix:
                 ConnectoscopeWarning,
                 stacklevel=2,
             )
+            assert inv is not None
             order = np.argsort(inv, kind="stable")
             groups = np.split(vals[order], np.cumsum(counts)[:-1])  # type: ignore[index]
             out["func"] = [func(g) for g in groups]
