@@ -101,6 +101,7 @@ STEPS: list[tuple[str, str]] = [
     ("synthetic data", "connectoscope.sources.synthetic._demo:demo_step"),
     ("ingest + ChimeraX export", "connectoscope.volume._demo:demo_step"),
     ("objects", "connectoscope.segmentation._demo:demo_step"),
+    ("surfaces + pictures", "connectoscope.render._demo:demo_step"),
     ("connectome", "connectoscope.connectome._demo:demo_step"),
 ]
 

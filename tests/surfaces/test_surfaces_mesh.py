@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+import connectoscope as cs
+from connectoscope.cli import main
+from connectoscope.segmentation import ObjectMaps, Selection
+from connectoscope.surfaces import make_surfaces, mesh_labels
+from connectoscope.testing import load_pinky40
+from connectoscope.volume import write_array
+
+
+def test_pinky40_label_closed_with_reference_volume():
+    vol = load_pinky40("mip2")
+    zz, yy, xx = np.nonzero(vol == 16649205)
+    assert zz.size == 560_410
+    crop = vol[zz.min() : zz.max() + 1, yy.min() : yy.max() + 1, xx.min() : xx.max() + 1]
+    crop = np.where(crop == 16649205, crop, 0)
+    meshes = mesh_labels(crop, (16, 16, 40))
+    m = meshes[16649205]
+    assert m.is_closed
+    expected = 560_410 * 16 * 16 * 40
+    assert abs(m.volume_nm3 - expected) / expected < 0.03
+
+
+@pytest.fixture
+def ds(tmp_path):
+    d = cs.Dataset.create(tmp_path / "s.cscope", voxel_size=(8, 8, 16))
+    lab = np.zeros((40, 96, 96), np.uint32)
+    lab[5:35, 10:50, 10:50] = 1  # neuron 1 body (segment 1)
+    lab[15:25, 50:60, 20:30] = 2  # spine head of neuron 1 (segment 2)
+    lab[5:35, 60:90, 60:90] = 3  # neuron 2
+    write_array(d, "segmentation", lab, kind="segmentation")
+    write_array(d, "image", np.full(lab.shape, 140, np.uint8), kind="image")
+    ObjectMaps.from_arrays(
+        {"neuron": np.array([0, 1, 1, 2]), "spinehead": np.array([0, 0, 7, 0])}
+    ).save(d)
+    return d
+
+
+def test_make_surfaces_groups_files_and_precomputed(ds, tmp_path):
+    r = make_surfaces(ds, Selection.parse(each="neuron"), tmp_path / "out", level=0)
+    assert sorted(r["meshes"]) == [1, 2]
+    assert all(m.is_closed for m in r["meshes"].values())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["neuron_1.ply", "neuron_2.ply"]
+    # vertices are nm: neuron 2 spans x 60..90 voxels * 8 nm
+    v = r["meshes"][2].vertices
+    assert 60 * 8 - 8 <= v[:, 0].min() and v[:, 0].max() <= 90 * 8 + 8
+    mesh_dir = ds.path / "meshes"
+    import json
+
+    assert json.loads((mesh_dir / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
+    # both segments of neuron 1 point at the neuron's mesh
+    assert json.loads((mesh_dir / "1:0").read_text()) == json.loads((mesh_dir / "2:0").read_text())
+    raw = (mesh_dir / "neuron_1").read_bytes()
+    n = int(np.frombuffer(raw[:4], "<u4")[0])
+    assert len(raw) == 4 + 12 * n + 12 * len(r["meshes"][1].faces)
+    props = json.loads((mesh_dir / "segment_properties" / "info").read_text())
+    assert props["inline"]["ids"] == ["1", "2", "3"]
+    neuron = next(p for p in props["inline"]["properties"] if p["id"] == "neuron")
+    assert neuron["values"] == [1, 1, 2]
+
+
+def test_colour_by_kind(ds):
+    from connectoscope.surfaces import mesh_selection
+
+    m = mesh_selection(
+        ds, Selection.parse(["neuron=1"], by="spinehead:red", color="yellow"), level=0
+    )[1]
+    cols = {tuple(c) for c in m.colors[:, :3].tolist()}
+    assert (255, 255, 0) in cols and (255, 0, 0) in cols
+
+
+def test_cli_errors(ds, tmp_path, capsys):
+    assert main(["surfaces", str(ds.path), "--where", "axon", "-o", str(tmp_path / "x")]) == 2
+    assert "kinds present: neuron, spinehead" in capsys.readouterr().err
+    assert main(["surfaces", str(ds.path), "--where", "neuron=9", "-o", str(tmp_path / "x")]) == 2
+    assert "matches no segment; nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert main(["surfaces", str(ds.path), "-o", str(tmp_path / "x")]) == 2
+    assert "--each neuron" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "surfaces",
+                str(ds.path),
+                "--each",
+                "neuron",
+                "--color",
+                "yelow",
+                "--by",
+                "spinehead",
+                "-o",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
+    assert "did you mean yellow" in capsys.readouterr().err
