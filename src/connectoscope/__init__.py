@@ -22,7 +22,29 @@ __version__ = "0.1.0"
 # name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
     "CubeFolder": "connectoscope.sources.l4dense",
+    "generate_synthetic": "connectoscope.sources.synthetic",
+    "VolumeLayer": "connectoscope.volume",
+    "ingest": "connectoscope.volume",
+    "write_array": "connectoscope.volume",
+    "downsample_labels": "connectoscope.volume",
+    "downsample_image": "connectoscope.volume",
+    "export_chimerax": "connectoscope.export",
+    "ObjectMaps": "connectoscope.segmentation",
+    "Selection": "connectoscope.segmentation",
+    "import_objects": "connectoscope.segmentation",
+    "object_stats": "connectoscope.segmentation",
+    "Mesh": "connectoscope.surfaces",
+    "make_surfaces": "connectoscope.surfaces",
+    "mesh_selection": "connectoscope.surfaces",
+    "render_dataset_plane": "connectoscope.render",
+    "render_meshes": "connectoscope.render",
+    "SynapseTable": "connectoscope.connectome",
+    "CellTable": "connectoscope.connectome",
+    "ConnectivityMatrix": "connectoscope.connectome",
+    "run_demo": "connectoscope.demo",
 }
+
+_RENAMED = {"generate_synthetic": "generate"}
 
 __all__ = [
     "Bbox",
@@ -40,7 +62,7 @@ def __getattr__(name: str) -> Any:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'connectoscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
+    value = getattr(importlib.import_module(mod), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
