@@ -103,6 +103,7 @@ STEPS: list[tuple[str, str]] = [
     ("objects", "connectoscope.segmentation._demo:demo_step"),
     ("surfaces + pictures", "connectoscope.render._demo:demo_step"),
     ("connectome", "connectoscope.connectome._demo:demo_step"),
+    ("morphology", "connectoscope.morphology._demo:demo_step"),
 ]
 
 

@@ -1,0 +1,48 @@
+"""Neuroglancer precomputed skeletons (for the viewer).
+
+``info``: ``{"@type": "neuroglancer_skeletons", "vertex_attributes": [radius float32,
+compartment float32]}``; one file per id: uint32 vertex count, uint32 edge count, float32
+x, y, z vertices (nm), uint32 edge pairs (child, parent), then each vertex attribute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ._skeleton import Skeleton
+
+__all__ = ["encode_skeleton", "write_precomputed_skeletons"]
+
+
+def encode_skeleton(sk: Skeleton) -> bytes:
+    """Binary precomputed encoding of one skeleton."""
+    has = np.flatnonzero(sk.parent >= 0)
+    edges = np.stack([has, sk.parent[has]], axis=1).astype("<u4")
+    parts = [
+        np.array([len(sk), len(edges)], "<u4").tobytes(),
+        np.ascontiguousarray(sk.vertices, "<f4").tobytes(),
+        edges.tobytes(),
+        np.asarray(sk.features["radius"], "<f4").tobytes(),
+        np.asarray(sk.features["compartment"], "<f4").tobytes(),
+    ]
+    return b"".join(parts)
+
+
+def write_precomputed_skeletons(folder: Path, skeletons: Mapping[int, Skeleton]) -> None:
+    """Write ``info`` and one file per skeleton id into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {
+        "@type": "neuroglancer_skeletons",
+        "vertex_attributes": [
+            {"id": "radius", "data_type": "float32", "num_components": 1},
+            {"id": "compartment", "data_type": "float32", "num_components": 1},
+        ],
+        "segment_properties": "../meshes/segment_properties",
+    }
+    (folder / "info").write_text(json.dumps(info))
+    for sid, sk in skeletons.items():
+        (folder / str(int(sid))).write_bytes(encode_skeleton(sk))

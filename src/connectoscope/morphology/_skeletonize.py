@@ -1,0 +1,157 @@
+"""Skeletons from the segmentation, with a permissive method of ours.
+
+For each selected object: the binary mask at one pyramid level is thinned to a one-voxel
+wide centreline (scikit-image's 3-D thinning, BSD), the centreline voxels become vertices
+joined to their 26-neighbours, and a breadth-first tree from the voxel deepest inside the
+object (largest distance to the boundary, the soma centre for neurons) removes loops.
+Radii are the distance transform at each vertex. kimimaro (TEASAR, GPL-3.0) is available
+as the optional ``skeleton`` extra with ``method="kimimaro"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DependencyMissingError, InvalidParameterError
+from ._skeleton import Skeleton
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+    from ..segmentation import Selection
+
+__all__ = ["skeletonize_dataset", "skeletonize_mask"]
+
+
+def skeletonize_mask(
+    mask_zyx: np.ndarray,
+    voxel_size_xyz: Sequence[float],
+    *,
+    offset_nm: Sequence[float] = (0, 0, 0),
+    name: str = "",
+) -> Skeleton | None:
+    """Skeleton (nm) of one binary ``[z, y, x]`` mask; None when the mask is empty."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    if not mask_zyx.any():
+        return None
+    vs = np.asarray(voxel_size_xyz, float)
+    edt = ndimage.distance_transform_edt(mask_zyx, sampling=vs[::-1])
+    sk = skeletonize(mask_zyx.astype(bool))
+    zz, yy, xx = np.nonzero(sk)
+    if zz.size == 0:
+        zz, yy, xx = (np.array([v]) for v in np.unravel_index(int(np.argmax(edt)), mask_zyx.shape))
+    index = -np.ones(mask_zyx.shape, np.int64) if mask_zyx.size < 2**31 else None
+    assert index is not None
+    index[zz, yy, xx] = np.arange(zz.size)
+    n = zz.size
+    # 26-neighbour adjacency
+    rows, cols = [], []
+    for dz in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if (dz, dy, dx) <= (0, 0, 0):
+                    continue
+                z2, y2, x2 = zz + dz, yy + dy, xx + dx
+                ok = (
+                    (z2 >= 0)
+                    & (y2 >= 0)
+                    & (x2 >= 0)
+                    & (z2 < sk.shape[0])
+                    & (y2 < sk.shape[1])
+                    & (x2 < sk.shape[2])
+                )
+                j = np.full(n, -1)
+                j[ok] = index[z2[ok], y2[ok], x2[ok]]
+                hit = j >= 0
+                rows.append(np.flatnonzero(hit))
+                cols.append(j[hit])
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    r = np.concatenate(rows) if rows else np.zeros(0, int)
+    c = np.concatenate(cols) if cols else np.zeros(0, int)
+    g = sp.coo_matrix((np.ones(r.size), (r, c)), shape=(n, n)).tocsr()
+    depth = edt[zz, yy, xx]
+    ncomp, labels = connected_components(g, directed=False)
+    parent = np.full(n, -1, np.int64)
+    for k in range(ncomp):
+        members = np.flatnonzero(labels == k)
+        root = int(members[np.argmax(depth[members])])
+        _, pred = breadth_first_order(g, root, directed=False, return_predecessors=True)
+        sel = members[members != root]
+        parent[sel] = pred[sel]
+    verts = np.stack([xx, yy, zz], axis=1) * vs + np.asarray(offset_nm, float)
+    ids = np.arange(n, dtype=np.int64)
+    return Skeleton.from_parents(
+        ids,
+        np.where(parent >= 0, parent, -1),
+        verts,
+        features={"radius": depth, "compartment": np.zeros(n, np.int32)},
+        name=name,
+    )
+
+
+def skeletonize_dataset(
+    dataset: Dataset,
+    selection: Selection,
+    *,
+    level: int = 1,
+    method: str = "ours",
+) -> dict[int, Skeleton]:
+    """Skeletons of every group of ``selection`` from the segmentation at ``level``; also
+    written to ``DS/skeletons/`` (Neuroglancer precomputed + SWC in µm)."""
+    if method == "kimimaro":
+        try:
+            import kimimaro  # noqa: F401
+        except ImportError:
+            raise DependencyMissingError(
+                "method='kimimaro' needs the optional GPL extra: pip install 'connectoscope[skeleton]'"
+            ) from None
+        raise InvalidParameterError("method='kimimaro' is not wired yet; use method='ours'")
+    if method != "ours":
+        raise InvalidParameterError(f"method must be 'ours' or 'kimimaro', got {method!r}")
+    import fastremap
+
+    seg = dataset.segmentation
+    labels = seg.read(level=level)
+    groups = selection.groups(dataset.objects)
+    vs = seg.voxel_size(level).xyz
+    out: dict[int, Skeleton] = {}
+    from scipy import ndimage
+
+    for gid, segs in groups.items():
+        mask = fastremap.mask_except(labels.copy(), [int(s) for s in segs.tolist()]) != 0
+        if not mask.any():
+            continue
+        # bridge the membrane (label 0) between the object's own supervoxels
+        mask |= (labels == 0) & ndimage.binary_dilation(mask)
+        box = ndimage.find_objects(mask.astype(np.uint8))[0]
+        offset = [sl.start * v for sl, v in zip(box[::-1], vs)]
+        sk = skeletonize_mask(
+            mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}"
+        )
+        if sk is not None:
+            # reconnect pieces split by thin necks at coarse levels (within 3 voxels)
+            out[gid] = sk.join_fragments(max_dist=3 * max(vs)) if sk.roots.size > 1 else sk
+    from ._precomputed import write_precomputed_skeletons
+    from ._swc import write_swc
+
+    folder = dataset.folder("skeletons", create=True)
+    write_precomputed_skeletons(folder, out)
+    for gid, sk in out.items():
+        write_swc(sk, folder / f"{gid}.swc")
+    dataset.set_layer(
+        "skeletons", {"kind": "skeletons", "path": "skeletons", "n_skeletons": len(out)}
+    )
+    dataset.record_step(
+        "skeletonize",
+        selection=selection.describe(),
+        level=level,
+        method=method,
+        skeletons=len(out),
+    )
+    return out
