@@ -42,6 +42,11 @@ _LAZY: dict[str, str] = {
     "CellTable": "connectoscope.connectome",
     "ConnectivityMatrix": "connectoscope.connectome",
     "run_demo": "connectoscope.demo",
+    "Skeleton": "connectoscope.morphology",
+    "read_swc": "connectoscope.morphology",
+    "skeletonize_dataset": "connectoscope.morphology",
+    "view": "connectoscope.viewer",
+    "screenshot": "connectoscope.viewer",
 }
 
 _RENAMED = {"generate_synthetic": "generate"}

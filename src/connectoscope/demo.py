@@ -104,6 +104,7 @@ STEPS: list[tuple[str, str]] = [
     ("surfaces + pictures", "connectoscope.render._demo:demo_step"),
     ("connectome", "connectoscope.connectome._demo:demo_step"),
     ("morphology", "connectoscope.morphology._demo:demo_step"),
+    ("viewer", "connectoscope.viewer._demo:demo_step"),
 ]
 
 

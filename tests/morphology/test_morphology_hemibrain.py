@@ -163,4 +163,10 @@ def test_skeletonize_synthetic_object(tmp_path):
     x = sk.vertices[:, 0]
     assert x.min() < 250 and x.max() > 950  # spans the cylinder along x (nm)
     assert 700 < sk.cable_length < 1300
-    assert (ds.path / "skeletons" / "info").exists() and (ds.path / "skeletons" / "1").exists()
+    assert (ds.path / "skeletons" / "info").exists() and (
+        ds.path / "skeletons" / "object_1"
+    ).exists()
+    # every segment of the object points at the object skeleton (Neuroglancer looks up segment ids)
+    assert (ds.path / "skeletons" / "2").read_bytes() == (
+        ds.path / "skeletons" / "object_1"
+    ).read_bytes()

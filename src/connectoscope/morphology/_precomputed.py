@@ -32,8 +32,15 @@ def encode_skeleton(sk: Skeleton) -> bytes:
     return b"".join(parts)
 
 
-def write_precomputed_skeletons(folder: Path, skeletons: Mapping[int, Skeleton]) -> None:
-    """Write ``info`` and one file per skeleton id into ``folder``."""
+def write_precomputed_skeletons(
+    folder: Path,
+    skeletons: Mapping[int, Skeleton],
+    *,
+    segments: Mapping[int, np.ndarray] | None = None,
+) -> None:
+    """Write ``info`` and one file per skeleton id into ``folder``; with ``segments`` (object
+    id -> segment ids) each segment id also gets the object's skeleton (a hard link), since
+    Neuroglancer looks skeletons up by the segment ids shown."""
     folder.mkdir(parents=True, exist_ok=True)
     info = {
         "@type": "neuroglancer_skeletons",
@@ -44,5 +51,17 @@ def write_precomputed_skeletons(folder: Path, skeletons: Mapping[int, Skeleton])
         "segment_properties": "../meshes/segment_properties",
     }
     (folder / "info").write_text(json.dumps(info))
+    import os
+
     for sid, sk in skeletons.items():
-        (folder / str(int(sid))).write_bytes(encode_skeleton(sk))
+        target = folder / f"object_{int(sid)}"
+        target.write_bytes(encode_skeleton(sk))
+        ids = segments.get(sid, np.array([sid])) if segments is not None else np.array([sid])
+        for seg in ids.tolist():
+            link = folder / str(int(seg))
+            if link.exists():
+                link.unlink()
+            try:
+                os.link(target, link)
+            except OSError:
+                link.write_bytes(target.read_bytes())

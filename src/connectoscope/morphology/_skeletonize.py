@@ -141,7 +141,7 @@ def skeletonize_dataset(
     from ._swc import write_swc
 
     folder = dataset.folder("skeletons", create=True)
-    write_precomputed_skeletons(folder, out)
+    write_precomputed_skeletons(folder, out, segments={gid: groups[gid] for gid in out})
     for gid, sk in out.items():
         write_swc(sk, folder / f"{gid}.swc")
     dataset.set_layer(

@@ -1,0 +1,127 @@
+"""``view``: serve a dataset with the bundled Neuroglancer; headless screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DependencyMissingError
+from ._server import ViewerServer
+from ._state import viewer_state
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+    from ..segmentation import Selection
+
+__all__ = ["CHROMIUM_ARGS", "find_chromium", "screenshot", "view"]
+
+#: Flags that make Debian's chromium render WebGL headless with no GPU and no network.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--use-gl=angle",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
+    "--no-sandbox",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str:
+    """Path of a Chromium binary (``CONNECTOSCOPE_CHROMIUM`` or Debian's ``chromium``)."""
+    for cand in (
+        os.environ.get("CONNECTOSCOPE_CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
+        if cand and Path(cand).exists():
+            return cand
+    raise DependencyMissingError(
+        "screenshots need Chromium: on Debian/Ubuntu `apt-get install chromium` (or set "
+        "CONNECTOSCOPE_CHROMIUM to a Chromium binary)"
+    )
+
+
+def view(dataset: Dataset, *, port: int = 0, selection: Selection | None = None) -> tuple[Any, str]:
+    """Serve ``dataset`` on 127.0.0.1 and open a Neuroglancer viewer on it.
+
+    The data (OME-Zarr, meshes, skeletons) come from our file server (Range + CORS); the web
+    client and its state come from the ``neuroglancer`` package's own server, also bound to
+    127.0.0.1. Returns ``(handle, url)``; ``handle.stop()`` shuts both down and
+    ``handle.viewer`` is the ``neuroglancer.Viewer``.
+    """
+    import neuroglancer
+
+    server = ViewerServer(dataset.path, port=port).start()
+    neuroglancer.set_server_bind_address("127.0.0.1")
+    viewer = neuroglancer.Viewer()
+    state = viewer_state(dataset, f"{server.url}/data", selection=selection)
+    viewer.set_state(neuroglancer.ViewerState(state))
+    return _Handle(server, viewer), viewer.get_viewer_url()
+
+
+class _Handle:
+    def __init__(self, server: ViewerServer, viewer: Any) -> None:
+        self.server = server
+        self.viewer = viewer
+
+    @property
+    def data_url(self) -> str:
+        return f"{self.server.url}/data"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def screenshot(
+    dataset: Dataset,
+    out: str | os.PathLike[str],
+    *,
+    selection: Selection | None = None,
+    size: tuple[int, int] = (1200, 900),
+    timeout_s: float = 120.0,
+) -> Path:
+    """Render the viewer in headless Chromium and save a PNG once the layers have loaded
+    (Neuroglancer's own screenshot waits for every visible chunk and mesh)."""
+    import concurrent.futures as cf
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        raise DependencyMissingError(
+            "screenshots need playwright: pip install playwright"
+        ) from None
+    exe = find_chromium()
+    handle, url = view(dataset, selection=selection)
+    p = Path(out)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+                page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+                pool = cf.ThreadPoolExecutor(1)
+                fut = pool.submit(handle.viewer.screenshot, size=list(size))
+                deadline = time.monotonic() + timeout_s
+                while not fut.done():
+                    if time.monotonic() > deadline:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        raise TimeoutError(
+                            f"the viewer did not finish loading within {timeout_s:g} s"
+                        )
+                    page.wait_for_timeout(200)  # keep the browser's event loop running
+                reply = fut.result()
+                pool.shutdown(wait=False)
+                p.write_bytes(reply.screenshot.image)
+            finally:
+                browser.close()
+    finally:
+        handle.stop()
+    return p
