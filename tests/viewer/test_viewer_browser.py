@@ -1,5 +1,8 @@
 """The viewer in a real browser: headless Debian Chromium shows EM, segments and a mesh."""
 
+import subprocess
+import sys
+
 import numpy as np
 from PIL import Image
 
@@ -22,7 +25,24 @@ def test_view_screenshot_shows_em_segments_and_mesh(tmp_path):
     ObjectMaps.from_arrays({"neuron": np.array([0, 0, 0, 2, 0, 0, 0, 1])}).save(ds)
     assert main(["surfaces", str(ds.path), "--each", "neuron", "--level", "0"]) == 0
     out = tmp_path / "view.png"
-    assert main(["view", str(ds.path), "--each", "neuron", "--screenshot", str(out)]) == 0
+    # a fresh process, as a user runs it (and isolated from the VTK/GL state of other tests)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connectoscope",
+            "view",
+            str(ds.path),
+            "--each",
+            "neuron",
+            "--screenshot",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
     img = np.asarray(Image.open(out).convert("RGB")).astype(int)
     h, w, _ = img.shape
     assert h > 200 and w > 200

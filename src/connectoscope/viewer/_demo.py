@@ -1,5 +1,4 @@
-"""Demo step: a headless screenshot of the viewer (when Chromium is installed) and the
-command to open it."""
+"""Demo step: the viewer files are in place; print the command that opens them."""
 
 from __future__ import annotations
 
@@ -11,23 +10,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def demo_step(ctx: DemoContext) -> None:
     from ..dataset import Dataset
-    from ..errors import DependencyMissingError
     from ..segmentation import Selection
-    from . import find_chromium, screenshot
+    from . import viewer_state
 
     ds = Dataset(ctx.dataset_path)
-    try:
-        find_chromium()
-    except DependencyMissingError as e:
-        ctx.note(f"viewer screenshot skipped: {e}")
-    else:
-        out = screenshot(
-            ds,
-            ctx.figures / "viewer.png",
-            selection=Selection.parse(each="neuron"),
-            size=(1000, 750),
-        )
-        ctx.add(out, "Neuroglancer (headless): EM, segmentation, neuron meshes")
-    ctx.next_steps.append(
-        f"connectoscope view {ds.path} --each neuron   # then open the printed URL"
-    )
+    state = viewer_state(ds, "http://127.0.0.1:PORT/data", selection=Selection.parse(each="neuron"))
+    ctx.note(f"viewer: {len(state['layers'])} layers ready (EM, segmentation with meshes and skeletons)")
+    ctx.next_steps.append(f"connectoscope view {ds.path} --each neuron   # then open the printed URL")
+    ctx.next_steps.append(f"connectoscope view {ds.path} --each neuron --screenshot view.png   # headless")
