@@ -15,6 +15,12 @@ def demo_step(ctx: DemoContext) -> None:
 
     ds = Dataset(ctx.dataset_path)
     state = viewer_state(ds, "http://127.0.0.1:PORT/data", selection=Selection.parse(each="neuron"))
-    ctx.note(f"viewer: {len(state['layers'])} layers ready (EM, segmentation with meshes and skeletons)")
-    ctx.next_steps.append(f"connectoscope view {ds.path} --each neuron   # then open the printed URL")
-    ctx.next_steps.append(f"connectoscope view {ds.path} --each neuron --screenshot view.png   # headless")
+    ctx.note(
+        f"viewer: {len(state['layers'])} layers ready (EM, segmentation with meshes and skeletons)"
+    )
+    ctx.next_steps.append(
+        f"connectoscope view {ds.path} --each neuron   # then open the printed URL"
+    )
+    ctx.next_steps.append(
+        f"connectoscope view {ds.path} --each neuron --screenshot view.png   # headless"
+    )

@@ -1,0 +1,37 @@
+import subprocess
+import sys
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connectoscope",
+            "demo",
+            "--out",
+            str(out),
+            "--shape",
+            "256,256,128",
+            "--cube",
+            "128",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "connectoscope demo finished" in r.stdout
+    for f in (
+        "index.html",
+        "demo.cscope/connectoscope.json",
+        "segmentation.cmap",
+        "seed_commands.cxc",
+        "figures/neurons_each.png",
+        "figures/plane_z64.png",
+        "figures/connectome_logsum_by_type.png",
+    ):
+        assert (out / f).exists(), f
+    page = (out / "index.html").read_text()
+    assert "<img" in page and "connectoscope view" in page
