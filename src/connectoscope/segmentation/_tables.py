@@ -62,22 +62,20 @@ def block_statistics(
     return out
 
 
+#: How block (or segment) statistics combine: counts and coordinate sums add, boxes widen.
+_MERGE = {
+    "voxels": ("voxels", "sum"),
+    **{c: (c, "min") for c in ("x0", "y0", "z0")},
+    **{c: (c, "max") for c in ("x1", "y1", "z1")},
+    **{c: (c, "sum") for c in ("sx", "sy", "sz")},
+}
+
+
 def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
     df = pd.concat(parts, ignore_index=True)
     if df.empty:
         return df
-    agg = df.groupby("segment_id", sort=True).agg(
-        voxels=("voxels", "sum"),
-        x0=("x0", "min"),
-        y0=("y0", "min"),
-        z0=("z0", "min"),
-        x1=("x1", "max"),
-        y1=("y1", "max"),
-        z1=("z1", "max"),
-        sx=("sx", "sum"),
-        sy=("sy", "sum"),
-        sz=("sz", "sum"),
-    )
+    agg = df.groupby("segment_id", sort=True).agg(**_MERGE)
     return agg.reset_index()
 
 
@@ -126,19 +124,7 @@ def object_table(
         df[f"s{ax}"] = df[f"centroid_{ax}_nm"] / v * df["voxels"]
     agg = (
         df.groupby("object_id", sort=True)
-        .agg(
-            segments=("segment_id", "size"),
-            voxels=("voxels", "sum"),
-            x0=("x0", "min"),
-            y0=("y0", "min"),
-            z0=("z0", "min"),
-            x1=("x1", "max"),
-            y1=("y1", "max"),
-            z1=("z1", "max"),
-            sx=("sx", "sum"),
-            sy=("sy", "sum"),
-            sz=("sz", "sum"),
-        )
+        .agg(segments=("segment_id", "size"), **_MERGE)
         .reset_index()
     )
     return _finish(agg, voxel_size)
