@@ -1,241 +1,197 @@
+"""Synapse and cell tables: exact 64-bit ids, loaders, the L4dense form, bad input."""
+
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from connectoscope.cli import main
-from connectoscope.connectome import CellTable, ConnectivityMatrix, SynapseTable, load_matrix
+from connectoscope import Dataset
+from connectoscope.connectome import CellTable, ConnectivityMatrix, SynapseTable, as_id_array
 from connectoscope.errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
-from connectoscope.testing import reference, require_shared
 
 BIG = 864691135000000000  # > 2**53: float64 cannot hold these exactly
+HUGE = 2**63 + 11  # only uint64 holds it
 
 
-def _toy():
-    pre = np.array([BIG + 1, BIG + 1, BIG + 1, BIG + 2, BIG + 3, BIG + 3], np.int64)
-    post = np.array([BIG + 2, BIG + 2, BIG + 3, BIG + 1, BIG + 1, BIG + 3], np.int64)
-    size = np.array([10.0, 30.0, 5.0, 7.0, 1.0, 2.0])
-    syn = SynapseTable.from_frame(
-        pd.DataFrame({"pre_pt_root_id": pre, "post_pt_root_id": post, "size": size})
-    )
-    cells = CellTable(
-        pd.DataFrame(
-            {
-                "pt_root_id": [BIG + 1, BIG + 2, BIG + 3],
-                "broad_type": ["excitatory", "inhibitory", "excitatory"],
-                "cell_type": ["23P", "BC", "4P"],
-                "status_axon": [True, False, True],
-            }
-        )
-    )
-    return syn, cells
-
-
-def test_condensed_and_sparse_weights_exact_64bit():
-    syn, cells = _toy()
-    m = ConnectivityMatrix.from_synapses(syn, cells)
-    assert m.shape == (3, 3)
-    c = m.condensed.set_index(["pre", "post"])
-    assert c.index.get_level_values(0).dtype == np.int64
-    assert c.loc[(BIG + 1, BIG + 2), "count"] == 2
-    assert c.loc[(BIG + 1, BIG + 2), "size_sum"] == 40
-    assert c.loc[(BIG + 1, BIG + 2), "size_mean"] == 20
-    assert set(c.index) == {
-        (BIG + 1, BIG + 2),
-        (BIG + 1, BIG + 3),
-        (BIG + 2, BIG + 1),
-        (BIG + 3, BIG + 1),
-        (BIG + 3, BIG + 3),
-    }
-    dense = m.dense("count")
-    assert dense.sum() == 6 and dense[0, 1] == 2
-    assert m.dense("binary").sum() == 5
-    np.testing.assert_allclose(m.dense("log_sum")[0, 1], np.log10(40))
-    ext = m.compress(("size_min", "size_max", "any"))
-    row = ext[(ext.pre == BIG + 1) & (ext.post == BIG + 2)].iloc[0]
-    assert (row["size_min"], row["size_max"], row["any"]) == (10.0, 30.0, True)
-    with pytest.warns(ConnectoscopeWarning, match="vectorised"):
-        f = m.compress(("count",), func=np.median)
-    assert f[(f.pre == BIG + 1) & (f.post == BIG + 2)]["func"].iloc[0] == 20.0
-    assert m.reciprocal_pairs() == 2
-    # selections keep exact ids
-    e = m.index("broad_type").eq("excitatory")
-    assert e.shape == (2, 2) and e.n_synapses == 3
-    assert set(e.pre_ids.tolist()) == {BIG + 1, BIG + 3}
-    ie = m.pre.index("broad_type").eq("inhibitory").post.index("broad_type").eq("excitatory")
-    assert ie.n_synapses == 1
-    proof = m.pre.index("status_axon").eq(True)
-    assert proof.shape == (2, 3)
-    sub = m.subpopulation(pre=[BIG + 3])
-    assert sub.n_synapses == 2
-    q = m.condense("broad_type")
-    assert q.shape == (2, 2) and q.n_synapses == 6
-    tt = m.type_by_type("broad_type")
-    assert tt.loc["excitatory", "inhibitory"] == 2
-    _perm, labels = m.sort_by("cell_type")
-    assert labels == sorted(labels)
-    assert m.square().shape == (3, 3)
-
-
-def test_save_load_and_cli(tmp_path, capsys):
-    syn, cells = _toy()
-    syn.df.rename(columns={"pre": "pre_pt_root_id", "post": "post_pt_root_id"}).to_csv(
-        tmp_path / "s.csv", index=False
-    )
-    cells.df.reset_index().rename(columns={"id": "pt_root_id"}).to_csv(
-        tmp_path / "c.csv", index=False
-    )
-    assert (
-        main(
-            [
-                "connectome",
-                "build",
-                str(tmp_path / "s.csv"),
-                "--cells",
-                str(tmp_path / "c.csv"),
-                "-o",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 0
-    )
-    m = load_matrix(tmp_path / "m")
-    assert m.n_synapses == 6 and m.pre_ids.dtype == np.int64 and (BIG + 3) in m.pre_ids.tolist()
-    assert main(["connectome", "stats", str(tmp_path / "m")]) == 0
-    assert "connected_pairs: 5" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "connectome",
-                "build",
-                str(tmp_path / "s.csv"),
-                "--cells",
-                str(tmp_path / "c.csv"),
-                "--pre",
-                "status_axon=true",
-                "-o",
-                str(tmp_path / "p"),
-            ]
-        )
-        == 0
-    )
-    assert load_matrix(tmp_path / "p").shape == (2, 3)
-    for kind in ("heatmap", "hist", "size-hist"):
-        out = tmp_path / f"{kind}.png"
-        assert (
-            main(
-                [
-                    "connectome",
-                    "plot",
-                    str(tmp_path / "m"),
-                    "--kind",
-                    kind,
-                    "--sort-by",
-                    "cell_type",
-                    "-o",
-                    str(out),
-                ]
-                if kind == "heatmap"
-                else ["connectome", "plot", str(tmp_path / "m"), "--kind", kind, "-o", str(out)]
-            )
-            == 0
-        )
-        assert out.stat().st_size > 5000
-    assert main(["connectome", "build", str(tmp_path / "s.csv"), "-o", str(tmp_path / "m")]) == 2
-    assert "--overwrite" in capsys.readouterr().err
-
-
-def test_bad_input_messages(tmp_path):
-    with pytest.raises(DataFormatError, match="missing columns.*columns="):
-        SynapseTable.from_frame(pd.DataFrame({"a": [1], "b": [2]}))
-    with pytest.raises(DataFormatError, match=r"1 missing \(NaN\) ids"):
-        SynapseTable.from_frame(pd.DataFrame({"pre": [1.0, np.nan], "post": [1, 2]}))
-    with pytest.raises(DataFormatError, match="negative"):
-        SynapseTable.from_frame(pd.DataFrame({"pre": [1, -2], "post": [1, 2]}))
-    with pytest.raises(DataFormatError, match="lost precision"):
-        SynapseTable.from_frame(pd.DataFrame({"pre": [float(BIG + 1)], "post": [1]}))
-    # a CSV whose id column has an empty cell becomes float: refused, never silently rounded
-    (tmp_path / "x.csv").write_text(
-        f"pre_pt_root_id,post_pt_root_id\n{BIG + 1},{BIG + 3}\n,{BIG + 5}\n"
-    )
-    with pytest.raises(DataFormatError, match="missing"):
-        SynapseTable.read(tmp_path / "x.csv")
-    with pytest.raises(DataFormatError, match="duplicates='first'"):
-        CellTable(pd.DataFrame({"pt_root_id": [1, 1, 2]}))
-    with pytest.warns(ConnectoscopeWarning, match="1 duplicate ids"):
-        c = CellTable(
-            pd.DataFrame({"pt_root_id": [1, 1, 2], "t": ["a", "b", "c"]}), duplicates="first"
-        )
-    assert c.df.loc[1, "t"] == "a"
-    syn, cells = _toy()
-    m = ConnectivityMatrix.from_synapses(syn, cells)
-    with pytest.raises(InvalidParameterError, match="properties: broad_type"):
-        m.index("nope")
-    with pytest.raises(InvalidParameterError, match="weight must be one of"):
-        m.matrix("median")
-    few = CellTable(pd.DataFrame({"pt_root_id": [BIG + 1]}))
-    assert ConnectivityMatrix.from_synapses(syn, few).unmatched_synapses == 6
-
-
-def test_microns_pinky100_reference():
-    ref = reference("microns-pinky100")
-    syn = SynapseTable.read(
-        require_shared("microns-pinky100/soma_subgraph_synapses_spines_v185.csv"),
-        columns={"pre": "pre_root_id", "post": "post_root_id", "size": "cleft_vx"},
-    )
-    m = ConnectivityMatrix.from_synapses(syn)
-    st = m.stats()
-    assert st["synapses"] == ref["n_synapses"]
-    assert st["connected_pairs"] == ref["n_unique_pairs"]
-    assert (st["pre_vertices"], st["post_vertices"]) == (ref["n_pre"], ref["n_post"])
-    assert st["max_synapses_per_pair"] == ref["max_synapses_per_pair"]
-    assert st["synapses_per_connection"] == {
-        int(k): v for k, v in ref["pair_multiplicity_hist"].items()
-    }
-    assert st["max_out_degree"] == [ref["max_out_degree"][0], ref["max_out_degree"][1]]
-    assert st["max_in_degree"] == [ref["max_in_degree"][0], ref["max_in_degree"][1]]
-    assert st["autapses"] == ref["self_synapses"]
-    assert st["reciprocal_pairs"] == ref["reciprocal_pairs_offdiag"]
-    assert m.compress(("size_sum",))["size_sum"].sum() == ref["cleft_vx_sum"]
-    c = m.condensed
-    top = c[c["count"] == c["count"].max()]  # column access keeps int64 (a row would be float)
-    assert ref["max_pair"] in [[str(a), str(b)] for a, b in zip(top["pre"], top["post"])]
-    # the soma table's duplicate root ids are reported, and a policy resolves them
-    soma = require_shared("microns-pinky100/soma_valence_v185.csv")
-    with pytest.raises(DataFormatError, match="3 ids listed more than once") as e:
-        CellTable.read(soma)
-    for dup in ref["valence_duplicate_roots"]:
-        assert dup in str(e.value)
-    with pytest.warns(ConnectoscopeWarning):
-        cells = CellTable.read(soma, duplicates="drop")
-    assert len(cells) == ref["valence_unique_roots"] - len(ref["valence_duplicate_roots"])
+def test_id_arrays_stay_exact():
+    a = as_id_array(np.array([BIG + 1, BIG + 3], np.int64))
+    assert a.dtype == np.int64 and a.tolist() == [BIG + 1, BIG + 3]
+    u = as_id_array(np.array([HUGE, 5], np.uint64))
+    assert u.dtype == np.uint64 and int(u[0]) == HUGE
+    assert as_id_array(np.array([7, 8], np.uint64)).dtype == np.int64  # fits: int64
+    assert as_id_array(pd.Series([str(BIG + 7), str(HUGE)], dtype=object)).tolist() == [
+        BIG + 7,
+        HUGE,
+    ]
+    assert as_id_array(np.array([1.0, 2.0])).tolist() == [1, 2]  # small whole floats are fine
+    assert as_id_array(pd.array([BIG + 9, 2], dtype="Int64")).tolist() == [BIG + 9, 2]
 
 
 @pytest.mark.parametrize(
-    "key,kind",
+    "values,match",
     [
-        ("cook2019/hermaphrodite/chemical", "chemical"),
-        ("cook2019/male/gap_junction", "gap_junction"),
+        (np.array([1.0, np.nan, np.nan]), r"2 missing \(NaN\) ids, first at row 1"),
+        (np.array([1, -2, 3]), "1 negative ids, first at row 1"),
+        (np.array([float(BIG + 1)]), "lost precision"),
+        (np.array([1.5]), "lost precision"),
+        (pd.Series(["12", "x"], dtype=object), "not integer ids"),
+        (pd.Series(pd.array([1, None], dtype="Int64")), "1 missing ids"),
     ],
 )
-def test_celegans_named_cells(key, kind):
-    ref = reference("celegans")[key]
-    df = pd.read_csv(require_shared("celegans/cook2019_edges.csv"))
-    _, sex, _ = key.split("/")
-    df = df[(df.sex == sex) & (df.type == kind)]
-    names = pd.Index(sorted(set(df.pre) | set(df.post)))
-    syn = pd.DataFrame(
-        {"pre": names.get_indexer(df.pre), "post": names.get_indexer(df.post), "size": df.weight}
+def test_bad_ids_are_refused_with_counts(values, match):
+    with pytest.raises(DataFormatError, match=match):
+        as_id_array(values, name="pre_pt_root_id")
+
+
+def test_missing_columns_name_them_and_show_the_mapping():
+    with pytest.raises(DataFormatError) as e:
+        SynapseTable.from_frame(pd.DataFrame({"pre_root_id": [1], "post_root_id": [2]}))
+    msg = str(e.value)
+    assert "pre (as 'pre_pt_root_id')" in msg and "post (as 'post_pt_root_id')" in msg
+    assert "columns={'pre': 'pre_root_id'" in msg and "--columns pre=" in msg
+    t = SynapseTable.from_frame(
+        pd.DataFrame({"pre_root_id": [BIG + 1], "post_root_id": [BIG + 2], "cleft_vx": [3]}),
+        columns={"pre": "pre_root_id", "post": "post_root_id", "size": "cleft_vx"},
     )
-    cells = pd.DataFrame({"pt_root_id": np.arange(len(names)), "name": names})
-    m = ConnectivityMatrix.from_synapses(syn, cells)
-    assert m.n_synapses == ref["n_rows"]
-    assert m.compress(("size_sum",))["size_sum"].sum() == ref["weight_sum"]
-    assert m.shape == (ref["n_pre"], ref["n_post"])
-    assert len(names) == ref["n_cells"]
-    out_deg, in_deg = m.degree()
-    assert out_deg.max() == ref["max_out_degree"][0]
-    assert m.pre_vertices.loc[out_deg.idxmax(), "name"] == ref["max_out_degree"][1]
-    assert in_deg.max() == ref["max_in_degree"][0]
-    assert m.post_vertices.loc[in_deg.idxmax(), "name"] == ref["max_in_degree"][1]
-    assert m.compress(("size_max",))["size_max"].max() == ref["max_weight"]
-    assert m.stats()["autapses"] == ref["self_loops"]
+    assert t.pre.tolist() == [BIG + 1] and t.size.tolist() == [3]
+    with pytest.raises(InvalidParameterError, match="unknown keys"):
+        SynapseTable.from_frame(pd.DataFrame({"pre": [1], "post": [2]}), columns={"weight": "w"})
+
+
+def test_csv_with_an_empty_id_cell_is_refused_never_rounded(tmp_path):
+    (tmp_path / "s.csv").write_text(
+        f"pre_pt_root_id,post_pt_root_id\n{BIG + 1},{BIG + 3}\n,{BIG + 5}\n"
+    )
+    with pytest.raises(DataFormatError, match="missing"):
+        SynapseTable.read(tmp_path / "s.csv")
+
+
+def test_positions_voxels_to_nm_and_synth_json(tmp_path):
+    df = pd.DataFrame(
+        {
+            "pre_pt_root_id": [BIG + 1],
+            "post_pt_root_id": [BIG + 2],
+            "size": [10],
+            "ctr_pt_position_x": [100],
+            "ctr_pt_position_y": [200],
+            "ctr_pt_position_z": [30],
+        }
+    )
+    t = SynapseTable.from_frame(df, voxel_size=(4, 4, 40))
+    assert t.df[["x_nm", "y_nm", "z_nm"]].iloc[0].tolist() == [400, 800, 1200]
+    kept = SynapseTable.from_frame(df)  # no voxel size: voxel positions stay as they are
+    assert "x_nm" not in kept.df and "ctr_pt_position_x" in kept.df
+    df.to_parquet(tmp_path / "synapses.parquet")
+    (tmp_path / "synth.json").write_text(json.dumps({"voxel_size_nm": [10, 10, 20]}))
+    t2 = SynapseTable.read(tmp_path / "synapses.parquet")
+    assert t2.df["z_nm"].iloc[0] == 600 and t2.pre.tolist() == [BIG + 1]
+
+
+def test_cell_table_duplicates_policies_and_positions():
+    df = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "pt_root_id": [BIG + 5, BIG + 5, BIG + 6],
+            "cell_type": ["g", "g2", "e"],
+            "pt_position": ["[103860  44385    891]", "[1 2 3]", "[4 5 6]"],
+        }
+    )
+    with pytest.raises(DataFormatError) as e:
+        CellTable(df)
+    assert str(BIG + 5) in str(e.value) and "duplicates='first'" in str(e.value)
+    with pytest.warns(ConnectoscopeWarning, match="1 duplicate ids"):
+        first = CellTable(df, duplicates="first", voxel_size=(4, 4, 40))
+    assert first.df.loc[BIG + 5, "cell_type"] == "g" and first.duplicate_ids == [BIG + 5]
+    assert first.df.loc[BIG + 5, "x_nm"] == 103860 * 4 and first.df.loc[BIG + 5, "z_nm"] == 891 * 40
+    assert "row_id" in first.df  # MICrONS row ids kept apart from root ids
+    with pytest.warns(ConnectoscopeWarning):
+        dropped = CellTable(df, duplicates="drop")
+    assert dropped.ids.tolist() == [BIG + 6]
+    with pytest.raises(InvalidParameterError, match="duplicates must be"):
+        CellTable(df, duplicates="last")
+    with pytest.raises(DataFormatError, match="id_column="):
+        CellTable(pd.DataFrame({"cell": [1]}))
+    assert CellTable(pd.DataFrame({"cell": [BIG]}), id_column="cell").ids.tolist() == [BIG]
+
+
+def test_mismatched_cell_ids_report_lost_partners():
+    syn = pd.DataFrame({"pre": [BIG + 1, BIG + 1, BIG + 2], "post": [BIG + 2, BIG + 9, BIG + 8]})
+    cells = CellTable(pd.DataFrame({"pt_root_id": [BIG + 1, BIG + 2], "t": ["a", "b"]}))
+    with pytest.warns(ConnectoscopeWarning, match=r"2 of 3 synapses have a partner missing"):
+        m = ConnectivityMatrix.from_synapses(syn, cells)
+    assert m.unmatched_synapses == 2 and m.n_synapses == 3
+    assert m.post_vertices["t"].isna().sum() == 2  # kept, with missing properties
+    with pytest.warns(ConnectoscopeWarning, match="dropped"):
+        d = ConnectivityMatrix.from_synapses(syn, cells, missing_cells="drop")
+    assert d.n_synapses == 1 and d.dropped == 2 and d.post_ids.tolist() == [BIG + 2]
+    with pytest.raises(DataFormatError, match="missing_cells="):
+        ConnectivityMatrix.from_synapses(syn, cells, missing_cells="error")
+
+
+def test_duplicate_vertex_ids_are_refused():
+    v = pd.DataFrame(index=pd.Index([BIG, BIG], name="id"))
+    w = pd.DataFrame(index=pd.Index([BIG], name="id"))
+    e = pd.DataFrame({"pre_idx": [0], "post_idx": [0]})
+    with pytest.raises(DataFormatError, match="duplicate vertex ids"):
+        ConnectivityMatrix(v, w, e)
+    with pytest.raises(DataFormatError, match="duplicate vertex ids"):
+        ConnectivityMatrix.from_synapses(
+            pd.DataFrame({"pre": [BIG], "post": [BIG]}), pre_ids=[BIG, BIG]
+        )
+
+
+class FakeMaps:
+    """Anything with lookup(kind, segment_ids), like segmentation.ObjectMaps."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def lookup(self, kind, segment_ids):
+        t = self.table[kind]
+        return np.array([t.get(int(s), 0) for s in np.asarray(segment_ids).reshape(-1)], np.int64)
+
+
+def test_l4dense_synapses_resolve_segment_sets_to_objects():
+    maps = FakeMaps({"axon": {10: 1, 11: 1, 12: 2}, "dendrite": {20: 7, 21: 8, 22: 8}})
+    pre = [[10, 11], [12], [10, 12, 11], [99]]
+    post = [[20], [21, 22], [22], [20]]
+    extra = pd.DataFrame({"size": [5, 6, 7, 8]})
+    with pytest.warns(ConnectoscopeWarning, match="1 of 4 dropped.*1 touch several"):
+        t = SynapseTable.from_l4dense(pre, post, maps, extra=extra)
+    assert t.pre.tolist() == [1, 2, 1]  # majority object for the mixed set
+    assert t.post.tolist() == [7, 8, 8]
+    assert t.df["size"].tolist() == [5, 6, 7] and t.df["n_pre_objects"].tolist() == [1, 1, 2]
+    with pytest.raises(DataFormatError, match="unresolved='drop'"):
+        SynapseTable.from_l4dense(pre, post, maps, unresolved="error")
+
+
+def test_l4dense_with_segmentation_object_maps():
+    from connectoscope.segmentation import ObjectMaps
+
+    maps = ObjectMaps(
+        {
+            "axon": (np.array([10, 11, 12], np.uint32), np.array([1, 1, 2])),
+            "dendrite": (np.array([20, 21], np.uint32), np.array([7, 8])),
+        }
+    )
+    t = SynapseTable.from_l4dense([[10, 11], [12]], [[20], [21]], maps)
+    assert t.pre.tolist() == [1, 2] and t.post.tolist() == [7, 8]
+    m = ConnectivityMatrix.from_synapses(t)
+    assert m.shape == (2, 2) and m.n_synapses == 2
+
+
+def test_dataset_storage_round_trip(tmp_path):
+    ds = Dataset.create(tmp_path / "d.cscope", voxel_size=(4, 4, 40))
+    syn = SynapseTable.from_frame(
+        pd.DataFrame(
+            {"pre": np.array([HUGE, 3], np.uint64), "post": np.array([4, HUGE], np.uint64)}
+        )
+    )
+    cells = CellTable(pd.DataFrame({"pt_root_id": [BIG + 1], "cell_type": ["23P"]}))
+    syn.save(ds)
+    cells.save(ds)
+    back = Dataset(tmp_path / "d.cscope")
+    assert back.synapses.pre.dtype == np.uint64 and int(back.synapses.pre[0]) == HUGE
+    assert back.cells.ids.tolist() == [BIG + 1]
+    assert (tmp_path / "d.cscope" / "synapses" / "synapses.parquet").exists()

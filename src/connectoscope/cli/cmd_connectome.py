@@ -1,13 +1,17 @@
-"""``connectoscope connectome build|stats|plot``."""
+"""``connectoscope connectome build|stats|plot|convert|condense``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from ..errors import InvalidParameterError
-from ._common import add_overwrite, add_subcommand, xyz_float
+from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float
+
+_OPS = re.compile(r"^([^=!<>]+)(>=|<=|!=|=|<|>)(.*)$")
+_METHODS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
 def _mapping(text: str | None) -> dict[str, str] | None:
@@ -16,7 +20,7 @@ def _mapping(text: str | None) -> dict[str, str] | None:
     out = {}
     for part in text.split(","):
         k, sep, v = part.partition("=")
-        if not sep:
+        if not sep or not k.strip() or not v.strip():
             raise InvalidParameterError(
                 f"--columns: expected ours=theirs pairs such as pre=pre_root_id, got {part!r}"
             )
@@ -24,15 +28,52 @@ def _mapping(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def _filter(text: str) -> tuple[str, Any]:
-    k, sep, v = text.partition("=")
-    if not sep:
+def parse_filter(text: str) -> tuple[str, str, Any]:
+    """``PROP=VALUE`` (``A,B`` = one of), ``PROP!=V``, ``PROP<V``, ``<=``, ``>``, ``>=``."""
+    m = _OPS.match(text.strip())
+    if not m:
         raise InvalidParameterError(
-            f"filter {text!r}: expected PROPERTY=VALUE such as broad_type=excitatory"
+            f"filter {text!r}: expected PROPERTY=VALUE such as broad_type=excitatory or "
+            "status_axon=true (also !=, <, <=, >, >=; A,B for one of several values)"
         )
-    low = v.lower()
-    value: Any = True if low == "true" else False if low == "false" else v
-    return k, value
+    prop, op, value = m.group(1).strip(), m.group(2), m.group(3).strip()
+    if op == "=" and "," in value:
+        return prop, "isin", [v.strip() for v in value.split(",")]
+    return prop, _METHODS[op], value
+
+
+def apply_filters(m: Any, pre: list[str], post: list[str], both: list[str] | None = None) -> Any:
+    """Vertex selections: ``--pre`` on rows, ``--post`` on columns, ``--where`` on both."""
+    for side, items in (("pre", pre), ("post", post), ("both", both or [])):
+        for f in items:
+            prop, method, value = parse_filter(f)
+            target = m if side == "both" else getattr(m, side)
+            m = getattr(target.index(prop), method)(value)
+    return m
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pre",
+        action="append",
+        default=[],
+        metavar="PROP=VALUE",
+        help="keep presynaptic vertices with this property (repeatable)",
+    )
+    p.add_argument(
+        "--post",
+        action="append",
+        default=[],
+        metavar="PROP=VALUE",
+        help="keep postsynaptic vertices with this property (repeatable)",
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="PROP=VALUE",
+        help="keep vertices on both sides with this property (repeatable)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -48,110 +89,191 @@ def register(sub: Any) -> None:
         description=(
             "Read a synapse table (CSV/Parquet/Feather; MICrONS column names pre_pt_root_id, "
             "post_pt_root_id, size, ctr_pt_position_* by default) and an optional cell table "
-            "(pt_root_id + properties) and write the matrix as Parquet tables."
+            "(pt_root_id + properties) and write the matrix: a folder of Parquet tables, a "
+            "Connectome-Utilities .h5 or an L4dense .csv (by the output's suffix)."
         ),
         epilog=(
-            "examples:\n  connectoscope connectome build source/synapses.parquet --cells source/cells.parquet -o conn\n"
+            "examples:\n"
+            "  connectoscope connectome build source/synapses.parquet --cells source/cells.parquet -o conn\n"
             "  connectoscope connectome build syn.csv --columns pre=pre_root_id,post=post_root_id,size=cleft_vx -o conn\n"
-            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true -o proofread"
+            "  connectoscope connectome build syn.csv --voxel-size 4,4,40 -o conn.h5\n"
+            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true --post broad_type=excitatory -o proofread"
         ),
     )
-    b.add_argument("synapses")
-    b.add_argument("--cells", default=None)
-    b.add_argument("--columns", default=None, help="ours=theirs,... for pre, post, size, x, y, z")
+    b.add_argument("synapses", help="synapse table (.csv, .parquet, .feather, partitioned folder)")
+    b.add_argument("--cells", default=None, help="cell table (pt_root_id + properties)")
+    b.add_argument(
+        "--columns",
+        default=None,
+        metavar="ours=theirs,...",
+        help="column mapping for pre, post, size, x, y, z",
+    )
     b.add_argument(
         "--voxel-size",
         type=xyz_float,
         default=None,
         metavar="X,Y,Z",
-        help="positions are voxels of this size (nm)",
+        help="positions are voxels of this size in nm (MICrONS: 4,4,40)",
     )
     b.add_argument(
         "--duplicates",
         choices=["error", "first", "drop"],
         default="error",
-        help="cell ids listed twice",
+        help="cell ids listed more than once: refuse (default), keep the first, drop",
     )
     b.add_argument(
-        "--pre",
-        action="append",
-        default=[],
-        metavar="PROP=VALUE",
-        help="keep pre vertices with this property",
+        "--missing-cells",
+        choices=["keep", "drop", "error"],
+        default="keep",
+        help="synapses whose partner is not in the cell table",
     )
     b.add_argument(
-        "--post",
-        action="append",
-        default=[],
-        metavar="PROP=VALUE",
-        help="keep post vertices with this property",
+        "--cell-id", default=None, metavar="COLUMN", help="root id column of the cell table"
     )
-    b.add_argument("--dataset", default=None, help="also store the tables in this dataset")
-    b.add_argument("-o", "--output", required=True, help="output folder")
+    _add_filters(b)
+    b.add_argument(
+        "--dataset", default=None, help="also store the synapse and cell tables in this dataset"
+    )
+    b.add_argument("-o", "--output", required=True, help="output folder, .h5 or .csv")
     add_overwrite(b)
     b.set_defaults(func=run_build)
+
     s = add_subcommand(
         gs, "stats", help="synapses, pairs, vertices, degree and multiplicity summaries"
     )
-    s.add_argument("matrix")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("matrix", help="matrix folder, .h5 or .csv")
+    _add_filters(s)
+    s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run_stats)
+
     p = add_subcommand(
         gs,
         "plot",
-        help="heatmap / histograms of a connectivity matrix",
-        epilog="example:\n  connectoscope connectome plot conn --kind heatmap --weight log_sum --sort-by cell_type -o h.png",
+        help="heatmap, histograms, soma positions or type-by-type figure of a matrix",
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome plot conn --kind heatmap --weight log_sum --sort-by cell_type -o h.png\n"
+            "  connectoscope connectome plot conn --kind hist --split-by broad_type -o ee_ie.png\n"
+            "  connectoscope connectome plot conn --kind somas --status status_axon -o somas.png\n"
+            "  connectoscope connectome plot conn --kind types --sort-by cell_type --weight probability -o types.png"
+        ),
     )
     p.add_argument("matrix")
-    p.add_argument("--kind", choices=["heatmap", "hist", "size-hist"], default="heatmap")
-    p.add_argument("--weight", choices=["binary", "count", "sum", "log_sum"], default="binary")
-    p.add_argument("--sort-by", default=None, help="vertex property for sorting and side bars")
-    p.add_argument("--split-by", default=None, help="hist: split by this property (broad_type)")
+    p.add_argument(
+        "--kind", choices=["heatmap", "hist", "size-hist", "somas", "types"], default="heatmap"
+    )
+    p.add_argument(
+        "--weight",
+        default=None,
+        help="heatmap: binary (default), count, sum, log_sum; types: probability "
+        "(default), count, pairs, sum, mean_count",
+    )
+    p.add_argument(
+        "--sort-by",
+        default=None,
+        help="heatmap: property for sorting and side bars; types: the property (default cell_type)",
+    )
+    p.add_argument(
+        "--split-by", default=None, help="hist: split by this property (broad_type: E->E vs I->E)"
+    )
+    p.add_argument("--status", default="status_axon", help="somas: colour by this property")
+    _add_filters(p)
     p.add_argument("-o", "--output", required=True, help="figure (.png or .svg)")
     p.set_defaults(func=run_plot)
 
+    c = add_subcommand(
+        gs,
+        "convert",
+        help="convert a matrix between our folder, Connectome-Utilities .h5 and L4dense .csv",
+        epilog="examples:\n  connectoscope connectome convert conn conn.h5\n  connectoscope connectome convert conn.h5 conn2\n"
+        "  connectoscope connectome convert conn types.csv --label cell_type",
+    )
+    c.add_argument("source")
+    c.add_argument("destination")
+    c.add_argument(
+        "--label", default=None, help="L4dense CSV: vertex property for the class labels"
+    )
+    add_overwrite(c)
+    c.set_defaults(func=run_convert)
 
-def _apply_filters(m: Any, pre: list[str], post: list[str]) -> Any:
-    for f in pre:
-        k, v = _filter(f)
-        m = m.pre.index(k).eq(v)
-    for f in post:
-        k, v = _filter(f)
-        m = m.post.index(k).eq(v)
-    return m
+    k = add_subcommand(
+        gs,
+        "condense",
+        help="condense a partitioned Parquet synapse table larger than memory (out of core)",
+        epilog="example:\n  connectoscope connectome condense synapses_parquet/ -o condensed --workers 2",
+    )
+    k.add_argument("source", help="Parquet file or folder of Parquet files")
+    k.add_argument(
+        "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size column names"
+    )
+    k.add_argument("-o", "--output", required=True, help="output folder of Parquet parts")
+    add_parallel_options(k)
+    add_overwrite(k)
+    k.set_defaults(func=run_condense)
+
+
+def _out_path(m: Any, output: str, overwrite: bool) -> str:
+    from pathlib import Path
+
+    from ..connectome import save_matrix, write_conntility_h5, write_l4dense_csv
+    from ..errors import DatasetExistsError
+
+    p = Path(output)
+    suffix = p.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".csv"):
+        if p.exists() and not overwrite:
+            raise DatasetExistsError(f"{p}: exists; pass --overwrite to replace it")
+        if p.exists():
+            p.unlink()
+        if suffix == ".csv":
+            return str(write_l4dense_csv(m, p))
+        return str(write_conntility_h5(m, p))
+    return str(save_matrix(m, p, overwrite=overwrite))
 
 
 def run_build(args: argparse.Namespace) -> int:
+    import warnings
+
     from ..connectome import CellTable, ConnectivityMatrix, SynapseTable
-    from ..connectome._io import save_matrix
     from ..dataset import Dataset
+    from ..errors import ConnectoscopeWarning
 
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
-    cells = CellTable.read(args.cells, duplicates=args.duplicates) if args.cells else None
-    m = ConnectivityMatrix.from_synapses(syn, cells)
-    m = _apply_filters(m, args.pre, args.post)
-    save_matrix(m, args.output, overwrite=args.overwrite)
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConnectoscopeWarning)
+        cells = (
+            CellTable.read(
+                args.cells,
+                duplicates=args.duplicates,
+                voxel_size=args.voxel_size,
+                id_column=args.cell_id,
+            )
+            if args.cells
+            else None
+        )
+        m = ConnectivityMatrix.from_synapses(syn, cells, missing_cells=args.missing_cells)
+    notes += [str(w.message) for w in caught if issubclass(w.category, ConnectoscopeWarning)]
+    m = apply_filters(m, args.pre, args.post, args.where)
+    out = _out_path(m, args.output, args.overwrite)
     if args.dataset:
         ds = Dataset(args.dataset)
         syn.save(ds)
         if cells is not None:
             cells.save(ds)
-    print(f"{args.output}: {m}")
-    if cells is not None:
-        full = ConnectivityMatrix.from_synapses(syn, cells)
-        if full.unmatched_synapses:
-            print(
-                f"  {full.unmatched_synapses} synapses have a partner missing from the cell table"
-            )
+    print(f"{out}: {m}")
+    for n in notes:
+        print(f"  note: {n}")
     return 0
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..connectome._io import load_matrix
+    from ..connectome import load_matrix
 
-    st = load_matrix(args.matrix).stats()
+    m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    st = m.stats()
     if args.json:
         print(json.dumps(st, indent=2))
         return 0
@@ -161,15 +283,52 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from ..connectome._io import load_matrix
-    from ..connectome._plots import plot_heatmap, plot_size_histograms, plot_synapses_per_connection
+    from ..connectome import (
+        load_matrix,
+        plot_heatmap,
+        plot_size_histograms,
+        plot_somas,
+        plot_synapses_per_connection,
+        plot_type_by_type,
+    )
 
-    m = load_matrix(args.matrix)
+    m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
     if args.kind == "heatmap":
-        out = plot_heatmap(m, args.output, weight=args.weight, sort_by=args.sort_by)
+        out = plot_heatmap(m, args.output, weight=args.weight or "binary", sort_by=args.sort_by)
     elif args.kind == "hist":
         out = plot_synapses_per_connection(m, args.output, split_by=args.split_by)
-    else:
+    elif args.kind == "size-hist":
         out = plot_size_histograms(m, args.output)
+    elif args.kind == "somas":
+        out = plot_somas(m, args.output, status=args.status)
+    else:
+        out = plot_type_by_type(
+            m, args.output, prop=args.sort_by or "cell_type", weight=args.weight or "probability"
+        )
     print(out)
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ..connectome import convert_matrix
+
+    print(convert_matrix(args.source, args.destination, label=args.label, overwrite=args.overwrite))
+    return 0
+
+
+def run_condense(args: argparse.Namespace) -> int:
+    from ..connectome import condense_parquet
+
+    r = condense_parquet(
+        args.source,
+        args.output,
+        columns=_mapping(args.columns),
+        scheduler=args.scheduler,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"{r['out']}: {r['synapses']} synapses -> {r['pairs']} pairs ({r['files']} files, "
+        f"{r['buckets']} buckets, {r['seconds']:.1f} s)"
+    )
     return 0

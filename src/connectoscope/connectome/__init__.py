@@ -1,22 +1,68 @@
 """Connectome analysis: synapse and cell tables, sparse connectivity matrices (full and
-condensed forms), selections, analyses and figures. Ids are exact 64-bit integers."""
+condensed forms), selections, analyses, figures and file formats (our Parquet folder,
+Connectome-Utilities HDF5, L4dense CSV), out-of-core condensing. Ids are exact 64-bit
+integers end to end."""
 
 from __future__ import annotations
 
-from ._io import load_matrix, save_matrix
-from ._matrix import WEIGHTS, ConnectivityMatrix
-from ._plots import plot_heatmap, plot_size_histograms, plot_synapses_per_connection
-from ._tables import CellTable, SynapseTable, as_id_array
+from ._analysis import (
+    connection_probability,
+    degree,
+    reciprocal_pairs,
+    sort_by,
+    synapses_per_connection,
+    type_by_type,
+)
+from ._cells import CellTable
+from ._formats import (
+    convert_matrix,
+    load_matrix,
+    read_conntility_h5,
+    read_l4dense_csv,
+    save_matrix,
+    write_conntility_h5,
+    write_l4dense_csv,
+)
+from ._ids import as_id_array
+from ._matrix import AGG_FUNCS, WEIGHTS, ConnectivityMatrix
+from ._outofcore import condense_parquet
+from ._plots import (
+    plot_heatmap,
+    plot_size_histograms,
+    plot_somas,
+    plot_synapses_per_connection,
+    plot_type_by_type,
+)
+from ._synapses import ObjectLookup, SynapseTable
+from ._synthetic import synthetic_synapses, write_synthetic_dataset
 
 __all__ = [
+    "AGG_FUNCS",
     "WEIGHTS",
     "CellTable",
     "ConnectivityMatrix",
+    "ObjectLookup",
     "SynapseTable",
     "as_id_array",
+    "condense_parquet",
+    "connection_probability",
+    "convert_matrix",
+    "degree",
     "load_matrix",
     "plot_heatmap",
     "plot_size_histograms",
+    "plot_somas",
     "plot_synapses_per_connection",
+    "plot_type_by_type",
+    "read_conntility_h5",
+    "read_l4dense_csv",
+    "reciprocal_pairs",
     "save_matrix",
+    "sort_by",
+    "synapses_per_connection",
+    "synthetic_synapses",
+    "type_by_type",
+    "write_conntility_h5",
+    "write_l4dense_csv",
+    "write_synthetic_dataset",
 ]

@@ -1,7 +1,10 @@
-"""Demo step: the synthetic synapses and cells as a connectome with the tutorial's figures."""
+"""Demo step: the synthetic synapses and cells as a connectome with the MICrONS tutorial's
+figures (binary matrix, counts histogram, E->E / I->E histograms, size histograms, log-sum
+heatmap sorted by type), soma positions and the type-by-type matrix."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -10,9 +13,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def demo_step(ctx: DemoContext) -> None:
     from ..dataset import Dataset, is_dataset
-    from . import CellTable, ConnectivityMatrix, SynapseTable
-    from ._io import save_matrix
-    from ._plots import plot_heatmap, plot_size_histograms, plot_synapses_per_connection
+    from ..errors import ConnectoscopeWarning
+    from . import (
+        CellTable,
+        ConnectivityMatrix,
+        SynapseTable,
+        plot_heatmap,
+        plot_size_histograms,
+        plot_somas,
+        plot_synapses_per_connection,
+        plot_type_by_type,
+        save_matrix,
+        write_conntility_h5,
+    )
 
     syn = SynapseTable.read(ctx.synth_dir / "synapses.parquet")
     cells = CellTable.read(ctx.synth_dir / "cells.parquet")
@@ -20,15 +33,30 @@ def demo_step(ctx: DemoContext) -> None:
         ds = Dataset(ctx.dataset_path)
         syn.save(ds)
         cells.save(ds)
-    m = ConnectivityMatrix.from_synapses(syn, cells)
+        syn, cells = ds.synapses, ds.cells
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConnectoscopeWarning)
+        m = ConnectivityMatrix.from_synapses(syn, cells)
+    for w in caught:
+        ctx.note(f"connectome: {w.message}")
     out = save_matrix(m, ctx.out / "connectome", overwrite=True)
+    h5 = ctx.out / "connectome.h5"
+    if h5.exists():
+        h5.unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConnectoscopeWarning)
+        write_conntility_h5(m, h5)  # text columns (target: spine/shaft) have no place there
+    for w in caught:
+        ctx.note(f"connectome.h5: {w.message}")
     st = m.stats()
     ctx.note(
         f"connectome: {st['synapses']} synapses, {st['connected_pairs']} connected pairs, "
-        f"{st['pre_vertices']} x {st['post_vertices']} vertices, max {st['max_synapses_per_pair']} "
-        "synapses per pair"
+        f"{st['pre_vertices']} x {st['post_vertices']} vertices, max "
+        f"{st['max_synapses_per_pair']} synapses per pair, {st['reciprocal_pairs']} reciprocal "
+        f"pairs, connection probability {st['connection_probability']:.4f}"
     )
     ctx.add(out, "connectivity matrix (full + condensed Parquet tables)")
+    ctx.add(h5, "the same matrix in the Connectome-Utilities HDF5 layout (conntility.from_h5)")
     f = ctx.figures
     ctx.add(
         plot_heatmap(m, f / "connectome_binary.png", weight="binary"), "binary connectivity matrix"
@@ -41,14 +69,28 @@ def demo_step(ctx: DemoContext) -> None:
         plot_synapses_per_connection(m, f / "synapses_per_connection.png"),
         "synapses per connection",
     )
-    ctx.add(
-        plot_synapses_per_connection(
-            m, f / "synapses_per_connection_EE_IE.png", split_by="broad_type"
-        ),
-        "synapses per connection, E->E vs I->E",
-    )
+    try:
+        ctx.add(
+            plot_synapses_per_connection(
+                m, f / "synapses_per_connection_EE_IE.png", split_by="broad_type"
+            ),
+            "synapses per connection, E->E vs I->E",
+        )
+    except Exception as e:  # a tiny synthetic volume may have no I->E connection
+        ctx.note(f"connectome: E/I histogram skipped ({e})")
     ctx.add(
         plot_size_histograms(m, f / "summed_size_hist.png"),
         "summed size per connection (linear, log)",
     )
+    if all(f"{a}_nm" in cells.df for a in "xyz") or "pt_position_x" in cells.df:
+        ctx.add(
+            plot_somas(cells, f / "soma_positions.png"), "soma positions by proofreading status"
+        )
+    ctx.add(
+        plot_type_by_type(m, f / "type_by_type.png", prop="cell_type"),
+        "connection probability between cell types",
+    )
     ctx.next_steps.append(f"connectoscope connectome stats {out}")
+    ctx.next_steps.append(
+        f"connectoscope connectome plot {out} --kind heatmap --weight log_sum --sort-by cell_type -o h.png"
+    )
