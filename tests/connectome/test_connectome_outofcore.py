@@ -83,7 +83,8 @@ def test_condense_refuses_float_ids_and_names_missing_columns(tmp_path):
 
 
 def test_condense_on_a_dask_cluster_address(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     src = write_synthetic_dataset(
         tmp_path / "parts", 20_000, n_partitions=2, n_pre=40, n_post=300, workers=1
     )
