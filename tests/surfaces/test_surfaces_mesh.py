@@ -49,11 +49,25 @@ def test_make_surfaces_groups_files_and_precomputed(ds, tmp_path):
     import json
 
     assert json.loads((mesh_dir / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
-    # both segments of neuron 1 point at the neuron's mesh
-    assert json.loads((mesh_dir / "1:0").read_text()) == json.loads((mesh_dir / "2:0").read_text())
-    raw = (mesh_dir / "neuron_1").read_bytes()
+    # each segment of neuron 1 lists its own patch of the neuron's one closed surface:
+    # together the patches are the whole surface, each face exactly once
+    from connectoscope.export._neuroglancer_mesh import read_legacy_mesh
+
+    parts = [read_legacy_mesh(mesh_dir, s) for s in (1, 2)]
+    assert all(len(f) for _, f in parts)
+    whole = r["meshes"][1]
+    assert sum(len(f) for _, f in parts) == len(whole.faces)
+    tri = lambda v, f: {tuple(sorted(map(tuple, np.round(v[t], 3).tolist()))) for t in f}  # noqa: E731
+    got = set().union(*(tri(v, f) for v, f in parts))
+    assert got == tri(whole.vertices, whole.faces)
+    # the spine head (segment 2) patch sits where segment 2 is: y 50..60 voxels * 8 nm
+    v2 = parts[1][0]
+    assert v2[:, 1].min() >= 49 * 8 and v2[:, 1].max() <= 61 * 8
+    # neuron 2 is one segment: one fragment file, uint32 count + xyz float32 + uint32 faces
+    frag = json.loads((mesh_dir / "3:0").read_text())["fragments"]
+    raw = (mesh_dir / frag[0]).read_bytes()
     n = int(np.frombuffer(raw[:4], "<u4")[0])
-    assert len(raw) == 4 + 12 * n + 12 * len(r["meshes"][1].faces)
+    assert len(raw) == 4 + 12 * n + 12 * len(r["meshes"][2].faces)
     props = json.loads((mesh_dir / "segment_properties" / "info").read_text())
     assert props["inline"]["ids"] == ["1", "2", "3"]
     neuron = next(p for p in props["inline"]["properties"] if p["id"] == "neuron")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from ._maps import ObjectMaps, import_objects
 from ._select import Selection, parse_ranges
 from ._stats import object_stats
-from ._tables import block_statistics, object_table, segment_table
+from ._tables import (
+    block_statistics,
+    object_table,
+    read_segment_table,
+    segment_table,
+    write_segment_table,
+)
 
 __all__ = [
     "ObjectMaps",
@@ -15,5 +21,7 @@ __all__ = [
     "object_stats",
     "object_table",
     "parse_ranges",
+    "read_segment_table",
     "segment_table",
+    "write_segment_table",
 ]

@@ -1,10 +1,12 @@
-"""Selection options shared by every command (``--where``, ``--each``, ``--by``, ``--color``)."""
+"""Selection options shared by every command (``--where``, ``--each``, ``--by``, ``--color``,
+``--max-groups``). Commands call :func:`add_selection_options` on their parser and
+:func:`selection_from_args` on the parsed arguments."""
 
 from __future__ import annotations
 
 import argparse
 
-from ._select import Selection
+from ._select import DEFAULT_MAX_GROUPS, Selection
 
 __all__ = ["add_selection_options", "selection_from_args"]
 
@@ -24,8 +26,21 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
         "--by", default=None, metavar="KIND[:COLOR]", help="colour by another kind (0 grey)"
     )
     g.add_argument("--color", default=None, help="colour of the selection (name or #hex)")
+    g.add_argument(
+        "--max-groups",
+        type=int,
+        default=DEFAULT_MAX_GROUPS,
+        metavar="N",
+        help=f"refuse more groups than this without --each (default {DEFAULT_MAX_GROUPS})",
+    )
 
 
 def selection_from_args(args: argparse.Namespace) -> Selection:
     """The Selection described by parsed options."""
-    return Selection.parse(args.where, each=args.each, by=args.by, color=args.color)
+    return Selection.parse(
+        args.where,
+        each=args.each,
+        by=args.by,
+        color=args.color,
+        max_groups=getattr(args, "max_groups", DEFAULT_MAX_GROUPS),
+    )

@@ -20,9 +20,14 @@ import numpy as np
 from ..errors import SelectionError
 from ._maps import ObjectMaps
 
-__all__ = ["Selection", "parse_ranges"]
+__all__ = ["DEFAULT_MAX_GROUPS", "MAX_ID_SPAN", "Selection", "WhereClause", "parse_ranges"]
 
 _KIND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Without ``each``, a selection may make at most this many groups (surfaces, files...).
+DEFAULT_MAX_GROUPS = 1000
+#: Plain id ranges may span at most this many ids when no volume says which exist.
+MAX_ID_SPAN = 10_000_000
 
 
 def parse_ranges(text: str) -> list[tuple[int, int]]:
@@ -94,6 +99,7 @@ class Selection:
     by_color: str | None = None
     color: str | None = None
     texts: tuple[str, ...] = field(default=(), compare=False)
+    max_groups: int | None = DEFAULT_MAX_GROUPS
 
     @classmethod
     def parse(
@@ -103,18 +109,48 @@ class Selection:
         each: str | None = None,
         by: str | None = None,
         color: str | None = None,
+        max_groups: int | None = DEFAULT_MAX_GROUPS,
     ) -> Selection:
-        """Parse ChimeraX-style selection words (see the module docstring)."""
+        """Parse ChimeraX-style selection words (see the module docstring).
+
+        Parameters
+        ----------
+        where : str or sequence of str
+            ``3,7,8-10``, ``neuron`` or ``neuron=5-12,17``; several intersect.
+        each : str, optional
+            Kind giving one group per value.
+        by : str, optional
+            ``KIND`` or ``KIND:COLOR``: colour by another kind.
+        color : str, optional
+            Colour of the selection (CSS name or hex).
+        max_groups : int, optional
+            Refuse selections making more groups than this unless ``each`` is given
+            (None: no limit).
+        """
         if isinstance(where, str):
             where = [where]
         clauses = tuple(WhereClause.parse(w) for w in (where or ()))
         by_kind, by_color = None, None
         if by:
             by_kind, _, c = by.partition(":")
-            by_color = c or None
+            by_kind = by_kind.strip()
+            by_color = c.strip() or None
+            if not _KIND.match(by_kind):
+                raise SelectionError(
+                    f"--by needs a kind name, optionally with a colour (spinehead, "
+                    f"spinehead:red), got {by!r}"
+                )
         if each is not None and not _KIND.match(each):
             raise SelectionError(f"--each needs a kind name such as neuron, got {each!r}")
-        return cls(clauses, each, by_kind, by_color, color, tuple(where or ()))
+        if max_groups is not None and max_groups < 1:
+            raise SelectionError(f"max_groups must be 1 or more, got {max_groups}")
+        return cls(clauses, each, by_kind, by_color, color, tuple(where or ()), max_groups)
+
+    @property
+    def group_kind(self) -> str | None:
+        """The kind whose values key the groups (``each``, else the first ``where`` kind);
+        None when groups are single segment ids."""
+        return self.each or next((c.kind for c in self.where if c.kind), None)
 
     @property
     def kinds(self) -> list[str]:
@@ -144,7 +180,13 @@ class Selection:
             pools = [objects.segments(k) for k in objects.kinds]
             cand = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.uint64)
             ids_from = [c for c in self.where if c.kind is None]
-            if ids_from and not [c for c in self.where if c.kind]:
+            if ids_from and not [c for c in self.where if c.kind] and self.each is None:
+                span = min(sum(b - a + 1 for a, b in c.ranges) for c in ids_from)
+                if span > MAX_ID_SPAN:
+                    raise SelectionError(
+                        f"--where {' '.join(self.texts)} spans {span:,} segment ids (limit "
+                        f"{MAX_ID_SPAN:,}); narrow the ranges or add a kind (--where neuron)"
+                    )
                 cand = np.unique(
                     np.concatenate(
                         [
@@ -186,16 +228,28 @@ class Selection:
             raise SelectionError(
                 f"the selection {self.describe()} matches no segment; nothing written"
             )
-        group_kind = self.each or next((c.kind for c in self.where if c.kind), None)
+        group_kind = self.group_kind
         if group_kind is None:
+            self._check_size(int(segs.size), "segment ids")
             return {int(s): np.array([s], np.uint64) for s in segs}
         keys = objects.lookup(group_kind, segs)
         order = np.argsort(keys, kind="stable")
         keys, segs = keys[order], segs[order]
         bounds = np.flatnonzero(np.diff(keys)) + 1
+        self._check_size(len(bounds) + 1, f"{group_kind} values")
         return {
             int(k[0]): s for k, s in zip(np.split(keys, bounds), np.split(segs, bounds)) if k.size
         }
+
+    def _check_size(self, n: int, what: str) -> None:
+        if self.each is None and self.max_groups is not None and n > self.max_groups:
+            kind = self.group_kind or "neuron"
+            raise SelectionError(
+                f"the selection {self.describe()} makes {n:,} groups (one per {what}), more "
+                f"than the limit of {self.max_groups:,} without --each; to make them all, say "
+                f"so with --each {kind} (or raise --max-groups), else narrow --where "
+                f"(--where {kind}=1-10)"
+            )
 
     def describe(self) -> str:
         """The selection as ChimeraX-like words."""

@@ -11,24 +11,43 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["object_stats"]
 
 
-def object_stats(dataset: Dataset | str | os.PathLike[str], *, level: int = 0) -> dict[str, Any]:
+def object_stats(
+    dataset: Dataset | str | os.PathLike[str],
+    *,
+    level: int = 0,
+    workers: int | None = None,
+    scheduler: Any = None,
+) -> dict[str, Any]:
     """Compute and store the segment and object tables; return counts per kind.
 
-    Writes ``objects/segments.parquet`` and ``objects/objects_<kind>.parquet``.
+    The segmentation is measured one storage shard per task (worker processes, or a Dask
+    cluster given as ``scheduler``) and the block tables are merged exactly. Writes
+    ``objects/segments.parquet`` (see :func:`~connectoscope.segmentation.read_segment_table`)
+    and ``objects/objects_<kind>.parquet`` per kind.
+
+    Parameters
+    ----------
+    dataset : Dataset or path
+    level : int
+        Pyramid level measured (voxel counts and boxes are in its voxels).
+    workers : int, optional
+        Worker processes (default: all cores).
+    scheduler : str or distributed.Client, optional
 
     Returns
     -------
     dict
-        ``{"segments": n, "kinds": {kind: {"objects": n, "segments": n, "voxels": n}}}``
+        ``{"segments": n, "voxels": n, "kinds": {kind: {"objects": n, "segments": n,
+        "voxels": n}}}``
     """
     from ..dataset import Dataset
     from ._maps import ObjectMaps
-    from ._tables import object_table, segment_table
+    from ._tables import object_table, segment_table, write_segment_table
 
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
-    seg = segment_table(ds, level=level)
+    seg = segment_table(ds, level=level, workers=workers, scheduler=scheduler)
+    write_segment_table(ds, seg, level=level)
     folder = ds.folder("objects", create=True)
-    seg.to_parquet(folder / "segments.parquet", index=False)
     maps = ObjectMaps.from_dataset(ds)
     vs = ds.segmentation.voxel_size(level).xyz
     kinds: dict[str, dict[str, int]] = {}

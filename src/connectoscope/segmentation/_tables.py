@@ -6,17 +6,29 @@ borders: counts and coordinate sums add, boxes take the min of starts and max of
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._progress import progress
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
 
-__all__ = ["block_statistics", "object_table", "segment_table"]
+__all__ = [
+    "block_statistics",
+    "object_table",
+    "read_segment_table",
+    "segment_table",
+    "write_segment_table",
+]
+
+#: Parquet schema-metadata key holding the level and the segmentation's signature.
+_META_KEY = b"connectoscope"
+SEGMENTS_FILE = "segments.parquet"
 
 _COLS = ["segment_id", "voxels", "x0", "y0", "z0", "x1", "y1", "z1", "sx", "sy", "sz"]
 
@@ -86,28 +98,131 @@ def _finish(df: pd.DataFrame, voxel_size: tuple[float, float, float]) -> pd.Data
     return out.drop(columns=["sx", "sy", "sz"])
 
 
-def segment_table(dataset: Dataset, *, level: int = 0) -> pd.DataFrame:
-    """Per-segment table of the dataset's segmentation, computed shard by shard.
+@dataclass(frozen=True)
+class _StatsTask:
+    """One shard of one level to measure (picklable: runs in worker processes)."""
+
+    ds_path: str
+    layer: str
+    level: int
+    start_xyz: tuple[int, int, int]
+    stop_xyz: tuple[int, int, int]
+
+
+def _stats_task(task: _StatsTask) -> pd.DataFrame:
+    from ..dataset import Dataset
+    from ..geometry import Bbox
+
+    layer = Dataset(task.ds_path).volume(task.layer)
+    labels = layer.read(Bbox(task.start_xyz, task.stop_xyz), level=task.level)
+    return block_statistics(labels, task.start_xyz)
+
+
+def segment_table(
+    dataset: Dataset,
+    *,
+    level: int = 0,
+    layer: str = "segmentation",
+    workers: int | None = None,
+    scheduler: object = None,
+) -> pd.DataFrame:
+    """Per-segment table of a label layer, one task per storage shard, merged exactly.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    level : int
+        Pyramid level measured.
+    layer : str
+        Label layer (``segmentation`` or a mapped layer such as ``mapped_neuron``).
+    workers : int, optional
+        Worker processes (default: all cores; 1 runs in this process).
+    scheduler : str or distributed.Client, optional
+        Run the shard tasks on a Dask cluster.
 
     Returns
     -------
     pandas.DataFrame
         ``segment_id`` (uint64), ``voxels`` (int64, at ``level``), box ``x0, y0, z0, x1, y1,
-        z1`` (voxels of ``level``, half-open), ``centroid_{x,y,z}_nm``.
+        z1`` (int64 voxels of ``level``, half-open), ``centroid_{x,y,z}_nm`` (float64, nm
+        from the voxel ``(0, 0, 0)`` centre of that level).
     """
-    from ..geometry import Bbox
+    from ..parallel import run_tasks
 
-    seg = dataset.segmentation
-    lev = seg.levels[level]
-    parts = []
-    for start, stop in progress(lev.shard_boxes(), desc="segment table", unit="block"):
-        b = Bbox((start[2], start[1], start[0]), (stop[2], stop[1], stop[0]))
-        parts.append(_raw_stats(seg.read(b, level=level), b.start))
+    vol = dataset.volume(layer)
+    vol.shape_zyx(level)  # names the levels that exist when ``level`` does not
+    lev = vol.levels[level]
+    tasks = [
+        _StatsTask(
+            str(dataset.path),
+            layer,
+            level,
+            (start[2], start[1], start[0]),
+            (stop[2], stop[1], stop[0]),
+        )
+        for start, stop in lev.shard_boxes()
+    ]
+    parts = run_tasks(
+        _stats_task,
+        tasks,
+        workers=1 if len(tasks) < 2 else workers,
+        scheduler=scheduler,
+        desc="segment table",
+        unit="shard",
+    )
+    if not parts:
+        parts = [block_statistics(np.zeros((1, 1, 1), np.uint8))]
     return _finish(_merge(parts), lev.voxel_size.xyz)
 
 
-def _raw_stats(labels: np.ndarray, start_xyz: tuple[int, int, int]) -> pd.DataFrame:
-    return block_statistics(labels, start_xyz)
+def _signature(dataset: Dataset, layer: str) -> str:
+    return str(dataset.layer(layer).get("signature", ""))
+
+
+def write_segment_table(
+    dataset: Dataset, table: pd.DataFrame, *, level: int, layer: str = "segmentation"
+) -> Path:
+    """Store a per-segment table as ``objects/segments.parquet``, recording the level and
+    the segmentation it was measured on (so a stale table is never used)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = dataset.folder("objects", create=True)
+    t = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(t.schema.metadata or {})
+    meta[_META_KEY] = json.dumps(
+        {"level": int(level), "layer": layer, "signature": _signature(dataset, layer)}
+    ).encode()
+    path = folder / SEGMENTS_FILE
+    tmp = path.with_name(f".{path.name}.part")
+    pq.write_table(t.replace_schema_metadata(meta), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_segment_table(
+    dataset: Dataset, *, layer: str = "segmentation"
+) -> tuple[pd.DataFrame, int] | None:
+    """The per-segment table stored by ``objects stats``, with the level it was measured at.
+
+    Returns
+    -------
+    (pandas.DataFrame, int) or None
+        The table (columns as :func:`segment_table`) and its level; None when no table is
+        stored, or when it was measured on another layer or an older segmentation.
+    """
+    import pyarrow.parquet as pq
+
+    path = dataset.folder("objects") / SEGMENTS_FILE
+    if not path.is_file() or not dataset.has_layer(layer):
+        return None
+    meta = (pq.read_schema(path).metadata or {}).get(_META_KEY)
+    if meta is None:
+        return None
+    info = json.loads(meta)
+    if info.get("layer") != layer or info.get("signature") != _signature(dataset, layer):
+        return None
+    return pd.read_parquet(path), int(info["level"])
 
 
 def object_table(

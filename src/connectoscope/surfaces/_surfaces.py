@@ -1,21 +1,311 @@
-"""``surfaces``: mesh a selection, write mesh files and the viewer's precomputed meshes."""
+"""Surfaces of a dataset's selection: level choice, block-wise meshing, colours, files.
+
+``make_surfaces`` is what ``connectoscope surfaces`` runs: it meshes every group of a
+:class:`~connectoscope.segmentation.Selection` (block by block in worker processes, see
+:mod:`._mesher`), colours the vertices (``--color``, ``--by KIND[:COLOR]``), writes one
+PLY/OBJ/GLB file per group and the Neuroglancer legacy meshes + segment properties into
+the dataset's ``meshes/`` folder.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameterError
+import numpy as np
+
+from ..errors import InvalidParameterError, SelectionError
+from ._io import FORMATS
+from ._mesh import Mesh
+from ._mesher import DEFAULT_BLOCK, BlockTask, GroupTable, mesh_blocks, plan_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
-    from ..segmentation import Selection
-    from ._mesh import Mesh
+    from ..geometry import Bbox
+    from ..segmentation import ObjectMaps, Selection
 
-__all__ = ["make_surfaces"]
+__all__ = ["SurfaceResult", "choose_level", "color_meshes", "make_surfaces", "mesh_selection"]
 
-FORMATS = ("ply", "obj", "glb")
+log = logging.getLogger("connectoscope.surfaces")
+
+#: Colour of unselected / zero-valued vertices (ChimeraX: 0 is grey).
+GREY = (0.7, 0.7, 0.7)
+
+
+@dataclass
+class SurfaceResult:
+    """What :func:`make_surfaces` made.
+
+    Attributes
+    ----------
+    level : int
+        Pyramid level meshed.
+    auto_level : bool
+        True when the level was chosen automatically (voxel budget).
+    region : Bbox
+        Region meshed, voxels of ``level``.
+    meshes : dict of int to Mesh
+        One closed surface per group, vertices in nm.
+    files : list of Path
+        Mesh files written.
+    manifests : int
+        Neuroglancer manifests written (0 when ``precomputed=False``).
+    """
+
+    level: int
+    auto_level: bool
+    region: Bbox
+    meshes: dict[int, Mesh]
+    files: list[Path]
+    manifests: int = 0
+
+    def __getitem__(self, key: str) -> Any:  # dict-style access: r["meshes"], r["level"]
+        return getattr(self, key)
+
+
+def choose_level(dataset: Dataset, bbox_voxels0: int, max_voxels: int) -> int:
+    """The finest level at which a region of ``bbox_voxels0`` level-0 voxels stays under
+    ``max_voxels`` (the coarsest level when none does)."""
+    seg = dataset.segmentation
+    for i, lev in enumerate(seg.levels):
+        f = lev.factor_xyz
+        if bbox_voxels0 / (f[0] * f[1] * f[2]) <= max_voxels:
+            return i
+    return seg.num_levels - 1
+
+
+def _rgb(text: str) -> np.ndarray:
+    from ..render.colors import parse_color
+
+    return np.asarray(parse_color(text), np.float64)
+
+
+def color_meshes(
+    meshes: Mapping[int, Mesh],
+    objects: ObjectMaps,
+    *,
+    color: str | None = None,
+    by: str | None = None,
+    by_color: str | None = None,
+) -> None:
+    """Set per-vertex colours in place (ChimeraX ``color`` and ``by``).
+
+    ``color`` colours the whole surface (grey when omitted); ``by`` colours the vertices
+    whose segment has a non-zero value of that kind: all in ``by_color`` when given, else a
+    stable colour per value. Meshes without :attr:`Mesh.segments` cannot be coloured by a
+    kind.
+    """
+    from ..render.colors import id_colors
+
+    base = np.round(np.append(_rgb(color) if color else GREY, 1.0) * 255).astype(np.uint8)
+    hit_rgb = np.round(_rgb(by_color) * 255).astype(np.uint8) if by_color else None
+    for mesh in meshes.values():
+        cols = np.tile(base, (len(mesh.vertices), 1))
+        if by is not None:
+            if mesh.segments is None:
+                raise InvalidParameterError(
+                    f"mesh {mesh.id} has no per-vertex segments; mesh with vertex_segments=True "
+                    f"to colour by {by!r}"
+                )
+            vals = objects.lookup(by, mesh.segments)
+            hit = vals != 0
+            cols[hit, :3] = hit_rgb if hit_rgb is not None else id_colors(vals[hit])
+        mesh.colors = cols
+
+
+def _table_boxes(dataset: Dataset, level: int) -> Any:
+    """The per-segment table's boxes scaled to ``level`` (None when unusable)."""
+    from ..segmentation._tables import read_segment_table
+
+    table = read_segment_table(dataset)
+    if table is None:
+        return None
+    df, tlevel = table
+    if tlevel > level:
+        return None  # boxes of a coarser level may miss thin parts at a finer one
+    levels = dataset.segmentation.levels
+    ft = np.asarray(levels[tlevel].factor_xyz)
+    fk = np.asarray(levels[level].factor_xyz)
+    r = fk // ft
+    lo = df[["x0", "y0", "z0"]].to_numpy(np.int64) // r
+    hi = -(-df[["x1", "y1", "z1"]].to_numpy(np.int64) // r)
+    return df["segment_id"].to_numpy(np.uint64), lo, hi
+
+
+def _region(
+    dataset: Dataset, table: GroupTable, level: int
+) -> tuple[Bbox, np.ndarray | None, np.ndarray | None]:
+    """Region (voxels of ``level``) covering the selected segments, and their boxes."""
+    from ..geometry import Bbox
+
+    whole = dataset.segmentation.bbox(level)
+    boxes = _table_boxes(dataset, level)
+    if boxes is None:
+        return whole, None, None
+    ids, lo, hi = boxes
+    keep = table.lookup(ids) != 0
+    if not keep.any():
+        return Bbox((0, 0, 0), (0, 0, 0)), lo[keep], hi[keep]
+    lo, hi = lo[keep], hi[keep]
+    region = Bbox(tuple(lo.min(axis=0).tolist()), tuple(hi.max(axis=0).tolist()))  # type: ignore[arg-type]
+    return region.intersection(whole), lo, hi
+
+
+def _mesh_selection(
+    dataset: Dataset,
+    selection: Selection,
+    *,
+    level: int | None,
+    simplify_nm: float | None,
+    smooth: int,
+    max_voxels: int | None,
+    workers: int | None,
+    block_xyz: Sequence[int] | None,
+    scheduler: Any = None,
+) -> SurfaceResult:
+    from .._config import config
+
+    seg = dataset.segmentation
+    objects = dataset.objects
+    # colours first: a misspelt colour fails before any meshing
+    for c in (selection.color, selection.by_color):
+        if c:
+            _rgb(c)
+    groups = selection.groups(objects)
+    table = GroupTable.from_groups(groups)
+    budget = int(max_voxels or config.get("max_voxels"))
+    auto = level is None
+    if level is None:
+        region0, _, _ = _region(dataset, table, 0)
+        level = choose_level(dataset, region0.volume, budget)
+        log.info(
+            "surfaces: level %d chosen (region %d voxels at level 0, budget %d)",
+            level,
+            region0.volume,
+            budget,
+        )
+    if not 0 <= level < seg.num_levels:
+        raise InvalidParameterError(f"--level {level}: levels 0-{seg.num_levels - 1} exist")
+    if simplify_nm is not None and simplify_nm <= 0:
+        raise InvalidParameterError(f"--simplify must be a positive error in nm, got {simplify_nm}")
+    region, lo, hi = _region(dataset, table, level)
+    if region.empty:
+        raise SelectionError(
+            f"the selection {selection.describe()} matches no segment present in the "
+            "segmentation; nothing written"
+        )
+    vs = seg.voxel_size(level)
+    lev = seg.levels[level]
+    block = tuple(block_xyz) if block_xyz is not None else _default_block(lev)
+    tasks = []
+    for rs, re, plo, phi in plan_blocks(region.start, region.stop, block):
+        if lo is not None and hi is not None:
+            a, b = np.asarray(rs), np.asarray(re)
+            if not np.any(np.all((lo < b) & (hi > a), axis=1)):
+                continue  # no selected segment reaches this block
+        tasks.append(
+            BlockTask(
+                rs,
+                re,
+                plo,  # type: ignore[arg-type]
+                phi,  # type: ignore[arg-type]
+                vs.xyz,
+                simplify_nm=simplify_nm,
+                vertex_segments=True,
+                table=table,
+                ds_path=str(dataset.path),
+                layer="segmentation",
+                level=level,
+            )
+        )
+    base = dataset.voxel_size
+    origin = [
+        o * b + (v - b) / 2 for o, b, v in zip(dataset.offset_vx, base.xyz, vs.xyz)
+    ]  # centre of voxel (0, 0, 0) of this level, nm (as in the OME-Zarr translation)
+    meshes = mesh_blocks(
+        tasks,
+        voxel_size=vs.xyz,
+        origin_nm=origin,
+        workers=workers,
+        smooth=smooth,
+        scheduler=scheduler,
+    )
+    if not meshes:
+        raise SelectionError(
+            f"the selection {selection.describe()} matches no segment present at level "
+            f"{level}; nothing written"
+        )
+    if selection.by or selection.color:
+        color_meshes(
+            meshes, objects, color=selection.color, by=selection.by, by_color=selection.by_color
+        )
+    return SurfaceResult(level, auto, region, meshes, [])
+
+
+def _default_block(lev: Any) -> tuple[int, int, int]:
+    """Blocks of whole shards (x, y, z) when shards are 64-512 voxels, else 256."""
+    return tuple(  # type: ignore[return-value]
+        int(s) if 64 <= s <= 512 else d for s, d in zip(lev.shard_zyx[::-1], DEFAULT_BLOCK)
+    )
+
+
+def mesh_selection(
+    dataset: Dataset,
+    selection: Selection,
+    *,
+    level: int | None = None,
+    simplify_nm: float | None = None,
+    smooth: int = 0,
+    max_voxels: int | None = None,
+    workers: int | None = None,
+    block_xyz: Sequence[int] | None = None,
+) -> dict[int, Mesh]:
+    """Closed surfaces of the groups of a selection, vertices in nm.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    selection : Selection
+        One surface per group (``each`` kind, first ``where`` kind, or segment id).
+    level : int, optional
+        Pyramid level; default: the finest level whose selected region (the box of the
+        selected segments from ``objects stats``, else the whole volume) stays under
+        ``max_voxels`` voxels.
+    simplify_nm : float, optional
+        Maximum displacement of any vertex by simplification, nm.
+    smooth : int
+        Taubin smoothing iterations after stitching.
+    max_voxels : int, optional
+        Voxel budget of the automatic level (default: config ``max_voxels``).
+    workers : int, optional
+        Worker processes (default: all cores for large regions, this process for small).
+    block_xyz : (x, y, z), optional
+        Block shape in voxels (default: the storage shard, 256 otherwise).
+
+    Returns
+    -------
+    dict of int to Mesh
+        Per-vertex colours are set when the selection has ``color`` or ``by``.
+
+    Raises
+    ------
+    SelectionError
+        Unknown kind, empty selection, or too many groups without ``each``.
+    """
+    return _mesh_selection(
+        dataset,
+        selection,
+        level=level,
+        simplify_nm=simplify_nm,
+        smooth=smooth,
+        max_voxels=max_voxels,
+        workers=workers,
+        block_xyz=block_xyz,
+    ).meshes
 
 
 def make_surfaces(
@@ -25,57 +315,70 @@ def make_surfaces(
     *,
     level: int | None = None,
     simplify_nm: float | None = None,
+    smooth: int = 0,
     fmt: str = "ply",
     max_voxels: int | None = None,
     precomputed: bool = True,
-) -> dict[str, Any]:
+    workers: int | None = None,
+    block_xyz: Sequence[int] | None = None,
+    scheduler: Any = None,
+) -> SurfaceResult:
     """Mesh every group of ``selection`` and write the results.
 
-    Writes ``out/<kind>_<id>.<fmt>`` per group (or ``segment_<id>``), and, when
-    ``precomputed``, Neuroglancer legacy meshes and segment properties into the dataset's
-    ``meshes/`` folder (so ``connectoscope view`` shows them and ``neuron=1`` queries work).
+    Writes ``out/<kind>_<id>.<fmt>`` per group (``segment_<id>`` for plain id selections)
+    and, when ``precomputed``, Neuroglancer legacy meshes keyed by segment id plus segment
+    properties into the dataset's ``meshes/`` folder. Parameters as :func:`mesh_selection`;
+    ``fmt`` is ``ply``, ``obj`` or ``glb``.
 
     Returns
     -------
-    dict
-        ``{"level": int, "meshes": {id: Mesh}, "files": [paths]}``
+    SurfaceResult
+        Also readable as a dict: ``r["level"]``, ``r["meshes"]``, ``r["files"]``.
     """
     from ..dataset import Dataset
-    from ._mesh import mesh_selection
-    from ._precomputed import write_legacy_meshes, write_segment_properties
+    from ..export._neuroglancer_mesh import write_legacy_meshes, write_segment_properties
 
     if fmt not in FORMATS:
         raise InvalidParameterError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
-    from .._config import config
-    from ._mesh import choose_level
-
-    budget = int(max_voxels or config.get("max_voxels"))
-    lvl = level if level is not None else choose_level(ds, ds.segmentation.bbox(0).volume, budget)
-    meshes: dict[int, Mesh] = mesh_selection(
-        ds, selection, level=lvl, simplify_nm=simplify_nm, max_voxels=budget
+    res = _mesh_selection(
+        ds,
+        selection,
+        level=level,
+        simplify_nm=simplify_nm,
+        smooth=smooth,
+        max_voxels=max_voxels,
+        workers=workers,
+        block_xyz=block_xyz,
+        scheduler=scheduler,
     )
-    kind = selection.each or next((c.kind for c in selection.where if c.kind), None)
-    prefix = kind or "segment"
-    files: list[Path] = []
+    prefix = selection.group_kind or "segment"
     if out is not None:
-        for gid, m in meshes.items():
-            files.append(m.save(Path(out) / f"{prefix}_{gid}.{fmt}"))
+        for gid, m in res.meshes.items():
+            res.files.append(m.save(Path(out) / f"{prefix}_{gid}.{fmt}"))
     if precomputed:
-        groups = selection.groups(ds.objects)
+        objects = ds.objects
+        groups = selection.groups(objects)
         folder = ds.folder("meshes", create=True)
-        n = write_legacy_meshes(folder, meshes, groups, prefix=prefix)
-        write_segment_properties(folder, ds.objects)
+        res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
+        plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
+        write_segment_properties(folder, objects, segment_ids=plain)
         ds.set_layer(
             "meshes",
-            {"kind": "meshes", "path": "meshes", "n_meshes": len(list(folder.glob("*:0")))},
+            {
+                "kind": "meshes",
+                "path": "meshes",
+                "format": "neuroglancer_legacy_mesh",
+                "n_manifests": len(list(folder.glob("*:0"))),
+            },
         )
-        del n
     ds.record_step(
         "surfaces",
         selection=selection.describe(),
-        level=lvl,
-        meshes=len(meshes),
+        level=res.level,
+        auto_level=res.auto_level,
+        meshes=len(res.meshes),
         simplify_nm=simplify_nm,
+        smooth=smooth,
     )
-    return {"level": lvl, "meshes": meshes, "files": files}
+    return res
