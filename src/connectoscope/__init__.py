@@ -45,6 +45,12 @@ _LAZY: dict[str, str] = {
     "Skeleton": "connectoscope.morphology",
     "read_swc": "connectoscope.morphology",
     "skeletonize_dataset": "connectoscope.morphology",
+    "Neuron": "connectoscope.morphology",
+    "read_skeleton": "connectoscope.morphology",
+    "write_skeleton": "connectoscope.morphology",
+    "read_nml": "connectoscope.morphology",
+    "FrameTransform": "connectoscope.transform",
+    "minnie65_transform": "connectoscope.transform",
     "view": "connectoscope.viewer",
     "screenshot": "connectoscope.viewer",
 }

@@ -7,9 +7,52 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand
+from ._common import add_overwrite, add_subcommand, xyz_float
 
-_UNITS_HELP = "nm per file unit: 1000 for microns (SWC default), 8 for hemibrain voxels, 1 for nm"
+_UNITS_HELP = "SWC: nm per file unit: 1000 for microns (default), 8 for hemibrain voxels, 1 for nm"
+_FORMATS = ["swc", "nml", "parquet", "precomputed"]
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="SWC, NML, Parquet (ours) or a precomputed skeleton file/folder")
+    p.add_argument("--format", choices=_FORMATS, default=None, help="default: from the suffix")
+    p.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
+    p.add_argument(
+        "--root",
+        default=None,
+        help="'soma' (NML: the node commented soma; others: the first soma vertex) or a node id",
+    )
+    p.add_argument(
+        "--scale", type=xyz_float, default=None, help="NML without <scale>: X,Y,Z nm per voxel"
+    )
+    p.add_argument("--id", type=int, default=None, help="precomputed folder: the segment id")
+
+
+def _synapse_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    if required:
+        p.add_argument("synapses", help="CSV or Parquet table of synapse positions")
+    else:
+        p.add_argument("--synapses", default=None, help="CSV or Parquet table of synapse positions")
+    p.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
+    p.add_argument(
+        "--position",
+        default="x,y,z",
+        help="position columns X,Y,Z (default x,y,z) or a prefix such as ctr_pt_position",
+    )
+    p.add_argument(
+        "--type-column",
+        default="type",
+        help="column telling outputs (pre) from inputs (post); without it every row is an input",
+    )
+    p.add_argument(
+        "--target-column", default=None, help="target structure column (default: target, tag...)"
+    )
+    p.add_argument(
+        "--max-dist", type=float, default=float("inf"), help="nm; farther synapses are misses"
+    )
+    p.add_argument(
+        "--policy", choices=["drop", "keep", "raise"], default="drop", help="what misses do"
+    )
 
 
 def register(sub: Any) -> None:
@@ -19,112 +62,243 @@ def register(sub: Any) -> None:
     i = add_subcommand(
         gs,
         "info",
-        help="nodes, roots, branch points, leaves, cable length, compartments",
-        epilog="example:\n  connectoscope skeleton info neuron.swc --units 8",
+        help="nodes, roots, branch points, leaves, cable length, compartments, trees",
+        epilog="examples:\n  connectoscope skeleton info neuron.swc --units 8\n"
+        "  connectoscope skeleton info tracing.nml --root soma",
     )
-    i.add_argument("file")
-    i.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
+    _input_options(i)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=run_info)
     c = add_subcommand(
         gs,
         "convert",
-        help="rewrite SWC with other units",
-        epilog="example:\n  connectoscope skeleton convert in.swc out.swc --units 8 --out-units 1000",
+        help="convert between SWC, NML, Parquet and Neuroglancer precomputed",
+        epilog="examples:\n  connectoscope skeleton convert in.swc out.nml --units 8 --out-scale 8,8,8\n"
+        "  connectoscope skeleton convert tracing.nml out.parquet --root soma\n"
+        "  connectoscope skeleton convert n.swc skeletons/ --out-format precomputed --out-id 7",
     )
-    c.add_argument("file")
+    _input_options(c)
     c.add_argument("out")
-    c.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
-    c.add_argument("--out-units", type=float, default=1000.0, help="units of the output")
+    c.add_argument("--out-format", choices=_FORMATS, default=None, help="default: from the suffix")
+    c.add_argument("--out-units", type=float, default=1000.0, help="SWC output: nm per file unit")
+    c.add_argument(
+        "--out-scale", type=xyz_float, default=None, help="NML output: X,Y,Z nm per voxel"
+    )
+    c.add_argument("--out-id", type=int, default=1, help="precomputed output: segment id")
     add_overwrite(c)
     c.set_defaults(func=run_convert)
     p = add_subcommand(
         gs,
         "plot",
-        help="2-D projection coloured by compartment or distance, synapses overlaid",
-        epilog="example:\n  connectoscope skeleton plot n.swc --units 8 --view xy --synapses syn.csv --syn-units 8 -o n.png",
+        help="2-D projections coloured by compartment or distance, synapses overlaid",
+        epilog="examples:\n  connectoscope skeleton plot n.swc --units 8 --view xy -o n.png\n"
+        "  connectoscope skeleton plot n.swc --units 8 --synapses syn.csv --syn-units 8 "
+        "--root soma --split-axon --figure dendrite_distance -o d.png",
     )
-    p.add_argument("file")
-    p.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
-    p.add_argument("--view", choices=["xy", "xz", "zy"], default="xy")
+    _input_options(p)
+    _synapse_options(p, required=False)
+    p.add_argument(
+        "--figure",
+        choices=["compartments", "synapses", "dendrite_distance"],
+        default=None,
+        help="a tutorial figure with one panel per --views (default: one --view projection)",
+    )
+    p.add_argument("--view", default="xy", help="single projection: xy, xz, zy ...")
+    p.add_argument("--views", default="xy,zy,xz", help="--figure panels, comma separated")
     p.add_argument(
         "--color-by", default="compartment", help="compartment, distance_to_root or a feature"
     )
-    p.add_argument("--synapses", default=None, help="CSV with x, y, z columns")
-    p.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
+    p.add_argument(
+        "--split-axon", action="store_true", help="label axon/dendrite by synapse flow first"
+    )
+    p.add_argument(
+        "--mask",
+        default=None,
+        help="keep vertices where FEATURE OP VALUE, e.g. 'compartment != axon'",
+    )
+    p.add_argument(
+        "--frame", choices=["minnie65"], default=None, help="draw in a standard frame (µm)"
+    )
     p.add_argument("--invert-y", action="store_true", help="depth axis pointing down")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=run_plot)
     m = add_subcommand(
         gs,
         "map-synapses",
-        help="nearest skeleton vertex and path distance to the root for every synapse",
-        epilog="example:\n  connectoscope skeleton map-synapses n.swc syn.csv --units 8 --syn-units 8 --max-dist 2000 -o mapped.csv",
+        help="nearest vertex, path distance to the root (soma), compartment and target per synapse",
+        epilog="example:\n  connectoscope skeleton map-synapses n.swc syn.csv --units 8 --syn-units 8 "
+        "--root soma --max-dist 2000 -o mapped.csv",
     )
-    m.add_argument("file")
-    m.add_argument("synapses", help="CSV with x, y, z columns")
-    m.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
-    m.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
-    m.add_argument("--max-dist", type=float, default=float("inf"), help="nm")
-    m.add_argument("--policy", choices=["drop", "keep", "raise"], default="drop")
-    m.add_argument("-o", "--output", required=True)
+    _input_options(m)
+    _synapse_options(m, required=True)
+    m.add_argument(
+        "--split-axon", action="store_true", help="label axon/dendrite by synapse flow first"
+    )
+    m.add_argument("-o", "--output", required=True, help="CSV or Parquet")
     m.set_defaults(func=run_map)
 
 
-def run_info(args: argparse.Namespace) -> int:
-    from ..morphology import read_swc
+def _read(args: argparse.Namespace) -> Any:
+    from ..morphology import read_skeleton
 
-    s = read_swc(args.file, units=args.units)
-    info = s.summary()
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(
-        f"{args.file}: {info['nodes']} nodes, {info['roots']} root(s), {info['branch_points']} branch points, {info['leaves']} leaves"
+    root: str | int | None = args.root
+    if isinstance(root, str) and root.lstrip("-").isdigit():
+        root = int(root)
+    return read_skeleton(
+        args.file,
+        format=args.format,
+        units=args.units,
+        root=root,
+        scale_nm=args.scale,
+        segment_id=args.id,
     )
-    print(f"  cable length: {info['cable_length_um']:.3f} µm ({info['cable_length_nm']:.0f} nm)")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..morphology import Neuron, read_nml, skeleton_format
+
+    s = _read(args)
+    info = s.summary()
+    nrn = Neuron.build(s)
+    info["forest"] = nrn.forest_report()
+    nml = None
+    if skeleton_format(args.file, args.format) == "nml":
+        nml = read_nml(args.file)
+        info["nml"] = {
+            "trees": len(nml.trees),
+            "scale_nm": nml.scale_nm,
+            "comments": len(nml.comments),
+            "branchpoints": len(nml.branchpoints),
+            "groups": _count_groups(nml.groups),
+        }
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    unit = s.meta.get("unit", "nm")
+    print(
+        f"{args.file}: {info['nodes']} nodes, {info['roots']} root(s), {info['branch_points']} branch "
+        f"points, {info['leaves']} leaves"
+    )
+    print(
+        f"  cable length: {info['cable_length_um']:.3f} µm ({info['cable_length_nm']:.0f} {unit})"
+    )
     print("  compartments: " + ", ".join(f"{k} {v}" for k, v in info["compartments"].items()))
-    if info["roots"] > 1:
+    if nml is not None:
+        n = info["nml"]
         print(
-            f"  note: {info['roots']} roots (a fragmented skeleton); Skeleton.join_fragments(max_dist) can join them"
+            f"  NML: {n['trees']} tree(s), scale {n['scale_nm']} nm/voxel, {n['comments']} comments, "
+            f"{n['branchpoints']} branch points, {n['groups']} groups"
         )
-    if 1 not in set(s.features["compartment"].tolist()):
+    f = info["forest"]
+    if f["trees"] > 1:
+        gaps = ", ".join(f"{g:.0f}" for g in f["gaps_nm"][:5])
+        print(
+            f"  note: {f['trees']} roots (a fragmented skeleton: tree sizes {f['tree_sizes'][:5]}, gaps to the "
+            f"largest tree {gaps} nm); Skeleton.join_fragments(max_dist) can join them"
+        )
+    if f["soma_node_id"] is None:
         print("  note: no soma-labelled node (SWC type 1); distances are to the root")
+    elif not f["root_is_soma"]:
+        print(
+            f"  note: the root is not the soma (node {f['soma_node_id']}); pass --root soma to reroot"
+        )
     return 0
+
+
+def _count_groups(groups: list[Any]) -> int:
+    return sum(1 + _count_groups(g.children) for g in groups)
 
 
 def run_convert(args: argparse.Namespace) -> int:
     from ..errors import DatasetExistsError
-    from ..morphology import read_swc, write_swc
+    from ..morphology import skeleton_format, write_skeleton
 
-    if Path(args.out).exists() and not args.overwrite:
-        raise DatasetExistsError(f"{args.out}: exists; pass --overwrite")
-    print(write_swc(read_swc(args.file, units=args.units), args.out, units=args.out_units))
+    fmt = skeleton_format(args.out, args.out_format)
+    target = Path(args.out) / str(args.out_id) if fmt == "precomputed" else Path(args.out)
+    if target.exists() and not args.overwrite:
+        raise DatasetExistsError(f"{target}: exists; pass --overwrite to replace it")
+    s = _read(args)
+    out = write_skeleton(
+        s,
+        args.out,
+        format=fmt,
+        units=args.out_units,
+        scale_nm=args.out_scale,
+        segment_id=args.out_id,
+    )
+    print(f"{out}: {len(s)} nodes, {s.roots.size} root(s) ({fmt})")
     return 0
 
 
-def _points(path: str, units: float) -> Any:
+def _table(path: str) -> Any:
     import pandas as pd
 
-    from ..errors import DataFormatError
+    from ..errors import DataFormatError, SourceNotFoundError
 
-    df = pd.read_csv(path)
-    if not {"x", "y", "z"} <= set(df.columns):
-        raise DataFormatError(f"{path}: needs x, y, z columns (found {list(df.columns)})")
-    return df, df[["x", "y", "z"]].to_numpy(float) * units
+    p = Path(path)
+    if not p.exists():
+        raise SourceNotFoundError(f"{p}: no such synapse table")
+    try:
+        return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+    except Exception as e:
+        raise DataFormatError(f"{p}: cannot read the synapse table ({e})") from None
+
+
+def _position(text: str) -> Any:
+    parts = [t.strip() for t in text.split(",")]
+    return parts if len(parts) == 3 else parts[0]
+
+
+def _neuron(args: argparse.Namespace, s: Any) -> Any:
+    from ..morphology import Neuron
+
+    kw: dict[str, Any] = {
+        "position": _position(args.position),
+        "units": args.syn_units,
+        "max_dist": args.max_dist,
+        "policy": args.policy,
+        "target_column": args.target_column,
+    }
+    if not args.synapses:
+        return Neuron.build(s)
+    df = _table(args.synapses)
+    if args.type_column in df.columns:
+        return Neuron.build(s, synapses=df, type_column=args.type_column, **kw)
+    return Neuron.build(s, inputs=df, **kw)
+
+
+def _split(nrn: Any) -> Any:
+    from ..morphology import label_axon_dendrite
+
+    return nrn.with_compartments(label_axon_dendrite(nrn))
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from ..morphology import map_synapses, plot_skeleton, read_swc
+    from ..morphology import plot_neuron, plot_skeleton
+    from ..transform import minnie65_transform
 
-    s = read_swc(args.file, units=args.units)
-    pts = vals = None
-    if args.synapses:
-        _, pts = _points(args.synapses, args.syn_units)
-        vals = map_synapses(s, pts, policy="keep")["distance_to_root_nm"].to_numpy() / 1000
-    print(
-        plot_skeleton(
-            s,
+    s = _read(args)
+    nrn = _neuron(args, s)
+    if args.split_axon:
+        nrn = _split(nrn)
+    if args.mask:
+        nrn = nrn.masked(args.mask)
+    frame = minnie65_transform() if args.frame == "minnie65" else None
+    if args.figure:
+        views = [v.strip() for v in args.views.split(",") if v.strip()]
+        out = plot_neuron(
+            nrn, args.output, figure=args.figure, views=views, invert_y=args.invert_y, frame=frame
+        )
+    else:
+        sk = nrn.skeleton if frame is None else frame.apply_skeleton(nrn.skeleton)
+        pts = vals = None
+        t = nrn.inputs
+        if len(t):
+            pts = t[["x_nm", "y_nm", "z_nm"]].to_numpy()
+            pts = pts if frame is None else frame.apply(pts)
+            vals = t["distance_to_root_nm"].to_numpy() / 1000
+        out = plot_skeleton(
+            sk,
             args.output,
             view=args.view,
             color_by=args.color_by,
@@ -133,22 +307,38 @@ def run_plot(args: argparse.Namespace) -> int:
             synapse_label="distance to root (µm)",
             invert_y=args.invert_y,
         )
-    )
+    print(out)
     return 0
 
 
 def run_map(args: argparse.Namespace) -> int:
+    s = _read(args)
+    nrn = _neuron(args, s)
+    if args.split_axon:
+        nrn = _split(nrn)
     import pandas as pd
 
-    from ..morphology import map_synapses, read_swc
-
-    s = read_swc(args.file, units=args.units)
-    df, pts = _points(args.synapses, args.syn_units)
-    m = map_synapses(s, pts, max_dist=args.max_dist, policy=args.policy)
-    nearest = m.drop(columns="point").rename(columns={"node_id": "nearest_node_id"})
-    out = pd.concat([df.iloc[m["point"].to_numpy()].reset_index(drop=True), nearest], axis=1)
-    out.to_csv(args.output, index=False)
+    parts = []
+    for kind in ("inputs", "outputs"):
+        t = getattr(nrn, kind)
+        if len(t):
+            parts.append(t.assign(kind=kind[:-1]))
+    out = pd.concat(parts, ignore_index=True) if parts else nrn.inputs
+    # our nearest vertex's node id, and the table's own columns under their own names
+    out = out.rename(columns={"node_id": "nearest_node_id"})
+    out = out.rename(columns={c: c[len("table_") :] for c in out.columns if c.startswith("table_")})
+    p = Path(args.output)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(p, index=False)
+    else:
+        out.to_csv(p, index=False)
+    total = len(_table(args.synapses))
+    miss = sum(nrn.misses.values())
+    med = float(out["distance_nm"].median()) if len(out) else float("nan")
+    root_kind = "soma" if nrn.forest_report()["root_is_soma"] else "root"
     print(
-        f"{args.output}: {len(m)} of {len(df)} synapses mapped; median distance {m['distance_nm'].median():.0f} nm"
+        f"{p}: {len(out)} of {total} synapses mapped ({len(nrn.inputs)} inputs, {len(nrn.outputs)} outputs, "
+        f"{miss} beyond --max-dist); median distance to the vertex {med:.0f} nm; distance_to_root_nm "
+        f"is to the {root_kind}"
     )
     return 0

@@ -1,23 +1,45 @@
-"""Morphology: skeletons with compartments, SWC I/O, path distances, synapse mapping, plots."""
+"""Morphology: skeletons with compartments, SWC / NML / Parquet / precomputed I/O, path
+distances, synapse mapping, neurons linking skeleton, synapses and mesh, plots."""
 
 from __future__ import annotations
 
+from ._io import FORMATS, read_skeleton, skeleton_format, write_skeleton
 from ._mapping import map_synapses
-from ._plots import plot_skeleton
-from ._precomputed import encode_skeleton, write_precomputed_skeletons
+from ._neuron import TARGET_COLUMNS, Neuron, label_axon_dendrite
+from ._nml import NmlDocument, NmlElement, NmlTree, read_nml, write_nml
+from ._parquet import read_skeleton_parquet, write_skeleton_parquet
+from ._plots import FIGURES, plot_neuron, plot_skeleton
+from ._precomputed import decode_skeleton, encode_skeleton, write_precomputed_skeletons
 from ._skeleton import COMPARTMENTS, Skeleton
 from ._skeletonize import skeletonize_dataset, skeletonize_mask
 from ._swc import read_swc, write_swc
 
 __all__ = [
     "COMPARTMENTS",
+    "FIGURES",
+    "FORMATS",
+    "TARGET_COLUMNS",
+    "Neuron",
+    "NmlDocument",
+    "NmlElement",
+    "NmlTree",
     "Skeleton",
+    "decode_skeleton",
     "encode_skeleton",
+    "label_axon_dendrite",
     "map_synapses",
+    "plot_neuron",
     "plot_skeleton",
+    "read_nml",
+    "read_skeleton",
+    "read_skeleton_parquet",
     "read_swc",
+    "skeleton_format",
     "skeletonize_dataset",
     "skeletonize_mask",
+    "write_nml",
     "write_precomputed_skeletons",
+    "write_skeleton",
+    "write_skeleton_parquet",
     "write_swc",
 ]

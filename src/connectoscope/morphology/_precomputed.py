@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._skeleton import Skeleton
 
-__all__ = ["encode_skeleton", "write_precomputed_skeletons"]
+__all__ = ["decode_skeleton", "encode_skeleton", "write_precomputed_skeletons"]
 
 
 def encode_skeleton(sk: Skeleton) -> bytes:
@@ -65,3 +66,59 @@ def write_precomputed_skeletons(
                 os.link(target, link)
             except OSError:
                 link.write_bytes(target.read_bytes())
+
+
+def decode_skeleton(
+    data: bytes, *, vertex_attributes: list[dict[str, Any]] | None = None, source: str = "skeleton"
+) -> Skeleton:
+    """Skeleton from the binary precomputed encoding (inverse of :func:`encode_skeleton`).
+
+    ``vertex_attributes`` is the ``info`` list (default: radius and compartment, float32, as
+    we write them). Vertex indices become node ids; edges (in any orientation) are
+    oriented from the lowest vertex index of each piece (our root, as we write parents first). Precomputed stores float32, so coordinates come back rounded to float32.
+    """
+    from ..errors import DataFormatError
+
+    attrs: list[dict[str, Any]] = (
+        vertex_attributes
+        if vertex_attributes is not None
+        else [
+            {"id": "radius", "data_type": "float32", "num_components": 1},
+            {"id": "compartment", "data_type": "float32", "num_components": 1},
+        ]
+    )
+    if len(data) < 8:
+        raise DataFormatError(f"{source}: {len(data)} bytes, too short for a precomputed skeleton")
+    nv, ne = (int(v) for v in np.frombuffer(data[:8], "<u4"))
+    need = 8 + nv * 12 + ne * 8
+    for a in attrs:
+        need += nv * np.dtype(a["data_type"]).itemsize * int(a.get("num_components", 1))
+    if len(data) != need:
+        raise DataFormatError(
+            f"{source}: {len(data)} bytes, expected {need} for {nv} vertices, {ne} edges and "
+            f"attributes {[a['id'] for a in attrs]} (is the info file the right one?)"
+        )
+    off = 8
+    v = np.frombuffer(data, "<f4", nv * 3, off).reshape(nv, 3).astype(np.float64)
+    off += nv * 12
+    e = np.frombuffer(data, "<u4", ne * 2, off).reshape(ne, 2).astype(np.int64)
+    off += ne * 8
+    feats: dict[str, np.ndarray] = {}
+    for a in attrs:
+        dt = np.dtype(a["data_type"]).newbyteorder("<")
+        k = int(a.get("num_components", 1))
+        arr = np.frombuffer(data, dt, nv * k, off)
+        off += nv * k * dt.itemsize
+        feats[str(a["id"])] = arr.reshape(nv, k)[:, 0] if k == 1 else arr.reshape(nv, k)
+    if "compartment" in feats:
+        feats["compartment"] = np.rint(feats["compartment"]).astype(np.int32)
+    if "radius" in feats:
+        feats["radius"] = feats["radius"].astype(np.float64)
+    from ._nml import _orient
+
+    # edges may come in any orientation (other writers): root every piece at its lowest
+    # vertex index, which for our files (parents first) is the original root
+    parent = _orient(nv, e, np.arange(nv), None, source)
+    return Skeleton.from_parents(
+        np.arange(nv), parent, v, features=feats, source=source, name=source.rsplit("/", 1)[-1]
+    )

@@ -11,7 +11,7 @@ as the optional ``skeleton`` extra with ``method="kimimaro"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..segmentation import Selection
 
-__all__ = ["skeletonize_dataset", "skeletonize_mask"]
+__all__ = ["skeletonize_dataset", "skeletonize_mask", "skeletonize_mask_kimimaro"]
 
 
 def skeletonize_mask(
@@ -105,14 +105,8 @@ def skeletonize_dataset(
     """Skeletons of every group of ``selection`` from the segmentation at ``level``; also
     written to ``DS/skeletons/`` (Neuroglancer precomputed + SWC in µm)."""
     if method == "kimimaro":
-        try:
-            import kimimaro  # noqa: F401
-        except ImportError:
-            raise DependencyMissingError(
-                "method='kimimaro' needs the optional GPL extra: pip install 'connectoscope[skeleton]'"
-            ) from None
-        raise InvalidParameterError("method='kimimaro' is not wired yet; use method='ours'")
-    if method != "ours":
+        _require_kimimaro()
+    elif method != "ours":
         raise InvalidParameterError(f"method must be 'ours' or 'kimimaro', got {method!r}")
     import fastremap
 
@@ -131,9 +125,8 @@ def skeletonize_dataset(
         mask |= (labels == 0) & ndimage.binary_dilation(mask)
         box = ndimage.find_objects(mask.astype(np.uint8))[0]
         offset = [sl.start * v for sl, v in zip(box[::-1], vs)]
-        sk = skeletonize_mask(
-            mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}"
-        )
+        fn = skeletonize_mask if method == "ours" else skeletonize_mask_kimimaro
+        sk = fn(mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}")
         if sk is not None:
             # reconnect pieces split by thin necks at coarse levels (within 3 voxels)
             out[gid] = sk.join_fragments(max_dist=3 * max(vs)) if sk.roots.size > 1 else sk
@@ -155,3 +148,70 @@ def skeletonize_dataset(
         skeletons=len(out),
     )
     return out
+
+
+def _require_kimimaro() -> Any:
+    try:
+        import kimimaro
+    except ImportError:
+        raise DependencyMissingError(
+            "method='kimimaro' needs kimimaro, the optional GPL-3.0 extra: "
+            'pip install "connectoscope[skeleton]" (or use method="ours", permissive)'
+        ) from None
+    return kimimaro
+
+
+def skeletonize_mask_kimimaro(
+    mask_zyx: np.ndarray,
+    voxel_size_xyz: Sequence[float],
+    *,
+    offset_nm: Sequence[float] = (0, 0, 0),
+    name: str = "",
+    scale: float = 1.5,
+    const_nm: float | None = None,
+) -> Skeleton | None:
+    """Skeleton (nm) of one binary ``[z, y, x]`` mask with kimimaro's TEASAR (GPL extra).
+
+    ``scale`` and ``const_nm`` are TEASAR's invalidation ball ``r = scale * radius + const``
+    (``const_nm`` defaults to 4 voxels of x). The root is the vertex with the largest radius
+    (the soma for neurons); pieces stay separate roots. None when the mask is empty.
+
+    Raises
+    ------
+    DependencyMissingError
+        kimimaro is not installed (``pip install "connectoscope[skeleton]"``).
+    """
+    kimimaro = _require_kimimaro()
+    from ._nml import _orient
+
+    if not mask_zyx.any():
+        return None
+    vs = np.asarray(voxel_size_xyz, float)
+    const = 4 * vs[0] if const_nm is None else float(const_nm)
+    labels_xyz = np.asfortranarray(mask_zyx.astype(np.uint8).T)  # kimimaro indexes x, y, z
+    res = kimimaro.skeletonize(
+        labels_xyz,
+        teasar_params={"scale": scale, "const": const, "pdrf_scale": 100000, "pdrf_exponent": 4},
+        anisotropy=tuple(vs.tolist()),
+        dust_threshold=0,
+        fix_branching=True,
+        progress=False,
+        parallel=1,
+    )
+    ks = res.get(1)
+    if ks is None or len(ks.vertices) == 0:
+        return None
+    v = np.asarray(ks.vertices, np.float64) + np.asarray(offset_nm, float)
+    e = np.asarray(ks.edges, np.int64).reshape(-1, 2)
+    rad = np.asarray(getattr(ks, "radius", np.zeros(len(v))), np.float64)
+    n = len(v)
+    root = int(np.argmax(rad)) if rad.size else 0
+    parent = _orient(n, e, np.arange(n), root, name or "kimimaro skeleton")
+    return Skeleton.from_parents(
+        np.arange(n, dtype=np.int64),
+        parent,
+        v,
+        features={"radius": rad, "compartment": np.zeros(n, np.int32)},
+        name=name,
+        meta={"method": "kimimaro"},
+    )

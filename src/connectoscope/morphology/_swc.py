@@ -23,10 +23,15 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
     p = Path(path)
     if not p.exists():
         raise SourceNotFoundError(f"{p}: no such file")
-    rows = []
+    rows: list[list[float]] = []
+    header: list[str] = []
     for k, line in enumerate(p.read_text().splitlines(), start=1):
         s = line.strip()
-        if not s or s.startswith("#"):
+        if not s:
+            continue
+        if s.startswith("#"):
+            if not rows:
+                header.append(line)
             continue
         parts = s.split()
         if len(parts) < 7:
@@ -47,21 +52,43 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
         features={"compartment": a[:, 1].astype(np.int32), "radius": a[:, 5] * units},
         name=p.stem,
         source=str(p),
+        meta={"swc_header": header, "swc_units_nm": float(units)},
     )
 
 
-def write_swc(skel: Skeleton, path: str | os.PathLike[str], *, units: float = 1000.0) -> Path:
-    """Write SWC with coordinates divided by ``units`` (nm per file unit; 1000 = microns)."""
+def write_swc(
+    skel: Skeleton,
+    path: str | os.PathLike[str],
+    *,
+    units: float = 1000.0,
+    header: bool = True,
+) -> Path:
+    """Write SWC with coordinates and radii divided by ``units`` (nm per file unit; 1000 =
+    microns), in the skeleton's order (parents before children).
+
+    Values are written as the shortest text that reads back to the same float64, so a file
+    read and written with the same ``units`` keeps every id, type, parent and coordinate
+    (bit-exact when ``units`` is 1 or a power of two). The original header comment lines
+    (``meta["swc_header"]``) are kept, followed by our units line.
+    """
+    from ._nml import _fmt
+
     p = Path(path)
     pid = np.where(skel.parent >= 0, skel.node_ids[np.maximum(skel.parent, 0)], -1)
     unit_name = {1000.0: "micrometer", 1.0: "nanometer"}.get(float(units), f"{units:g} nm")
-    lines = [f"# written by connectoscope; units: {unit_name}", "# id type x y z radius parent"]
+    lines: list[str] = []
+    if header:
+        ours = "# written by connectoscope; units: "
+        lines += [h for h in skel.meta.get("swc_header", []) if not h.startswith(ours)]
+        lines.append(f"{ours}{unit_name}")
     v = skel.vertices / units
     r = skel.features["radius"] / units
     c = skel.features["compartment"]
     for i in range(len(skel)):
         lines.append(
-            f"{skel.node_ids[i]} {int(c[i])} {v[i, 0]:.6g} {v[i, 1]:.6g} {v[i, 2]:.6g} {r[i]:.6g} {pid[i]}"
+            f"{skel.node_ids[i]} {int(c[i])} {_fmt(v[i, 0])} {_fmt(v[i, 1])} {_fmt(v[i, 2])} "
+            f"{_fmt(r[i])} {pid[i]}"
         )
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text("\n".join(lines) + "\n")
     return p
