@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_subcommand
+from ._common import add_overwrite, add_parallel_options, add_subcommand
 
 
 def register(sub: Any) -> None:
@@ -43,7 +43,27 @@ def register(sub: Any) -> None:
     )
     s.add_argument("dataset")
     s.add_argument("--level", type=int, default=0, help="pyramid level to measure")
+    add_parallel_options(s)
     s.set_defaults(func=run_stats)
+    m = add_subcommand(
+        gs,
+        "map",
+        help="materialise a mapped segmentation: each voxel holds its object id of one kind",
+        description=(
+            "Write the label layer mapped_<KIND> (its own pyramid, mode downsampling): level 0 "
+            "is the segmentation with every segment id replaced by its object id of KIND (0 "
+            "when none), computed shard by shard. Read it like any layer, view it, export it."
+        ),
+        epilog=(
+            "examples:\n  connectoscope objects map demo.cscope --kind neuron\n"
+            "  connectoscope export chimerax demo.cscope neurons.cmap --layer mapped_neuron"
+        ),
+    )
+    m.add_argument("dataset")
+    m.add_argument("--kind", required=True, help="object kind (neuron, axon, dendrite...)")
+    add_overwrite(m)
+    add_parallel_options(m)
+    m.set_defaults(func=run_map)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -58,10 +78,28 @@ def run_import(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from ..segmentation import object_stats
 
-    r = object_stats(args.dataset, level=args.level)
+    r = object_stats(args.dataset, level=args.level, workers=args.workers, scheduler=args.scheduler)
     print(f"segments: {r['segments']} ({r['voxels']} voxels at level {args.level})")
     print(f"{'kind':<12}{'objects':>10}{'segments':>10}{'voxels':>14}")
     for kind, k in r["kinds"].items():
         print(f"{kind:<12}{k['objects']:>10}{k['segments']:>10}{k['voxels']:>14}")
     print(f"tables: {args.dataset}/objects/segments.parquet, objects_<kind>.parquet")
+    return 0
+
+
+def run_map(args: argparse.Namespace) -> int:
+    from ..segmentation import map_segmentation
+
+    layer = map_segmentation(
+        args.dataset,
+        args.kind,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        overwrite=args.overwrite,
+    )
+    z, y, x = layer.shape_zyx(0)
+    print(
+        f"layer {layer.name}: {x} x {y} x {z} voxels (x, y, z), {layer.num_levels} levels, "
+        f"{layer.dtype} {args.kind} ids"
+    )
     return 0

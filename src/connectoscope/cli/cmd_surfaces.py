@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_subcommand
+from ._common import add_parallel_options, add_subcommand, xyz_int
 
 
 def register(sub: Any) -> None:
@@ -17,9 +17,11 @@ def register(sub: Any) -> None:
         help="closed surface meshes of selected objects (PLY/OBJ/GLB + Neuroglancer meshes)",
         description=(
             "Mesh each selected group with zmesh (marching cubes, optional simplification with a "
-            "bounded error in nm). Coordinates are nm. Writes one file per group to -o and "
-            "Neuroglancer precomputed meshes with segment properties into the dataset. Without "
-            "--level, the finest level whose volume stays under the voxel budget is used."
+            "bounded error in nm, optional smoothing), block by block in worker processes; the "
+            "blocks are stitched so each group is one closed surface. Coordinates are nm. Writes "
+            "one file per group to -o and Neuroglancer precomputed meshes with segment "
+            "properties into the dataset. Without --level (or with --auto-level), the finest "
+            "level whose selected region stays under --max-voxels is used, and said."
         ),
         epilog=(
             "examples (the seed's ChimeraX commands):\n"
@@ -29,10 +31,27 @@ def register(sub: Any) -> None:
     )
     p.add_argument("dataset")
     add_selection_options(p)
-    p.add_argument("--level", type=int, default=None, help="pyramid level (default: automatic)")
+    lv = p.add_mutually_exclusive_group()
+    lv.add_argument("--level", type=int, default=None, help="pyramid level (default: automatic)")
+    lv.add_argument(
+        "--auto-level",
+        action="store_true",
+        help="choose the finest level whose selected region fits --max-voxels (the default)",
+    )
     p.add_argument(
         "--simplify", type=float, default=None, metavar="NM", help="max simplification error, nm"
     )
+    p.add_argument(
+        "--smooth", type=int, default=0, metavar="N", help="Taubin smoothing iterations (0: none)"
+    )
+    p.add_argument(
+        "--block",
+        type=xyz_int,
+        default=None,
+        metavar="X,Y,Z",
+        help="block shape in voxels (default: the storage shard)",
+    )
+    add_parallel_options(p)
     p.add_argument("--format", choices=["ply", "obj", "glb"], default="ply")
     p.add_argument(
         "--max-voxels", type=int, default=None, help="voxel budget for the automatic level"
@@ -60,10 +79,15 @@ def run(args: argparse.Namespace) -> int:
         simplify_nm=args.simplify,
         fmt=args.format,
         max_voxels=args.max_voxels,
+        smooth=args.smooth,
+        block_xyz=args.block,
+        workers=args.workers,
+        scheduler=args.scheduler,
     )
-    print(f"level {r['level']}: {len(r['meshes'])} meshes ({sel.describe()})")
-    for f in r["files"][:10]:
+    how = "chosen automatically" if r.auto_level else "as asked"
+    print(f"level {r.level} ({how}): {len(r.meshes)} meshes ({sel.describe()})")
+    for f in r.files[:10]:
         print(f"  {f}")
-    if len(r["files"]) > 10:
-        print(f"  ... {len(r['files']) - 10} more")
+    if len(r.files) > 10:
+        print(f"  ... {len(r.files) - 10} more")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._mapped import map_segmentation, mapped_layer_name
 from ._maps import ObjectMaps, import_objects
 from ._select import Selection, parse_ranges
 from ._stats import object_stats
@@ -18,6 +19,8 @@ __all__ = [
     "Selection",
     "block_statistics",
     "import_objects",
+    "map_segmentation",
+    "mapped_layer_name",
     "object_stats",
     "object_table",
     "parse_ranges",
