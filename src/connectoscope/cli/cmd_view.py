@@ -18,15 +18,18 @@ def register(sub: Any) -> None:
         "view",
         help="look at a dataset in Neuroglancer (served locally, works offline)",
         description=(
-            "Serve the dataset's OME-Zarr image and labels, meshes and skeletons with the "
-            "Neuroglancer web client bundled in the neuroglancer package, on 127.0.0.1 only, "
-            "and print the URL. --screenshot renders headless (Chromium) and exits; --state "
-            "prints the Neuroglancer state JSON (for a public Neuroglancer, point the sources at "
-            "wherever you host the dataset)."
+            "Serve the dataset's OME-Zarr image and labels, meshes, skeletons and synapse "
+            "annotations with the Neuroglancer web client bundled in the neuroglancer package, "
+            "on 127.0.0.1 only, and print the URL. Synapse annotations are (re)written from the "
+            "dataset's synapse table first when missing or stale. With a selection only its "
+            "segments and their synapses are shown. --screenshot renders headless (Chromium) "
+            "and exits; --state prints the Neuroglancer state JSON (for a public Neuroglancer, "
+            "give --data-url where you host the dataset directory, with HTTP Range and CORS)."
         ),
         epilog=(
             "examples:\n  connectoscope view demo.cscope --where neuron=1\n"
-            "  connectoscope view demo.cscope --each neuron --screenshot view.png"
+            "  connectoscope view demo.cscope --each neuron --screenshot view.png\n"
+            "  connectoscope view demo.cscope --state --data-url https://example.org/demo.cscope"
         ),
     )
     p.add_argument("dataset")
@@ -37,6 +40,23 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--state", action="store_true", help="print the state JSON and exit")
     p.add_argument("--seconds", type=float, default=None, help="serve for this long, then exit")
+    p.add_argument(
+        "--data-url",
+        default=None,
+        metavar="URL",
+        help="with --state: where the dataset directory is served (default: the local server)",
+    )
+    p.add_argument(
+        "--no-annotations",
+        action="store_true",
+        help="do not write synapse annotations from the synapse table",
+    )
+    p.add_argument(
+        "--log",
+        default=None,
+        metavar="JSON",
+        help="with --screenshot: write the page's console errors and the data requests here",
+    )
     add_selection_options(p)
     p.set_defaults(func=run)
 
@@ -44,25 +64,26 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
     from ..segmentation._cli_options import selection_from_args
-    from ..viewer import screenshot, view, viewer_state
+    from ..viewer import ensure_annotations, screenshot, view, viewer_state
 
     ds = Dataset(args.dataset)
     sel = selection_from_args(args)
     sel_or_none = None if sel.empty_spec else sel
+    if not args.no_annotations:
+        ensure_annotations(ds)
     if args.state:
-        print(
-            json.dumps(
-                viewer_state(
-                    ds, f"http://127.0.0.1:{args.port or 8000}/data", selection=sel_or_none
-                ),
-                indent=2,
-            )
-        )
+        data_url = args.data_url or f"http://127.0.0.1:{args.port or 8000}/data"
+        print(json.dumps(viewer_state(ds, data_url, selection=sel_or_none), indent=2))
         return 0
     if args.screenshot:
-        print(screenshot(ds, args.screenshot, selection=sel_or_none))
+        log: dict[str, Any] = {}
+        print(screenshot(ds, args.screenshot, selection=sel_or_none, log=log))
+        if args.log:
+            from pathlib import Path
+
+            Path(args.log).write_text(json.dumps(log, indent=1))
         return 0
-    handle, url = view(ds, port=args.port, selection=sel_or_none)
+    handle, url = view(ds, port=args.port, selection=sel_or_none, annotations=False)
     print(f"serving {ds.path} on 127.0.0.1 only; open:\n{url}\n(Ctrl-C to stop)", flush=True)
     if args.open:
         import webbrowser

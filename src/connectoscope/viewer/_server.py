@@ -90,6 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             rel = path.lstrip("/") or "index.html"
             f = _safe_path(self.server.client_root, rel)
+        self.server.requests.append((path, 404 if f is None else 200))
         if f is None:
             self.send_response(404)
             self._cors()
@@ -149,6 +150,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     data_root: Path
     client_root: Path
+    requests: list[tuple[str, int]]
 
 
 class ViewerServer:
@@ -161,7 +163,13 @@ class ViewerServer:
         self.httpd = _Server(("127.0.0.1", int(port)), _Handler)
         self.httpd.data_root = Path(dataset_dir).resolve()
         self.httpd.client_root = client_dir().resolve()
+        self.httpd.requests = []
         self._thread: threading.Thread | None = None
+
+    @property
+    def requests(self) -> list[tuple[str, int]]:
+        """``(path, status)`` of every request served so far (200, or 404 when refused)."""
+        return list(self.httpd.requests)
 
     @property
     def port(self) -> int:

@@ -48,16 +48,42 @@ def find_chromium() -> str:
     )
 
 
-def view(dataset: Dataset, *, port: int = 0, selection: Selection | None = None) -> tuple[Any, str]:
+def view(
+    dataset: Dataset,
+    *,
+    port: int = 0,
+    selection: Selection | None = None,
+    annotations: bool = True,
+) -> tuple[Any, str]:
     """Serve ``dataset`` on 127.0.0.1 and open a Neuroglancer viewer on it.
 
-    The data (OME-Zarr, meshes, skeletons) come from our file server (Range + CORS); the web
-    client and its state come from the ``neuroglancer`` package's own server, also bound to
-    127.0.0.1. Returns ``(handle, url)``; ``handle.stop()`` shuts both down and
-    ``handle.viewer`` is the ``neuroglancer.Viewer``.
+    The data (OME-Zarr, meshes, skeletons, synapse annotations) come from our file server
+    (Range + CORS); the web client and its state come from the ``neuroglancer`` package's own
+    server, also bound to 127.0.0.1.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    port : int
+        Port of the data server (0: any free one).
+    selection : Selection, optional
+        Segments to show, and only their synapses.
+    annotations : bool
+        Write the synapse annotations first when the dataset has a synapse table with
+        positions and they are missing or stale (see :func:`ensure_annotations`).
+
+    Returns
+    -------
+    (handle, url)
+        ``handle.stop()`` shuts the data server down; ``handle.viewer`` is the
+        ``neuroglancer.Viewer`` and ``handle.server`` our :class:`ViewerServer`.
     """
     import neuroglancer
 
+    if annotations:
+        from ._annotations import ensure_annotations
+
+        ensure_annotations(dataset)
     server = ViewerServer(dataset.path, port=port).start()
     neuroglancer.set_server_bind_address("127.0.0.1")
     viewer = neuroglancer.Viewer()
@@ -86,9 +112,29 @@ def screenshot(
     selection: Selection | None = None,
     size: tuple[int, int] = (1200, 900),
     timeout_s: float = 120.0,
+    log: dict[str, Any] | None = None,
 ) -> Path:
     """Render the viewer in headless Chromium and save a PNG once the layers have loaded
-    (Neuroglancer's own screenshot waits for every visible chunk and mesh)."""
+    (Neuroglancer's own screenshot waits for every visible chunk and mesh).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    out : path-like
+        The PNG to write.
+    selection : Selection, optional
+    size : (width, height)
+        Pixels.
+    timeout_s : float
+        Give up (``TimeoutError``) when the data has not loaded by then.
+    log : dict, optional
+        Filled with ``console`` (the page's console errors and warnings and uncaught
+        exceptions, as text) and ``requests`` (``[path, status]`` served by the data server).
+
+    Returns
+    -------
+    Path
+    """
     import concurrent.futures as cf
 
     try:
@@ -106,6 +152,16 @@ def screenshot(
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
             try:
                 page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+                console: list[str] = []
+                page.on(
+                    "console",
+                    lambda m: (
+                        console.append(f"{m.type}: {m.text} [{m.location.get('url', '')}]")
+                        if m.type in ("error", "warning")
+                        else None
+                    ),
+                )
+                page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
                 page.goto(url, wait_until="load", timeout=timeout_s * 1000)
                 pool = cf.ThreadPoolExecutor(1)
                 fut = pool.submit(handle.viewer.screenshot, size=list(size))
@@ -120,6 +176,9 @@ def screenshot(
                 reply = fut.result()
                 pool.shutdown(wait=False)
                 p.write_bytes(reply.screenshot.image)
+                if log is not None:
+                    log["console"] = list(console)
+                    log["requests"] = [list(r) for r in handle.server.requests]
             finally:
                 browser.close()
     finally:

@@ -1,0 +1,42 @@
+"""Synapse annotations for the viewer: written from the dataset's synapse table on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._state import ANNOTATIONS_PATH
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+
+__all__ = ["ensure_annotations"]
+
+
+def ensure_annotations(dataset: Dataset) -> Path | None:
+    """Make sure ``annotations/synapses`` matches the dataset's synapse table.
+
+    Writes the annotations (see
+    :func:`connectoscope.export.write_synapse_annotations`) when the dataset has a synapse
+    table with positions and the annotations are missing or older than the table.
+
+    Returns
+    -------
+    Path or None
+        The annotation folder, or None when the dataset has no synapse table with positions.
+    """
+    from ..export._neuroglancer_annotations import write_dataset_annotations
+
+    table = dataset.path / "synapses" / "synapses.parquet"
+    if not table.is_file():
+        return None
+    out = dataset.path / ANNOTATIONS_PATH
+    info = out / "info"
+    if info.is_file() and info.stat().st_mtime >= table.stat().st_mtime:
+        return out
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(table).names)
+    if not {"x_nm", "y_nm", "z_nm"} <= names:
+        return None
+    return write_dataset_annotations(dataset)
