@@ -1,4 +1,5 @@
-"""Demo step: skeletons of the synthetic neurons with their synapses mapped and plotted."""
+"""Demo step: skeletons of the synthetic neurons, their synapses mapped, the tutorial's
+three figures (compartments, inputs and outputs, dendrite-only distance to the soma)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def demo_step(ctx: DemoContext) -> None:
 
     from ..dataset import Dataset
     from ..segmentation import Selection
-    from . import map_synapses, plot_skeleton, skeletonize_dataset
+    from . import Neuron, plot_neuron, skeletonize_dataset
 
     ds = Dataset(ctx.dataset_path)
     sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=2)
@@ -25,28 +26,36 @@ def demo_step(ctx: DemoContext) -> None:
     vs = np.asarray(json.loads((ctx.synth_dir / "synth.json").read_text())["voxel_size_nm"], float)
     nid, sk = max(sks.items(), key=lambda kv: len(kv[1]))
     root_id = int(cells.loc[cells["neuron_id"] == nid, "pt_root_id"].iloc[0])
-    inputs = syn[syn["post_pt_root_id"] == root_id]
-    pts = (
-        inputs[["ctr_pt_position_x", "ctr_pt_position_y", "ctr_pt_position_z"]].to_numpy(float) * vs
-    )
-    m = map_synapses(sk, pts, max_dist=2000, policy="keep")
-    hit = m["vertex"].to_numpy() >= 0
-    f = ctx.figures
-    out = plot_skeleton(
+    nrn = Neuron.build(
         sk,
-        f / f"skeleton_neuron{nid}_xy.png",
-        color_by="distance_to_root",
-        synapses_nm=pts[hit],
-        synapse_values=m["distance_to_root_nm"].to_numpy()[hit] / 1000,
-        synapse_label="input distance to soma (µm)",
+        inputs=syn[syn["post_pt_root_id"] == root_id],
+        outputs=syn[syn["pre_pt_root_id"] == root_id],
+        position="ctr_pt_position",
+        units=tuple(vs.tolist()),
+        max_dist=2000,
+        policy="drop",
     )
-    info = sk.summary()
+    forest = nrn.forest_report()
+    if forest["trees"] > 1:  # pieces split by thin necks at this level: join across the gaps
+        nrn = nrn.join_fragments(max_dist=1.5 * max(forest["gaps_nm"]))
+    if nrn.soma_vertex is not None:
+        nrn = nrn.rerooted("soma")
+    f = ctx.figures
+    outs = {
+        fig: plot_neuron(nrn, f / f"skeleton_neuron{nid}_{fig}.png", figure=fig)
+        for fig in ("compartments", "synapses", "dendrite_distance")
+    }
+    info = nrn.summary()
     ctx.note(
-        f"skeletons: {len(sks)} neurons; neuron {nid}: {info['nodes']} nodes, cable "
-        f"{info['cable_length_um']:.1f} µm, {int(hit.sum())} of {len(pts)} input synapses within 2 µm"
+        f"skeletons: {len(sks)} neurons; neuron {nid}: {info['nodes']} nodes, {forest['trees']} "
+        f"piece(s) joined, cable {info['cable_length_um']:.1f} µm, {info['inputs']} inputs and "
+        f"{info['outputs']} outputs within 2 µm"
     )
     ctx.add(ds.path / "skeletons", "skeletons (Neuroglancer precomputed + SWC in µm)")
+    ctx.add(outs["compartments"], f"skeleton of neuron {nid} by compartment (xy, zy, xz)")
+    ctx.add(outs["synapses"], f"neuron {nid}: inputs (blue) and outputs (red) overlaid")
     ctx.add(
-        out, f"skeleton of neuron {nid}, coloured by path distance to the soma, inputs overlaid"
+        outs["dendrite_distance"],
+        f"neuron {nid} without axon, coloured by path distance to the soma, inputs overlaid",
     )
     ctx.next_steps.append(f"connectoscope skeleton info {ds.path / 'skeletons' / f'{nid}.swc'}")

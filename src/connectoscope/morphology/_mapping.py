@@ -27,7 +27,8 @@ def map_synapses(
     max_dist : float
         Points farther than this from every vertex (nm) are misses.
     policy : {"drop", "keep", "raise"}
-        Misses are dropped, kept with ``vertex = -1``, or raise MissingDataError (with the count).
+        Misses are dropped, kept with ``vertex = -1`` (``distance_nm`` is then inf when
+        ``max_dist`` is finite), or raise MissingDataError (with the count).
 
     Returns
     -------
@@ -40,7 +41,12 @@ def map_synapses(
     if policy not in ("drop", "keep", "raise"):
         raise InvalidParameterError(f"policy must be drop, keep or raise, got {policy!r}")
     pts = np.asarray(points_nm, np.float64).reshape(-1, 3)
-    d, j = cKDTree(skel.vertices).query(pts)
+    if not len(skel):
+        raise InvalidParameterError("the skeleton has no vertices to map synapses onto")
+    # all cores; a finite max_dist bounds the search (misses come back as inf)
+    bound = float(max_dist) if np.isfinite(max_dist) else np.inf
+    d, j = cKDTree(skel.vertices).query(pts, distance_upper_bound=bound, workers=-1)
+    j = np.minimum(j, len(skel) - 1)
     miss = d > max_dist
     if miss.any() and policy == "raise":
         raise MissingDataError(

@@ -74,7 +74,7 @@ class Neuron:
         output_value: str = "pre",
         input_value: str = "post",
         position: Sequence[str] | str = ("x", "y", "z"),
-        units: float = 1.0,
+        units: float | Sequence[float] = 1.0,
         max_dist: float = np.inf,
         policy: str = "drop",
         target_column: str | None = None,
@@ -94,9 +94,8 @@ class Neuron:
         position : three column names, or a prefix
             Position columns (``("x", "y", "z")``) or a prefix such as ``"ctr_pt_position"``
             for ``ctr_pt_position_x`` ...
-        units : float
-            nm per position unit (8 for hemibrain voxels; 4, 4, 40 nm MICrONS voxels need
-            nm columns or :meth:`FrameTransform` first).
+        units : float or (3,) float
+            nm per position unit: 8 for hemibrain voxels, ``(4, 4, 40)`` for MICrONS voxels.
         max_dist, policy
             As :func:`map_synapses` (misses are counted in :attr:`misses`).
         target_column : str, optional
@@ -375,7 +374,7 @@ def _map_table(
     sk: Skeleton,
     table: pd.DataFrame,
     position: Sequence[str] | str,
-    units: float,
+    units: float | Sequence[float],
     max_dist: float,
     policy: str,
     target_column: str | None,
@@ -388,7 +387,12 @@ def _map_table(
             f"{kind} table has no position columns {missing} (columns: {list(table.columns)}); "
             "pass position=(x, y, z column names) or a prefix"
         )
-    pts = table[cols].to_numpy(np.float64) * float(units)
+    u = np.asarray(units, np.float64)
+    if u.shape not in ((), (3,)):
+        raise InvalidParameterError(
+            f"units must be one number or three (x, y, z nm), got {units!r}"
+        )
+    pts = table[cols].to_numpy(np.float64) * u
     m = map_synapses(sk, pts, max_dist=max_dist, policy="keep" if policy == "drop" else policy)
     hit = m["vertex"].to_numpy() >= 0
     tcol = target_column

@@ -167,7 +167,8 @@ class NmlDocument:
         root : "soma", a comment pattern, a node id, or None
             ``"soma"`` (or any regular expression) roots the tree of the first node whose
             comment matches it at that node (its compartment becomes 1, soma); an int roots
-            its tree at that node id. Every other connected piece is rooted at its lowest
+            its tree at that node id; None (default) means ``"soma"`` when a comment says
+            soma, else nothing special. Every other connected piece is rooted at its lowest
             node id. The choice is recorded in ``meta["nml"]["root"]``.
         scale_nm : (3,) float, optional
             Voxel size when the file has no ``<scale>``.
@@ -248,6 +249,8 @@ class NmlDocument:
         ei = order[pos]
         root_vertex: int | None = None
         root_note: dict[str, Any] = {"requested": root}
+        if root is None and self.comment_nodes(r"\bsoma\b"):
+            root = "soma"
         if isinstance(root, str):
             hits = self.comment_nodes(r"\bsoma\b" if root == "soma" else root)
             if not hits:

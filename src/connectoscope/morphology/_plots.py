@@ -201,7 +201,7 @@ def plot_neuron(
     views: Sequence[str] = ("xy", "zy", "xz"),
     invert_y: bool = False,
     frame: Any = None,
-    dendrite: Sequence[int] = (1, 3, 4),
+    mask: str = "compartment != axon",
 ) -> Path:
     """The tutorial's figures for one neuron, one panel per view.
 
@@ -210,22 +210,24 @@ def plot_neuron(
     figure : {"compartments", "synapses", "dendrite_distance"}
         ``compartments``: skeleton coloured by compartment. ``synapses``: outputs (red)
         and inputs (blue) overlaid on the grey skeleton. ``dendrite_distance``: the
-        dendrite-only mask (compartments ``dendrite``: soma, dendrite, apical dendrite)
-        coloured by path distance to the soma, its inputs coloured on the same scale.
+        dendrite-only mask (``mask``, default ``compartment != axon``) coloured by path
+        distance to the soma, its inputs coloured on the same scale.
     frame : FrameTransform, optional
         Draw in this frame (e.g. :func:`connectoscope.transform.minnie65_transform`, with
         ``invert_y=True`` for depth down).
+    mask : str
+        :meth:`Neuron.vertex_mask` expression for ``dendrite_distance``.
     """
     plt = _plt()
     if figure not in FIGURES:
         raise InvalidParameterError(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}")
     nrn = neuron
     if figure == "dendrite_distance":
-        keep = np.isin(nrn.skeleton.features["compartment"], list(dendrite))
+        keep = nrn.vertex_mask(mask)
         if not keep.any():
             raise InvalidParameterError(
-                f"{nrn.name or 'neuron'}: no vertex has compartment {list(dendrite)}; label "
-                "compartments first (label_axon_dendrite, or an SWC with types)"
+                f"{nrn.name or 'neuron'}: no vertex satisfies {mask!r}; label compartments "
+                "first (label_axon_dendrite, or an SWC with types)"
             )
         nrn = nrn.masked(keep)
     sk = nrn.skeleton

@@ -206,8 +206,11 @@ class Skeleton:
     ) -> np.ndarray:
         """Path distances from many sources at once, without an N x N matrix.
 
-        Uses ``d(u, v) = d_root(u) + d_root(v) - 2 d_root(lca(u, v))`` with a lowest common
-        ancestor index (Euler tour + sparse table, built once and cached): O(1) per pair.
+        Uses ``d(s, v) = d_root(s) + d_root(v) - 2 d_root(lca(s, v))``. For one source,
+        ``d_root(lca(s, v))`` is the sum of the edge lengths of the ancestors of ``s`` whose
+        subtree holds ``v``; subtrees are intervals of a depth-first order, so it is one
+        cumulative sum over a difference array per source (O(N + depth) per source, in
+        blocks of rows, vectorised). No N x N matrix, no per-source graph search.
 
         Parameters
         ----------
@@ -238,27 +241,50 @@ class Skeleton:
         sources: np.ndarray,
         targets: np.ndarray | None = None,
         *,
-        block_size: int = 4_000_000,
+        block_size: int = 262_144,
         dtype: Any = np.float64,
     ) -> Iterator[np.ndarray]:
         """Blocks of rows of :meth:`path_distances` (about ``block_size`` values each), so
         distances from any number of sources stream in bounded memory."""
         src = self._check_vertices(sources, "sources")
         tgt = np.arange(len(self)) if targets is None else self._check_vertices(targets, "targets")
-        lca = self._lca
-        d = np.append(self.distance_to_root, 0.0)  # the virtual root joining the trees
+        idx = self._tree_index
+        d = self.distance_to_root
+        el = self.edge_lengths
         comp = self.component
-        rows = max(1, block_size // max(1, tgt.size))
-        ft = lca.first[tgt]
-        for i in range(0, src.size, rows):
-            s = src[i : i + rows]
-            fs = lca.first[s]
-            lo = np.minimum(fs[:, None], ft[None, :])
-            hi = np.maximum(fs[:, None], ft[None, :])
-            anc = lca.query(lo, hi)
-            block = (d[s][:, None] + d[tgt][None, :]) - 2.0 * d[anc]
+        n = len(self)
+        # (source row, ancestor) pairs for every source, ancestors with an edge only
+        rows_l, anc_l = [], []
+        cur, row = src.copy(), np.arange(src.size)
+        while cur.size:
+            rows_l.append(row)
+            anc_l.append(cur)
+            nxt = self.parent[cur]
+            keep = nxt >= 0
+            row, cur = row[keep], nxt[keep]
+        rows = np.concatenate(rows_l)
+        anc = np.concatenate(anc_l)
+        o = np.argsort(rows, kind="stable")
+        rows, anc = rows[o], anc[o]
+        bounds = np.searchsorted(rows, np.arange(src.size + 1))
+        per = max(1, block_size // max(1, n + 1))
+        identity = targets is None and idx.identity
+        pre_t = idx.pre[tgt]
+        for i in range(0, src.size, per):
+            j = min(src.size, i + per)
+            lo, hi = bounds[i], bounds[j]
+            r = rows[lo:hi] - i
+            a = anc[lo:hi]
+            w = el[a]
+            flat = np.concatenate([r * (n + 1) + idx.pre[a], r * (n + 1) + idx.end[a]])
+            delta = np.bincount(flat, np.concatenate([w, -w]), minlength=(j - i) * (n + 1))
+            lca_d = np.cumsum(delta.reshape(j - i, n + 1), axis=1)
+            lca_d = lca_d[:, :n] if identity else lca_d[:, pre_t]
+            s_ = src[i:j]
+            block = d[tgt][None, :] - 2.0 * lca_d
+            block += d[s_][:, None]
             np.maximum(block, 0.0, out=block)
-            block[comp[s][:, None] != comp[tgt][None, :]] = np.inf
+            block[comp[s_][:, None] != comp[tgt][None, :]] = np.inf
             yield block.astype(dtype, copy=False)
 
     def _check_vertices(self, idx: np.ndarray, what: str) -> np.ndarray:
@@ -271,8 +297,8 @@ class Skeleton:
         return a
 
     @cached_property
-    def _lca(self) -> _LcaIndex:
-        return _LcaIndex(self.parent)
+    def _tree_index(self) -> _TreeIndex:
+        return _TreeIndex(self.parent)
 
     def reroot(self, vertex: int) -> Skeleton:
         """The same tree rooted at ``vertex`` (its component only is re-oriented)."""
@@ -284,25 +310,47 @@ class Skeleton:
             prev, cur = cur, nxt
         pid = np.where(par >= 0, self.node_ids[np.maximum(par, 0)], -1)
         return Skeleton.from_parents(
-            self.node_ids, pid, self.vertices, features=self.features, name=self.name
+            self.node_ids,
+            pid,
+            self.vertices,
+            features=self.features,
+            name=self.name,
+            meta=self.meta,
         )
 
     def join_fragments(self, max_dist: float) -> Skeleton:
-        """Connect extra roots to the nearest vertex of another tree within ``max_dist`` nm."""
+        """Join the trees of a forest: starting from the largest tree, repeatedly attach the
+        tree whose closest vertex lies nearest (at most ``max_dist`` nm) to the joined part,
+        by an edge between those two closest vertices (the attached tree is re-oriented
+        from there). Trees farther than ``max_dist`` stay separate roots."""
         from scipy.spatial import cKDTree
 
+        if self.roots.size < 2:
+            return self
         par = self.parent.copy()
         comp = self.component
-        for r in self.roots[1:]:
-            other = np.flatnonzero(comp != comp[r])
-            if other.size == 0:
-                continue
-            d, j = cKDTree(self.vertices[other]).query(self.vertices[r])
-            if d <= max_dist:
-                par[r] = other[j]
+        joined = comp == int(np.argmax(np.bincount(comp)))
+        while not joined.all():
+            jidx = np.flatnonzero(joined)
+            cand = np.flatnonzero(~joined)
+            d, j = cKDTree(self.vertices[jidx]).query(self.vertices[cand])
+            best = int(np.argmin(d))
+            if d[best] > max_dist:
+                break
+            prev, cur = int(jidx[j[best]]), int(cand[best])
+            while cur >= 0:  # reverse the path from the attach vertex to its old root
+                nxt = int(par[cur])
+                par[cur] = prev
+                prev, cur = cur, nxt
+            joined |= comp == comp[cand[best]]
         pid = np.where(par >= 0, self.node_ids[np.maximum(par, 0)], -1)
         return Skeleton.from_parents(
-            self.node_ids, pid, self.vertices, features=self.features, name=self.name
+            self.node_ids,
+            pid,
+            self.vertices,
+            features=self.features,
+            name=self.name,
+            meta=self.meta,
         )
 
     @cached_property
@@ -336,6 +384,7 @@ class Skeleton:
             self.vertices[keep],
             features={k: v[keep] for k, v in self.features.items()},
             name=self.name,
+            meta=self.meta,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -373,65 +422,32 @@ def _climb(parent: np.ndarray, edge_lengths: np.ndarray) -> tuple[np.ndarray, np
     return dist, top
 
 
-class _LcaIndex:
-    """Lowest common ancestors by Euler tour + sparse table (roots joined by a virtual root)."""
+class _TreeIndex:
+    """Depth-first (pre-order) position ``pre`` of every vertex and the end ``end`` of its
+    subtree's interval ``[pre, end)``."""
 
     def __init__(self, parent: np.ndarray) -> None:
         n = parent.size
-        # children in CSR form; the virtual root n has the real roots as children
         par = np.where(parent < 0, n, parent)
         order = np.argsort(par, kind="stable")
         starts = np.searchsorted(par[order], np.arange(n + 2))
-        depth = np.zeros(n + 1, np.int64)
-        euler = np.empty(2 * n + 1, np.int64)
-        first = np.empty(n + 1, np.int64)
-        # iterative DFS writing the Euler tour
-        pos = 0
-        stack = [n]
+        pre = np.empty(n + 1, np.int64)
+        end = np.empty(n + 1, np.int64)
         nxt = starts[:-1].copy()
-        first[n] = 0
-        euler[0] = n
-        pos = 1
+        stack = [n]
+        counter = 0
+        pre[n] = -1
         while stack:
             v = stack[-1]
             if nxt[v] < starts[v + 1]:
                 c = int(order[nxt[v]])
                 nxt[v] += 1
-                depth[c] = depth[v] + 1
-                first[c] = pos
-                euler[pos] = c
-                pos += 1
+                pre[c] = counter
+                counter += 1
                 stack.append(c)
             else:
                 stack.pop()
-                if stack:
-                    euler[pos] = stack[-1]
-                    pos += 1
-        euler = euler[:pos]
-        self.first = first[:n]
-        self.euler = euler
-        ed = depth[euler]
-        levels = [np.arange(pos, dtype=np.int64)]
-        k = 1
-        while (1 << k) <= pos:
-            prev = levels[-1]
-            half = 1 << (k - 1)
-            a = prev[: pos - (1 << k) + 1]
-            b = prev[half : half + a.size]
-            levels.append(np.where(ed[a] <= ed[b], a, b))
-            k += 1
-        self.table = [lv for lv in levels]
-        self.edepth = ed
-
-    def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Vertex of least depth on the Euler tour between positions lo..hi (inclusive)."""
-        span = hi - lo + 1
-        k = np.floor(np.log2(span)).astype(np.int64)
-        out = np.empty(lo.shape, np.int64)
-        for lev in np.unique(k).tolist():
-            m = k == lev
-            t = self.table[lev]
-            a = t[lo[m]]
-            b = t[hi[m] - (1 << lev) + 1]
-            out[m] = np.where(self.edepth[a] <= self.edepth[b], a, b)
-        return self.euler[out]
+                end[v] = counter
+        self.pre = pre[:n]
+        self.end = end[:n]
+        self.identity = bool(np.array_equal(self.pre, np.arange(n)))

@@ -129,7 +129,12 @@ def skeletonize_dataset(
         sk = fn(mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}")
         if sk is not None:
             # reconnect pieces split by thin necks at coarse levels (within 3 voxels)
-            out[gid] = sk.join_fragments(max_dist=3 * max(vs)) if sk.roots.size > 1 else sk
+            sk = sk.join_fragments(max_dist=3 * max(vs)) if sk.roots.size > 1 else sk
+            if (selection.each or "") == "neuron":
+                # the root of the largest piece sits deepest inside the object: the soma
+                big = int(np.argmax(np.bincount(sk.component)))
+                sk.features["compartment"][sk.roots[big]] = 1
+            out[gid] = sk
     from ._precomputed import write_precomputed_skeletons
     from ._swc import write_swc
 
