@@ -88,6 +88,13 @@ def register(sub: Any) -> None:
     m.add_argument(
         "--by-kind", action="append", default=[], metavar="KIND:COLOR", help="slice: colour by kind"
     )
+    m.add_argument(
+        "--levels",
+        nargs="+",
+        default=None,
+        metavar="LEVEL,BRIGHTNESS",
+        help="slice: brightness curve nodes (ChimeraX volume level), e.g. 95,0 120,0.9 234,1",
+    )
     m.add_argument("-o", "--output", required=True, help=".mp4 or .gif")
     m.set_defaults(func=run_movie)
 
@@ -138,11 +145,16 @@ def run_movie(args: argparse.Namespace) -> int:
     if (args.slice is None) == (args.turn is None):
         raise InvalidParameterError("give one of --slice x|y|z or --turn DEGREES")
     if args.slice:
+        from ..render import parse_levels
+
+        levels = parse_levels(args.levels) if args.levels else None
         level = args.level or 0
         n = ds.image.shape_zyx(level)["zyx".index(args.slice)]
         idx = np.linspace(0, n - 1, min(args.frames, n)).round().astype(int)
         frames = [
-            render_dataset_plane(ds, args.slice, int(i), level=level, by=_by(args.by_kind))
+            render_dataset_plane(
+                ds, args.slice, int(i), level=level, by=_by(args.by_kind), levels=levels
+            )
             for i in idx
         ]
     else:

@@ -86,8 +86,9 @@ def turn_frames(
         p.reset_camera()
         step = degrees / max(frames, 1)
         for _ in range(frames):
+            p.render()
             out.append(np.asarray(p.screenshot(return_img=True))[..., :3].copy())
-            p.camera.azimuth += step
+            p.camera.Azimuth(step)  # VTK's relative turn about the view-up axis
     finally:
         p.close()
     return out
