@@ -1,0 +1,106 @@
+"""``connectoscope cave synapses|cells``: query a CAVE datastack for given root ids."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._common import add_subcommand
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "cave",
+        help="synapses and cells of given root ids from a CAVE server (optional extra: cave)",
+        description=(
+            "Query a CAVE datastack (MICrONS and others) through caveclient for given root "
+            "ids, about 20 ids a request, at one materialization version (the newest unless "
+            "--version pins one). The token comes from CONNECTOSCOPE_CAVE_TOKEN or CAVE_TOKEN, "
+            "else caveclient's secret file (~/.cloudvolume/secrets/cave-secret.json); it is "
+            "never printed. Results go to a table file (-o) and/or into a dataset (--dataset), "
+            "whose provenance records the server, datastack and version."
+        ),
+    )
+    p.set_defaults(_group_parser=p)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    for verb, help_ in (
+        ("synapses", "synapses made or received by the root ids"),
+        ("cells", "cell-table rows (cell types, soma positions) of the root ids"),
+    ):
+        v = add_subcommand(
+            verbs,
+            verb,
+            help=help_,
+            epilog=(
+                f"examples:\n  connectoscope cave {verb} minnie65_public --ids "
+                "864691135639556411,864691135991397093 --version 1300 -o out.parquet\n"
+                f"  connectoscope cave {verb} minnie65_public --ids ids.txt --dataset d.cscope"
+            ),
+        )
+        v.add_argument("datastack")
+        v.add_argument(
+            "--ids", required=True, help="root ids: comma-separated, or a file, one per line"
+        )
+        v.add_argument("--version", type=int, default=None, help="materialization version")
+        v.add_argument("--server", default=None, metavar="URL", help="CAVE global server")
+        v.add_argument("--batch", type=int, default=20, help="root ids per request")
+        v.add_argument("--table", default=None, help="table name (default: the datastack's)")
+        v.add_argument("-o", "--output", default=None, help="write .parquet or .csv here")
+        v.add_argument("--dataset", default=None, help="store into this dataset")
+        if verb == "synapses":
+            v.add_argument("--side", choices=("both", "pre", "post"), default="both")
+        else:
+            v.add_argument(
+                "--duplicates",
+                choices=("error", "first", "drop"),
+                default="error",
+                help="ids listed twice in the cell table",
+            )
+        v.set_defaults(func=run, verb=verb)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cave import CaveSession, id_list
+    from ..errors import InvalidParameterError
+
+    if not args.output and not args.dataset:
+        raise InvalidParameterError("give -o OUT.parquet|.csv and/or --dataset DATASET")
+    ids = id_list(args.ids)
+    kw: dict[str, Any] = {}
+    if args.verb == "synapses":
+        kw["synapse_table"] = args.table
+    else:
+        kw["cell_table"] = args.table
+    s = CaveSession(
+        args.datastack,
+        server_address=args.server,
+        version=args.version,
+        batch_size=args.batch,
+        **kw,
+    )
+    table: Any
+    if args.verb == "synapses":
+        table = s.synapses(ids, side=args.side)
+        name = s.synapse_table
+    else:
+        table = s.cells(ids, duplicates=args.duplicates)
+        name = s.cell_table
+    if args.output:
+        out = str(args.output)
+        df = table.df.reset_index() if args.verb == "cells" else table.df
+        if out.endswith(".csv"):
+            df.to_csv(out, index=False)
+        else:
+            df.to_parquet(out, index=False)
+    if args.dataset:
+        from ..dataset import Dataset
+
+        ds = Dataset(args.dataset)
+        table.save(ds)
+        s.record(ds, f"cave {args.verb}", table=name, n_ids=len(ids), n_rows=len(table))
+    print(
+        f"{len(table)} {args.verb} rows for {len(ids)} root ids from {s.datastack}/{name} at "
+        f"materialization version {s.version}"
+    )
+    return 0
