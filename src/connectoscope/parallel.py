@@ -1,21 +1,35 @@
 """Dask integration: local by default, a cluster address when given.
 
-Work is expressed as one task per output shard (so parallel writers never share a shard)
-and run through :func:`run_tasks`, which uses a ``distributed`` client when a scheduler
-address (or a client) is given and a local process or thread pool otherwise.
+Work is a Dask task graph: one task per output shard (so parallel writers never share a
+shard), pyramid tasks depending on the tasks of the finer level they are built from.
+:func:`run_graph` executes a graph
+
+* on a ``distributed`` cluster when a scheduler address or a ``Client`` is given (argument,
+  or the ``scheduler`` config option / ``CONNECTOSCOPE_SCHEDULER``);
+* otherwise on Dask's local scheduler, with threads (``mode="threads"``: for kernels that
+  release the GIL, such as tensorstore writes and our numba kernels) or with processes
+  (``mode="processes"``: a pool of spawned workers that stays warm for the life of this
+  process, so consecutive graphs and pyramid levels pay the start-up once).
+
+:func:`run_tasks` is the flat form (independent tasks, results in order) on top of it.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from ._config import config
 from ._progress import progress
 
-__all__ = ["default_workers", "get_client", "run_tasks"]
+__all__ = ["default_workers", "get_client", "run_graph", "run_tasks", "shutdown_pool"]
+
+Mode = Literal["processes", "threads", "sync"]
 
 
 def default_workers() -> int:
@@ -77,18 +91,160 @@ def get_client(
         cluster.close()
 
 
+# ---------------------------------------------------------------------------- warm pool
+_POOL: Any = None
+_POOL_N = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _warm_pool(n: int) -> Any:
+    """A spawned process pool of ``n`` workers, reused across calls (started once)."""
+    global _POOL, _POOL_N
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with _POOL_LOCK:
+        broken = _POOL is not None and getattr(_POOL, "_broken", False)
+        if _POOL is None or _POOL_N != n or broken:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+            _POOL_N = n
+        return _POOL
+
+
+def shutdown_pool() -> None:
+    """Stop the warm local worker processes (they restart on the next parallel call)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True, cancel_futures=True)
+            _POOL = None
+
+
+atexit.register(shutdown_pool)
+
+
+# ---------------------------------------------------------------------------- graphs
+def run_graph(
+    graph: Mapping[Any, Any],
+    keys: Sequence[Any],
+    *,
+    scheduler: str | Any | None = None,
+    workers: int | None = None,
+    mode: Mode = "threads",
+    on_done: Callable[[Any, Any], None] | None = None,
+    poll: Callable[[], float] | None = None,
+) -> list[Any]:
+    """Execute a Dask task graph and return the results of ``keys``.
+
+    Parameters
+    ----------
+    graph : mapping
+        A Dask graph: ``{key: (func, arg, other_key, ...)}``; keys named in a task's
+        arguments are replaced by their results.
+    keys : sequence
+        Keys whose results are returned (every other result is freed as soon as its
+        dependents have run).
+    scheduler : str or distributed.Client, optional
+        Run on this cluster. Default: the ``scheduler`` config option, else local.
+    workers : int, optional
+        Local workers (default :func:`default_workers`); ``1`` runs in this thread.
+    mode : {"threads", "processes", "sync"}
+        Local execution: Dask's threaded scheduler, Dask's multiprocessing scheduler on a
+        warm pool of spawned processes, or one by one in this thread.
+    on_done : callable, optional
+        ``on_done(key, result)`` in this process as each local task finishes (progress).
+    poll : callable, optional
+        On a cluster (where results of inner tasks stay remote): called about 5 times a
+        second while the graph runs, returns how many tasks are done (for example by
+        counting completion records), passed to ``on_done(None, count)``.
+
+    Returns
+    -------
+    list
+        Results of ``keys``, in order.
+    """
+    keys = list(keys)
+    if not keys:
+        return []
+    if scheduler is None:
+        scheduler = config.get("scheduler") or None
+    if scheduler is not None:
+        return _run_distributed(graph, keys, scheduler, on_done, poll)
+    import dask.local
+
+    n = workers or default_workers()
+    callbacks = None
+    if on_done is not None:
+        cb = on_done
+
+        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            cb(key, result)
+
+        callbacks = [(None, None, None, posttask, None)]
+    if mode == "sync" or n <= 1:
+        out = dask.local.get_sync(dict(graph), keys, callbacks=callbacks)
+    elif mode == "threads":
+        import dask.threaded
+
+        out = dask.threaded.get(dict(graph), keys, num_workers=n, callbacks=callbacks)
+    elif mode == "processes":
+        import dask.multiprocessing
+
+        out = dask.multiprocessing.get(
+            dict(graph),
+            keys,
+            num_workers=n,
+            pool=_warm_pool(n),
+            optimize_graph=False,
+            callbacks=callbacks,
+        )
+    else:
+        raise ValueError(f"mode must be 'threads', 'processes' or 'sync', got {mode!r}")
+    return list(out)
+
+
+def _run_distributed(
+    graph: Mapping[Any, Any],
+    keys: list[Any],
+    scheduler: Any,
+    on_done: Callable[[Any, Any], None] | None,
+    poll: Callable[[], float] | None,
+) -> list[Any]:
+    from distributed import wait
+
+    with get_client(scheduler) as client:
+        futures = client.get(dict(graph), keys, sync=False)
+        pending = set(futures)
+        last: float = -1.0
+        while pending:
+            done, not_done = wait(list(pending), timeout=0.2, return_when="FIRST_COMPLETED")
+            pending = set(not_done)
+            if on_done is not None:
+                if poll is not None:
+                    count = poll()
+                    if count != last:
+                        on_done(None, count)
+                        last = count
+                else:
+                    for fut in done:
+                        on_done(fut.key, fut.result())
+        return list(client.gather(futures))
+
+
 def run_tasks(
     func: Callable[..., Any],
     items: Sequence[Any],
     *,
     scheduler: str | Any | None = None,
     workers: int | None = None,
-    mode: Literal["processes", "threads", "sync"] = "processes",
+    mode: Mode = "processes",
     desc: str = "",
     unit: str = "task",
     on_result: Callable[[Any, Any], None] | None = None,
 ) -> list[Any]:
-    """Run ``func(item)`` for every item, in parallel, with a progress bar.
+    """Run ``func(item)`` for every item, in parallel on Dask, with a progress bar.
 
     Parameters
     ----------
@@ -101,7 +257,7 @@ def run_tasks(
     workers : int, optional
         Local workers (default :func:`default_workers`); ``1`` runs in this process.
     mode : {"processes", "threads", "sync"}
-        Local execution mode when no scheduler is given.
+        Local execution mode when no scheduler is given (see :func:`run_graph`).
     desc, unit : str
         Progress bar label and unit.
     on_result : callable, optional
@@ -114,51 +270,23 @@ def run_tasks(
         Results in the order of ``items``.
     """
     n_items = len(items)
-    results: list[Any] = [None] * n_items
     if n_items == 0:
-        return results
-    n = workers or default_workers()
+        return []
+    keys = [f"task-{i}" for i in range(n_items)]
+    graph = {k: (func, item) for k, item in zip(keys, items)}
+    index = {k: i for i, k in enumerate(keys)}
     with progress(total=n_items, desc=desc, unit=unit) as bar:
-        if scheduler is not None:
-            from distributed import as_completed
 
-            with get_client(scheduler) as client:
-                futures = client.map(func, list(items), pure=False)
-                index = {f.key: i for i, f in enumerate(futures)}
-                for fut in as_completed(futures):
-                    i = index[fut.key]
-                    results[i] = fut.result()
-                    if on_result is not None:
-                        on_result(items[i], results[i])
-                    bar.update(1)
-            return results
-        if mode == "sync" or n <= 1:
-            for i, item in enumerate(items):
-                results[i] = func(item)
-                if on_result is not None:
-                    on_result(item, results[i])
-                bar.update(1)
-            return results
-        import concurrent.futures as cf
+        def done(key: Any, result: Any) -> None:
+            if key is None:
+                return
+            if on_result is not None:
+                on_result(items[index[key]], result)
+            bar.update(1)
 
-        pool: cf.Executor
-        if mode == "threads":
-            pool = cf.ThreadPoolExecutor(max_workers=n)
-        else:
-            import multiprocessing as mp
-
-            pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
-        with pool:
-            fmap = {pool.submit(func, item): i for i, item in enumerate(items)}
-            try:
-                for fut in cf.as_completed(fmap):
-                    i = fmap[fut]
-                    results[i] = fut.result()
-                    if on_result is not None:
-                        on_result(items[i], results[i])
-                    bar.update(1)
-            except BaseException:
-                for f in fmap:
-                    f.cancel()
-                raise
+        t0 = time.perf_counter()
+        results = run_graph(
+            graph, keys, scheduler=scheduler, workers=workers, mode=mode, on_done=done
+        )
+        bar.set_postfix_str(f"{time.perf_counter() - t0:.1f} s", refresh=False)
     return results

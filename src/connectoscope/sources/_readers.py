@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
+from ._h5chunks import read_box
 from .l4dense import CubeFolder
 
 __all__ = ["SourceReader", "open_source"]
@@ -55,17 +56,31 @@ class CubeSource(SourceReader):
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         import h5py
 
-        out = np.zeros(tuple(b - a for a, b in zip(start_zyx, stop_zyx)), dtype=self.dtype)
         e = self.edge
         o = self.offset_vx  # x, y, z
+        parts = []
         for grid, path in self.cubes:
             cz0 = grid[2] * e - o[2]
             cy0 = grid[1] * e - o[1]
             cx0 = grid[0] * e - o[0]
             lo = (max(start_zyx[0], cz0), max(start_zyx[1], cy0), max(start_zyx[2], cx0))
             hi = (min(stop_zyx[0], cz0 + e), min(stop_zyx[1], cy0 + e), min(stop_zyx[2], cx0 + e))
-            if any(h <= low for low, h in zip(lo, hi)):
-                continue
+            if all(h > low for low, h in zip(lo, hi)):
+                parts.append((path, (cz0, cy0, cx0), lo, hi))
+        shape = tuple(b - a for a, b in zip(start_zyx, stop_zyx))
+        covered = sum(int(np.prod([h - low for low, h in zip(lo, hi)])) for _, _, lo, hi in parts)
+        # missing cubes read as background (0); a fully covered box skips the zero fill
+        out = (
+            np.empty(shape, self.dtype)
+            if covered == int(np.prod(shape))
+            else np.zeros(shape, self.dtype)
+        )
+        for path, (cz0, cy0, cx0), lo, hi in parts:
+            view = out[
+                lo[0] - start_zyx[0] : hi[0] - start_zyx[0],
+                lo[1] - start_zyx[1] : hi[1] - start_zyx[1],
+                lo[2] - start_zyx[2] : hi[2] - start_zyx[2],
+            ]
             try:
                 with h5py.File(path, "r") as f:
                     d = f["data"]
@@ -78,21 +93,18 @@ class CubeSource(SourceReader):
                         raise DataFormatError(
                             f"{path}: /data is {d.dtype}; the other cubes are {self.dtype}"
                         )
-                    block = d[
-                        lo[0] - cz0 : hi[0] - cz0,
-                        lo[1] - cy0 : hi[1] - cy0,
-                        lo[2] - cx0 : hi[2] - cx0,
-                    ]
+                    read_box(
+                        d,
+                        (lo[0] - cz0, lo[1] - cy0, lo[2] - cx0),
+                        (hi[0] - cz0, hi[1] - cy0, hi[2] - cx0),
+                        path=path,
+                        out=view,
+                    )
             except (OSError, KeyError) as err:
                 raise DataFormatError(
                     f"{path}: cannot read cube ({err}); the file may be truncated or corrupt. "
                     "Replace or remove it and re-run: finished shards are kept."
                 ) from err
-            out[
-                lo[0] - start_zyx[0] : hi[0] - start_zyx[0],
-                lo[1] - start_zyx[1] : hi[1] - start_zyx[1],
-                lo[2] - start_zyx[2] : hi[2] - start_zyx[2],
-            ] = block
         return out
 
     def missing(self) -> list[str]:
@@ -112,9 +124,7 @@ class HDF5Source(SourceReader):
 
         try:
             with h5py.File(self.path, "r") as f:
-                return np.asarray(
-                    f[self.inner][tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))]
-                )
+                return read_box(f[self.inner], start_zyx, stop_zyx, path=self.path)
         except OSError as err:
             raise DataFormatError(f"{self.path}: cannot read /{self.inner} ({err})") from err
 

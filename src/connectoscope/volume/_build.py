@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,50 +43,139 @@ __all__ = ["ingest", "write_array"]
 
 @dataclass(frozen=True)
 class _ShardTask:
-    """One output shard of one level (picklable)."""
+    """One output shard of one level (picklable: paths and boxes, plus the source at level 0).
+
+    ``piece_step`` is the factor ``(x, y, z)`` to the next level when the next level's task
+    takes this shard's downsampled data from memory (``None``: nobody needs it, or the box is
+    not aligned to the factor and the next level reads the store instead).
+    """
 
     ds_path: str
     relpath: str
+    progress_name: str
     level: int
     index: int
     start: tuple[int, int, int]
     stop: tuple[int, int, int]
     label: bool
-    source: Any  # SourceReader for level 0, None for pyramid levels
-    factor_xyz: tuple[int, int, int] = (1, 1, 1)
+    source: Any  # SourceReader at level 0 (when not done), else None
+    step_xyz: tuple[int, int, int] = (1, 1, 1)  # factor from the previous level
+    prev_shape: tuple[int, int, int] = (0, 0, 0)
+    done: bool = False
+    piece_step: tuple[int, int, int] | None = None
+    from_store: bool = False  # build from the previous level in the store, not from pieces
 
     @property
     def record(self) -> Path:
-        name = Path(self.relpath).name if self.relpath != ROOT else "image"
-        return (
-            Path(self.ds_path) / ROOT / ".progress" / name / str(self.level) / f"{self.index}.done"
-        )
+        return _record(self.ds_path, self.progress_name, self.level, self.index)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod([b - a for a, b in zip(self.start, self.stop)]))
 
 
-def _run_shard(task: _ShardTask) -> int:
-    """Write one shard; returns the bytes of raw data written."""
-    dst = open_level(Path(task.ds_path) / task.relpath / str(task.level))
-    if task.level == 0:
-        data = task.source.read(task.start, task.stop)
-        # Testing knob for the kill-and-resume test: pause between reading and writing.
-        delay = float(os.environ.get("CONNECTOSCOPE_SLOW_SHARD_S", "0") or 0)
-        if delay:
-            time.sleep(delay)
+def _record(ds_path: str, progress_name: str, level: int, index: int) -> Path:
+    return Path(ds_path) / ROOT / ".progress" / progress_name / str(level) / f"{index}.done"
+
+
+#: One shard's downsampled data handed to the next level: (start_zyx there, array).
+_Piece = tuple[tuple[int, int, int], np.ndarray]
+
+_OPEN: dict[str, Any] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _array(path: Path) -> Any:
+    """The level's TensorStore, opened once per process (thread-safe handle)."""
+    key = str(path)
+    with _OPEN_LOCK:
+        arr = _OPEN.get(key)
+        if arr is None:
+            arr = _OPEN[key] = open_level(path)
+        return arr
+
+
+def _forget_arrays(prefix: Path) -> None:
+    with _OPEN_LOCK:
+        for key in [k for k in _OPEN if k.startswith(str(prefix))]:
+            del _OPEN[key]
+
+
+def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in zip(start, stop))
+
+
+def _kernel(label: bool) -> Any:
+    return downsample_labels if label else downsample_image
+
+
+def _assemble(task: _ShardTask, pieces: Sequence[Any]) -> np.ndarray | None:
+    """This shard's data from the finer level's downsampled pieces (None if one is missing)."""
+    got = [r[1] for r in pieces]
+    if not got or any(p is None for p in got):
+        return None
+    shape = tuple(b - a for a, b in zip(task.start, task.stop))
+    if len(got) == 1:
+        (pstart, arr) = got[0]
+        if tuple(pstart) == task.start and arr.shape == shape:
+            return arr  # type: ignore[no-any-return]
+    dtype = got[0][1].dtype
+    out = np.empty(shape, dtype)
+    covered = 0
+    for pstart, arr in got:
+        lo = [max(a, p) for a, p in zip(task.start, pstart)]
+        hi = [min(b, p + n) for b, p, n in zip(task.stop, pstart, arr.shape)]
+        if any(h <= low for low, h in zip(lo, hi)):
+            continue
+        out[
+            _box([a - s for a, s in zip(lo, task.start)], [b - s for b, s in zip(hi, task.start)])
+        ] = arr[_box([a - p for a, p in zip(lo, pstart)], [b - p for b, p in zip(hi, pstart)])]
+        covered += int(np.prod([h - low for low, h in zip(lo, hi)]))
+    if covered != out.size:  # pragma: no cover - planning guarantees a tiling
+        return None
+    return out
+
+
+def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
+    """Write one shard (unless recorded done); return (bytes written, piece for the next level)."""
+    here = Path(task.ds_path) / task.relpath
+    data: np.ndarray | None = None
+    written = 0
+    if task.done:
+        if task.piece_step is not None:
+            data = np.asarray(
+                _array(here / str(task.level))[_box(task.start, task.stop)].read().result()
+            )
     else:
-        fx, fy, fz = task.factor_xyz
-        src = open_level(Path(task.ds_path) / task.relpath / str(task.level - 1))
-        shape = src.domain.shape
-        lo = (task.start[0] * fz, task.start[1] * fy, task.start[2] * fx)
-        hi = tuple(min(s * f, n) for s, f, n in zip(task.stop, (fz, fy, fx), shape))
-        block = np.asarray(src[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]].read().result())
-        kernel = downsample_labels if task.label else downsample_image
-        data = kernel(block, task.factor_xyz)
-    sl = tuple(slice(a, b) for a, b in zip(task.start, task.stop))
-    dst[sl].write(data).result()
-    rec = task.record
-    rec.parent.mkdir(parents=True, exist_ok=True)
-    rec.touch()
-    return int(data.nbytes)
+        if task.level == 0:
+            data = task.source.read(task.start, task.stop)
+            # Testing knob for the kill-and-resume test: pause between reading and writing.
+            delay = float(os.environ.get("CONNECTOSCOPE_SLOW_SHARD_S", "0") or 0)
+            if delay:
+                time.sleep(delay)
+        else:
+            data = None if task.from_store else _assemble(task, children)
+            if data is None:
+                fx, fy, fz = task.step_xyz
+                lo = (task.start[0] * fz, task.start[1] * fy, task.start[2] * fx)
+                hi = tuple(
+                    min(s * f, n) for s, f, n in zip(task.stop, (fz, fy, fx), task.prev_shape)
+                )
+                src = _array(here / str(task.level - 1))
+                block = np.asarray(src[_box(lo, hi)].read().result())
+                data = _kernel(task.label)(block, task.step_xyz)
+        assert data is not None
+        _array(here / str(task.level))[_box(task.start, task.stop)].write(data).result()
+        rec = task.record
+        rec.parent.mkdir(parents=True, exist_ok=True)
+        rec.touch()
+        written = int(data.nbytes)
+    piece: _Piece | None = None
+    if task.piece_step is not None and data is not None:
+        f = task.piece_step
+        nstart = (task.start[0] // f[2], task.start[1] // f[1], task.start[2] // f[0])
+        piece = (nstart, _kernel(task.label)(data, f))
+    return written, piece
 
 
 def _levels_for(
@@ -136,8 +226,6 @@ def _build(
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
 ) -> VolumeLayer:
-    from ..parallel import run_tasks
-
     label = kind != "image"
     dtype = np.dtype(source.dtype)
     if label and not np.issubdtype(dtype, np.integer):
@@ -167,34 +255,13 @@ def _build(
     ds.set_layer(name, desc)
     write_ome_metadata(ds.path, name, kind, levels, offset_vx=ds.offset_vx, method=method)
     t0 = time.perf_counter()
-    total = 0
     for li, lev in enumerate(levels):
         create_level(ds.path / relpath / str(li), dtype, lev, label=label)
-        step = (
-            (
-                lev.factor_xyz[0] // levels[li - 1].factor_xyz[0],
-                lev.factor_xyz[1] // levels[li - 1].factor_xyz[1],
-                lev.factor_xyz[2] // levels[li - 1].factor_xyz[2],
-            )
-            if li
-            else (1, 1, 1)
-        )
-        tasks = [
-            _ShardTask(
-                str(ds.path), relpath, li, i, start, stop, label, source if li == 0 else None, step
-            )
-            for i, (start, stop) in enumerate(lev.shard_boxes())
-        ]
-        todo = [t for t in tasks if not t.record.exists()]
-        results = run_tasks(
-            _run_shard,
-            todo,
-            scheduler=scheduler,
-            workers=workers if len(todo) > 1 else 1,
-            desc=f"{name} level {li}",
-            unit="shard",
-        )
-        total += sum(results)
+    _forget_arrays(ds.path / relpath)
+    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
+    itemsize = dtype.itemsize
+    total = sum(t.nbytes for t in todo.values()) * itemsize
+    _execute(graph, final, todo, itemsize, total, name=name, workers=workers, scheduler=scheduler)
     ds.reload()
     desc = dict(ds.layer(name))
     desc["complete"] = True
@@ -209,6 +276,157 @@ def _build(
         missing=source.missing(),
     )
     return VolumeLayer(ds, name)
+
+
+def _step(levels: Sequence[LevelSpec], li: int) -> tuple[int, int, int]:
+    """Factor ``(x, y, z)`` from level ``li - 1`` to level ``li``."""
+    a, b = levels[li - 1].factor_xyz, levels[li].factor_xyz
+    return (b[0] // a[0], b[1] // a[1], b[2] // a[2])
+
+
+def _aligned(
+    start: Sequence[int], stop: Sequence[int], shape: Sequence[int], f_zyx: Sequence[int]
+) -> bool:
+    """True when a box downsamples on its own exactly as inside the whole level."""
+    return all(
+        a % f == 0 and (b % f == 0 or b == n) for a, b, n, f in zip(start, stop, shape, f_zyx)
+    )
+
+
+def _children(
+    lev_fine: LevelSpec, start: Sequence[int], stop: Sequence[int], f_zyx: Sequence[int]
+) -> list[int]:
+    """Indices (C order) of the finer level's shards under a coarser box."""
+    grid = lev_fine.shard_grid()
+    ranges = []
+    for a, b, f, sh, n in zip(start, stop, f_zyx, lev_fine.shard_zyx, lev_fine.shape_zyx):
+        lo, hi = a * f, min(b * f, n)
+        ranges.append(range(lo // sh, (hi - 1) // sh + 1))
+    return [
+        (k * grid[1] + j) * grid[2] + i for k in ranges[0] for j in ranges[1] for i in ranges[2]
+    ]
+
+
+def _plan(
+    ds_path: str,
+    relpath: str,
+    levels: Sequence[LevelSpec],
+    source: SourceReader,
+    label: bool,
+) -> tuple[dict[str, Any], list[str], dict[str, _ShardTask]]:
+    """The Dask graph of a pyramid build: one task per output shard not yet recorded done.
+
+    A coarser shard depends on the finer shards it is built from and takes their
+    downsampled data from memory (no re-read of the store); a finer shard that is already
+    done but feeds an unfinished coarser one re-reads itself from the store. Returns the
+    graph, the keys to ask for (tasks nothing else depends on) and the tasks to write.
+    """
+    prog = Path(relpath).name if relpath != ROOT else "image"
+    boxes = [lev.shard_boxes() for lev in levels]
+    done = [
+        [_record(ds_path, prog, li, i).exists() for i in range(len(b))]
+        for li, b in enumerate(boxes)
+    ]
+    n_levels = len(levels)
+    children: list[list[list[int]]] = [[] for _ in levels]
+    parents: list[list[list[int]]] = [[[] for _ in b] for b in boxes]
+    from_store: list[list[bool]] = [[False] * len(b) for b in boxes]
+    aligned: list[list[bool]] = [[False] * len(b) for b in boxes]
+    for li in range(1, n_levels):
+        f = _step(levels, li)
+        f_zyx = (f[2], f[1], f[0])
+        prev = levels[li - 1]
+        for i, (start, _stop) in enumerate(boxes[li - 1]):
+            aligned[li - 1][i] = _aligned(start, _stop, prev.shape_zyx, f_zyx)
+        for j, (start, stop) in enumerate(boxes[li]):
+            kids = _children(prev, start, stop, f_zyx)
+            children[li].append(kids)
+            for c in kids:
+                parents[li - 1][c].append(j)
+            from_store[li][j] = not all(aligned[li - 1][c] for c in kids)
+    graph: dict[str, Any] = {}
+    todo: dict[str, _ShardTask] = {}
+    tasks: dict[tuple[int, int], _ShardTask] = {}
+    for li in range(n_levels):
+        step = _step(levels, li) if li else (1, 1, 1)
+        nstep = _step(levels, li + 1) if li + 1 < n_levels else None
+        for i, (start, stop) in enumerate(boxes[li]):
+            wanted = (
+                nstep is not None
+                and aligned[li][i]
+                and any(not done[li + 1][p] and not from_store[li + 1][p] for p in parents[li][i])
+            )
+            if done[li][i] and not wanted:
+                continue
+            t = _ShardTask(
+                ds_path,
+                relpath,
+                prog,
+                li,
+                i,
+                start,
+                stop,
+                label,
+                source if (li == 0 and not done[li][i]) else None,
+                step,
+                levels[li - 1].shape_zyx if li else (0, 0, 0),
+                done[li][i],
+                nstep if wanted else None,
+                from_store[li][i],
+            )
+            key = f"{prog}-L{li}-{i}"
+            tasks[(li, i)] = t
+            deps = []
+            if li and not t.done:
+                deps = [f"{prog}-L{li - 1}-{c}" for c in children[li][i] if (li - 1, c) in tasks]
+            graph[key] = (_run_shard, t, *deps)
+            if not t.done:
+                todo[key] = t
+    final = [
+        f"{prog}-L{li}-{i}"
+        for (li, i) in tasks
+        if not any((li + 1, p) in tasks and not done[li + 1][p] for p in parents[li][i])
+    ]
+    return graph, final, todo
+
+
+def _execute(
+    graph: dict[str, Any],
+    final: list[str],
+    todo: dict[str, _ShardTask],
+    itemsize: int,
+    total: int,
+    *,
+    name: str,
+    workers: int | None,
+    scheduler: Any,
+) -> None:
+    from .._progress import progress
+    from ..parallel import run_graph
+
+    if not graph:
+        return
+    mb = {k: t.nbytes * itemsize / 1e6 for k, t in todo.items()}
+    with progress(total=round(total / 1e6, 1), desc=f"ingest {name}", unit="MB") as bar:
+
+        def on_done(key: Any, result: Any) -> None:
+            if key is None:  # polled on a cluster: MB done so far
+                bar.update(result - bar.n)
+            elif key in mb:
+                bar.update(mb[key])
+
+        def poll() -> float:
+            return sum(v for k, v in mb.items() if todo[k].record.exists())
+
+        run_graph(
+            graph,
+            final,
+            scheduler=scheduler,
+            workers=workers if len(todo) > 1 else 1,
+            mode="threads",
+            on_done=on_done,
+            poll=poll,
+        )
 
 
 def _signature(source: SourceReader, kind: str) -> str:

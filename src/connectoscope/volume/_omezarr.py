@@ -100,21 +100,16 @@ def choose_chunk_shard(
 ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Chunk and shard shapes ``[z, y, x]`` for a level.
 
-    Chunks hold about 1 MB (64^3 for 4-byte labels, 64x128x128 for uint8 images; thinner in z
-    when z voxels are much larger); shards hold 4 x 4 x 4 chunks (or 2 in z), clipped to the
-    level's shape so small levels are one shard.
+    Chunks hold about 1 MB: 128 x 128 in (y, x) and ``1 MB / (128 * 128 * itemsize)``
+    planes in z (64 for uint8, 32 for uint16, 16 for uint32, 8 for uint64), powers of two so
+    that shards line up with the power-of-two cube files of the sources and every source
+    chunk is decompressed once. Shards hold 4 x 4 x 4 chunks (64 MB raw), clipped to the
+    level's shape so small levels are one shard. ``voxel_size`` is accepted for callers
+    that choose by anisotropy; thin-in-z chunks already suit EM's xy planes.
     """
     itemsize = np.dtype(dtype).itemsize
-    if itemsize >= 4:
-        chunk = [64, 64, 64]
-    elif itemsize == 2:
-        chunk = [64, 128, 64]
-    else:
-        chunk = [64, 128, 128]
-    if voxel_size.z >= 2 * voxel_size.x:
-        chunk[0] //= 2
-        chunk[1] = int(chunk[1] * 1.5) // 16 * 16
-        chunk[2] = int(chunk[2] * 1.5) // 16 * 16
+    cz = max(1, (1 << 20) // (128 * 128 * itemsize))
+    chunk = [cz, 128, 128]
     chunk = [max(1, min(c, s)) for c, s in zip(chunk, shape_zyx)]
     shard = [min(c * 4, -(-s // c) * c) for c, s in zip(chunk, shape_zyx)]
     return (chunk[0], chunk[1], chunk[2]), (shard[0], shard[1], shard[2])
