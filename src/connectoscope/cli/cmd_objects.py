@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
     )
     s.add_argument("dataset")
     s.add_argument("--level", type=int, default=0, help="pyramid level to measure")
+    s.add_argument(
+        "--components",
+        action="store_true",
+        help="also count the connected pieces of every segment (block-wise, exact)",
+    )
+    s.add_argument("--connectivity", type=int, choices=[6, 18, 26], default=26)
     add_parallel_options(s)
     s.set_defaults(func=run_stats)
     m = add_subcommand(
@@ -78,8 +84,20 @@ def run_import(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from ..segmentation import object_stats
 
-    r = object_stats(args.dataset, level=args.level, workers=args.workers, scheduler=args.scheduler)
+    r = object_stats(
+        args.dataset,
+        level=args.level,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        components=args.components,
+        connectivity=args.connectivity,
+    )
     print(f"segments: {r['segments']} ({r['voxels']} voxels at level {args.level})")
+    if "components" in r:
+        print(
+            f"connected pieces ({r['connectivity']}-connectivity): {r['components']}; "
+            f"segments in more than one piece: {r['split_segments']}"
+        )
     print(f"{'kind':<12}{'objects':>10}{'segments':>10}{'voxels':>14}")
     for kind, k in r["kinds"].items():
         print(f"{kind:<12}{k['objects']:>10}{k['segments']:>10}{k['voxels']:>14}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._components import count_components, segment_components
 from ._mapped import map_segmentation, mapped_layer_name
 from ._maps import ObjectMaps, import_objects
 from ._select import Selection, parse_ranges
@@ -18,6 +19,7 @@ __all__ = [
     "ObjectMaps",
     "Selection",
     "block_statistics",
+    "count_components",
     "import_objects",
     "map_segmentation",
     "mapped_layer_name",
@@ -25,6 +27,7 @@ __all__ = [
     "object_table",
     "parse_ranges",
     "read_segment_table",
+    "segment_components",
     "segment_table",
     "write_segment_table",
 ]

@@ -17,6 +17,8 @@ def object_stats(
     level: int = 0,
     workers: int | None = None,
     scheduler: Any = None,
+    components: bool = False,
+    connectivity: int = 26,
 ) -> dict[str, Any]:
     """Compute and store the segment and object tables; return counts per kind.
 
@@ -33,12 +35,18 @@ def object_stats(
     workers : int, optional
         Worker processes (default: all cores).
     scheduler : str or distributed.Client, optional
+    components : bool
+        Also count the connected pieces of every segment (column ``components`` of the
+        segment table; see :func:`~connectoscope.segmentation.segment_components`).
+    connectivity : {6, 18, 26}
+        Voxel neighbourhood of ``components``.
 
     Returns
     -------
     dict
         ``{"segments": n, "voxels": n, "kinds": {kind: {"objects": n, "segments": n,
-        "voxels": n}}}``
+        "voxels": n}}}``; with ``components``, also ``"components"`` (pieces in all) and
+        ``"split_segments"`` (segments in more than one piece).
     """
     from ..dataset import Dataset
     from ._maps import ObjectMaps
@@ -46,6 +54,19 @@ def object_stats(
 
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
     seg = segment_table(ds, level=level, workers=workers, scheduler=scheduler)
+    extra: dict[str, Any] = {}
+    if components:
+        from ._components import segment_components
+
+        comp = segment_components(
+            ds, level=level, connectivity=connectivity, workers=workers, scheduler=scheduler
+        )
+        seg = seg.merge(comp, on="segment_id", how="inner", validate="one_to_one")
+        extra = {
+            "components": int(seg["components"].sum()),
+            "split_segments": int((seg["components"] > 1).sum()),
+            "connectivity": connectivity,
+        }
     write_segment_table(ds, seg, level=level)
     folder = ds.folder("objects", create=True)
     maps = ObjectMaps.from_dataset(ds)
@@ -64,4 +85,5 @@ def object_stats(
         "segments": len(seg),
         "voxels": int(seg["voxels"].sum()) if len(seg) else 0,
         "kinds": kinds,
+        **extra,
     }
