@@ -157,3 +157,14 @@ def test_id_lists_from_text_or_file(tmp_path):
     assert id_list("5, 6,7").tolist() == [5, 6, 7]
     with pytest.raises(InvalidParameterError, match="comma-separated"):
         id_list("12,abc")
+
+
+def test_a_batch_at_the_row_cap_warns(server, home, monkeypatch):
+    import connectoscope.cave._session as sess
+    from connectoscope.errors import ConnectoscopeWarning
+
+    monkeypatch.setenv("CONNECTOSCOPE_CAVE_TOKEN", server.token)
+    monkeypatch.setattr(sess, "ROW_CAP", 10)
+    s = CaveSession(DS, server_address=server.url)
+    with pytest.warns(ConnectoscopeWarning, match="smaller batch_size"):
+        s.synapses([int(i) for i in server.cells.pt_root_id[:20]], side="pre")

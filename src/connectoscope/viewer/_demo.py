@@ -1,7 +1,8 @@
-"""Demo step: the viewer files are in place; print the command that opens them."""
+"""Demo step: synapse annotations written, the viewer state ready; print the view commands."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -11,13 +12,20 @@ if TYPE_CHECKING:  # pragma: no cover
 def demo_step(ctx: DemoContext) -> None:
     from ..dataset import Dataset
     from ..segmentation import Selection
-    from . import viewer_state
+    from . import ensure_annotations, viewer_state
 
     ds = Dataset(ctx.dataset_path)
+    ann = ensure_annotations(ds)
+    if ann is not None:
+        info = json.loads((ann / "info").read_text())
+        ctx.add(ann, "synapse annotations (Neuroglancer precomputed, sharded, spatial index)")
+        ctx.note(
+            f"viewer: {ds.layers['annotations']['n_synapses']} synapses as annotations, "
+            f"{len(info['spatial'])} spatial index levels"
+        )
     state = viewer_state(ds, "http://127.0.0.1:PORT/data", selection=Selection.parse(each="neuron"))
-    ctx.note(
-        f"viewer: {len(state['layers'])} layers ready (EM, segmentation with meshes and skeletons)"
-    )
+    names = ", ".join(layer["name"] for layer in state["layers"])
+    ctx.note(f"viewer: {len(state['layers'])} layers ready ({names})")
     ctx.next_steps.append(
         f"connectoscope view {ds.path} --each neuron   # then open the printed URL"
     )
