@@ -33,6 +33,9 @@ _LAZY: dict[str, str] = {
     "Selection": "connectoscope.segmentation",
     "import_objects": "connectoscope.segmentation",
     "object_stats": "connectoscope.segmentation",
+    "map_segmentation": "connectoscope.segmentation",
+    "count_components": "connectoscope.segmentation",
+    "mesh_labels": "connectoscope.surfaces",
     "Mesh": "connectoscope.surfaces",
     "make_surfaces": "connectoscope.surfaces",
     "mesh_selection": "connectoscope.surfaces",
@@ -53,6 +56,8 @@ _LAZY: dict[str, str] = {
     "minnie65_transform": "connectoscope.transform",
     "view": "connectoscope.viewer",
     "screenshot": "connectoscope.viewer",
+    "write_synapse_annotations": "connectoscope.viewer",
+    "CaveSession": "connectoscope.cave",
 }
 
 _RENAMED = {"generate_synthetic": "generate"}
