@@ -11,13 +11,19 @@ if TYPE_CHECKING:  # pragma: no cover
 def demo_step(ctx: DemoContext) -> None:
     from ..dataset import Dataset
     from ..export import write_cxc
-    from . import import_objects, object_stats
+    from . import import_objects, map_segmentation, object_stats
 
     ds = Dataset(ctx.dataset_path)
     import_objects(ds, ctx.synth_dir / "objects.hdf5")
-    r = object_stats(ds)
+    r = object_stats(ds, components=True)
     counts = ", ".join(f"{k}: {v['objects']}" for k, v in r["kinds"].items())
-    ctx.note(f"objects per kind: {counts}; {r['segments']} segments in the volume")
+    ctx.note(
+        f"objects per kind: {counts}; {r['segments']} segments in the volume "
+        f"({r['split_segments']} in more than one connected piece)"
+    )
+    if "neuron" in ds.objects.kinds:
+        layer = map_segmentation(ds, "neuron")
+        ctx.note(f"mapped segmentation: layer {layer.name} ({layer.num_levels} levels)")
     ctx.add(ds.path / "objects", "object maps and per-segment / per-object tables (Parquet)")
     if "cmap" in ctx.state:
         from ..export import export_chimerax
