@@ -219,7 +219,10 @@ def _run_distributed(
         pending = set(futures)
         last: float = -1.0
         while pending:
-            done, not_done = wait(list(pending), timeout=0.2, return_when="FIRST_COMPLETED")
+            try:
+                done, not_done = wait(list(pending), timeout=0.2, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in this interval
+                done, not_done = set(), pending
             pending = set(not_done)
             if on_done is not None:
                 if poll is not None:

@@ -36,6 +36,7 @@ from ._omezarr import (
     write_ome_metadata,
 )
 from ._plan import level_factors, plan_pyramid
+from ._shardio import write_shard
 from ._volume_layer import VolumeLayer
 
 __all__ = ["ingest", "write_array"]
@@ -64,6 +65,7 @@ class _ShardTask:
     done: bool = False
     piece_step: tuple[int, int, int] | None = None
     from_store: bool = False  # build from the previous level in the store, not from pieces
+    spec: LevelSpec | None = None  # this level's shapes (for the shard writer)
 
     @property
     def record(self) -> Path:
@@ -164,8 +166,8 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 src = _array(here / str(task.level - 1))
                 block = np.asarray(src[_box(lo, hi)].read().result())
                 data = _kernel(task.label)(block, task.step_xyz)
-        assert data is not None
-        _array(here / str(task.level))[_box(task.start, task.stop)].write(data).result()
+        assert data is not None and task.spec is not None
+        write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
         rec = task.record
         rec.parent.mkdir(parents=True, exist_ok=True)
         rec.touch()
@@ -373,6 +375,7 @@ def _plan(
                 done[li][i],
                 nstep if wanted else None,
                 from_store[li][i],
+                levels[li],
             )
             key = f"{prog}-L{li}-{i}"
             tasks[(li, i)] = t
