@@ -117,6 +117,7 @@ def test_seg_color_map_by_kinds_with_levels(ds, tmp_path):
 def test_movies(ds, tmp_path):
     turn = tmp_path / "turn.gif"
     argv = ["movie", str(ds.path), "--turn", "360", "--where", "neuron=1", "--color", "yellow"]
+    argv += ["--simplify", "8", "--smooth", "2"]
     assert main([*argv, "--by", "spinehead:red", "--frames", "4", "-o", str(turn)]) == 0
     gif = Image.open(turn)
     assert gif.n_frames == 4

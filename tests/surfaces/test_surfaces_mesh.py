@@ -112,3 +112,34 @@ def test_cli_errors(ds, tmp_path, capsys):
         == 2
     )
     assert "did you mean yellow" in capsys.readouterr().err
+
+
+def test_pinky40_through_the_dataset(tmp_path):
+    """The whole path on real data: store, object table, blocks read in worker processes."""
+    vol = load_pinky40("mip2")
+    d = cs.Dataset.create(tmp_path / "p.cscope", voxel_size=(16, 16, 40))
+    write_array(d, "segmentation", vol, kind="segmentation", pyramid=False)
+    del vol
+    cs.object_stats(d, workers=2)
+    out = tmp_path / "m"
+    argv = [
+        "surfaces",
+        str(d.path),
+        "--where",
+        "16649205",
+        "--level",
+        "0",
+        "--block",
+        "128,128,128",
+    ]
+    assert main([*argv, "--workers", "2", "-o", str(out)]) == 0
+    r = make_surfaces(
+        d, Selection.parse(["16649205"]), None, level=0, block_xyz=(128, 128, 128), workers=2
+    )
+    # the stored box (x 34-511, y 0-255, z 285-511) limits the region meshed
+    assert (r.region.start, r.region.stop) == ((34, 0, 285), (512, 256, 512))
+    m = r.meshes[16649205]
+    assert m.is_closed and len(np.unique(m.vertices, axis=0)) == len(m.vertices)
+    expected = 560_410 * 16 * 16 * 40
+    assert abs(m.volume_nm3 - expected) / expected < 0.03
+    assert [p.name for p in out.iterdir()] == ["segment_16649205.ply"]

@@ -65,7 +65,8 @@ def register(sub: Any) -> None:
     )
     s.add_argument("dataset")
     add_selection_options(s)
-    s.add_argument("--level", type=int, default=None)
+    s.add_argument("--level", type=int, default=None, help="pyramid level (default: automatic)")
+    _mesh_options(s)
     s.add_argument("--size", default="1024,768", help="W,H pixels")
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(func=run_surfaces)
@@ -82,7 +83,8 @@ def register(sub: Any) -> None:
     m.add_argument("--slice", choices=["x", "y", "z"], default=None)
     m.add_argument("--turn", type=float, default=None, metavar="DEGREES")
     add_selection_options(m)
-    m.add_argument("--level", type=int, default=None)
+    m.add_argument("--level", type=int, default=None, help="pyramid level (default: automatic)")
+    _mesh_options(m)
     m.add_argument("--frames", type=int, default=36)
     m.add_argument("--fps", type=int, default=10)
     m.add_argument(
@@ -120,7 +122,17 @@ def _meshes(args: argparse.Namespace, ds: Any) -> list[Any]:
     sel = selection_from_args(args)
     if sel.empty_spec:
         raise SelectionError("select surfaces: --each neuron or --where neuron=1")
-    return list(mesh_selection(ds, sel, level=args.level).values())
+    meshes = mesh_selection(
+        ds, sel, level=args.level, simplify_nm=args.simplify, smooth=args.smooth
+    )
+    return list(meshes.values())
+
+
+def _mesh_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--simplify", type=float, default=None, metavar="NM", help="max simplification error, nm"
+    )
+    p.add_argument("--smooth", type=int, default=0, metavar="N", help="Taubin iterations")
 
 
 def run_surfaces(args: argparse.Namespace) -> int:
