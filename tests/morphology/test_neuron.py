@@ -149,6 +149,11 @@ def test_property_path_distances_match_dijkstra(sk):
     for r in sk.roots.tolist():
         mine = sk.component == sk.component[r]
         np.testing.assert_allclose(sk.distance_to_root[mine], ref[r][mine], rtol=1e-9, atol=1e-6)
+    # a subset of targets in any order, float32
+    tg = np.arange(len(sk))[::-1][::2]
+    d32 = sk.path_distances(np.arange(len(sk)), tg, dtype=np.float32)
+    assert d32.dtype == np.float32
+    np.testing.assert_allclose(d32, d[:, tg].astype(np.float32), rtol=1e-6)
     # blocks stream the same rows
     rows = np.concatenate(list(sk.iter_path_distances(np.arange(len(sk)), block_size=7)))
     np.testing.assert_array_equal(rows, d)

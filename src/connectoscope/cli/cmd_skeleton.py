@@ -85,6 +85,12 @@ def register(sub: Any) -> None:
         "--out-scale", type=xyz_float, default=None, help="NML output: X,Y,Z nm per voxel"
     )
     c.add_argument("--out-id", type=int, default=1, help="precomputed output: segment id")
+    c.add_argument(
+        "--frame",
+        choices=["minnie65"],
+        default=None,
+        help="write the skeleton in a standard frame (µm)",
+    )
     add_overwrite(c)
     c.set_defaults(func=run_convert)
     p = add_subcommand(
@@ -133,6 +139,12 @@ def register(sub: Any) -> None:
     _synapse_options(m, required=True)
     m.add_argument(
         "--split-axon", action="store_true", help="label axon/dendrite by synapse flow first"
+    )
+    m.add_argument(
+        "--frame",
+        choices=["minnie65"],
+        default=None,
+        help="also give each synapse's position in a standard frame (columns x_minnie65_um ...)",
     )
     m.add_argument("-o", "--output", required=True, help="CSV or Parquet")
     m.set_defaults(func=run_map)
@@ -218,6 +230,10 @@ def run_convert(args: argparse.Namespace) -> int:
     if target.exists() and not args.overwrite:
         raise DatasetExistsError(f"{target}: exists; pass --overwrite to replace it")
     s = _read(args)
+    if args.frame == "minnie65":
+        from ..transform import minnie65_transform
+
+        s = minnie65_transform().apply_skeleton(s)
     out = write_skeleton(
         s,
         args.out,
@@ -324,6 +340,12 @@ def run_map(args: argparse.Namespace) -> int:
         if len(t):
             parts.append(t.assign(kind=kind[:-1]))
     out = pd.concat(parts, ignore_index=True) if parts else nrn.inputs
+    if args.frame == "minnie65" and len(out):
+        from ..transform import minnie65_transform
+
+        q = minnie65_transform().apply(out[["x_nm", "y_nm", "z_nm"]].to_numpy())
+        for k, a in enumerate("xyz"):
+            out[f"{a}_minnie65_um"] = q[:, k]
     # our nearest vertex's node id, and the table's own columns under their own names
     out = out.rename(columns={"node_id": "nearest_node_id"})
     out = out.rename(columns={c: c[len("table_") :] for c in out.columns if c.startswith("table_")})

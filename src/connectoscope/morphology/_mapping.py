@@ -43,9 +43,9 @@ def map_synapses(
     pts = np.asarray(points_nm, np.float64).reshape(-1, 3)
     if not len(skel):
         raise InvalidParameterError("the skeleton has no vertices to map synapses onto")
-    # all cores; a finite max_dist bounds the search (misses come back as inf)
+    # a finite max_dist bounds the search (misses come back as inf)
     bound = float(max_dist) if np.isfinite(max_dist) else np.inf
-    d, j = cKDTree(skel.vertices).query(pts, distance_upper_bound=bound, workers=-1)
+    d, j = cKDTree(skel.vertices).query(pts, distance_upper_bound=bound)
     j = np.minimum(j, len(skel) - 1)
     miss = d > max_dist
     if miss.any() and policy == "raise":

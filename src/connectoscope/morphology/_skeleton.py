@@ -230,10 +230,8 @@ class Skeleton:
         src = self._check_vertices(sources, "sources")
         tgt = np.arange(len(self)) if targets is None else self._check_vertices(targets, "targets")
         out = np.empty((src.size, tgt.size), dtype)
-        row = 0
-        for block in self.iter_path_distances(src, tgt, dtype=dtype):
-            out[row : row + len(block)] = block
-            row += len(block)
+        for _ in self._path_blocks(src, tgt, targets is None, 262_144, out):
+            pass
         return out
 
     def iter_path_distances(
@@ -248,44 +246,88 @@ class Skeleton:
         distances from any number of sources stream in bounded memory."""
         src = self._check_vertices(sources, "sources")
         tgt = np.arange(len(self)) if targets is None else self._check_vertices(targets, "targets")
+        for block in self._path_blocks(src, tgt, targets is None, block_size, None):
+            yield block.astype(dtype, copy=False)
+
+    def _path_blocks(
+        self,
+        src: np.ndarray,
+        tgt: np.ndarray,
+        all_targets: bool,
+        block_size: int,
+        out: np.ndarray | None,
+    ) -> Iterator[np.ndarray]:
+        """Rows of path distances in blocks; written into ``out`` when given."""
         idx = self._tree_index
         d = self.distance_to_root
-        el = self.edge_lengths
         comp = self.component
         n = len(self)
-        # (source row, ancestor) pairs for every source, ancestors with an edge only
-        rows_l, anc_l = [], []
+        ex = idx.ex  # ex[p] = sum of edge lengths of the vertices before pre-order position p
+        # Walk up from every source at once. A run of single-child ancestors is one contiguous
+        # pre-order range sharing one subtree end: it becomes one "ramp" term; other
+        # ancestors (branch points, leaves, roots) one step term each.
+        s_rows, s_vert, r_rows, r_top, r_bot = [], [], [], [], []
         cur, row = src.copy(), np.arange(src.size)
         while cur.size:
-            rows_l.append(row)
-            anc_l.append(cur)
-            nxt = self.parent[cur]
+            ch = idx.chain[cur]
+            s_rows.append(row[~ch])
+            s_vert.append(cur[~ch])
+            r_rows.append(row[ch])
+            r_bot.append(cur[ch])
+            up = cur.copy()
+            up[ch] = idx.run_top[cur[ch]]
+            r_top.append(up[ch])
+            nxt = self.parent[up]
             keep = nxt >= 0
             row, cur = row[keep], nxt[keep]
-        rows = np.concatenate(rows_l)
-        anc = np.concatenate(anc_l)
-        o = np.argsort(rows, kind="stable")
-        rows, anc = rows[o], anc[o]
-        bounds = np.searchsorted(rows, np.arange(src.size + 1))
+        sr, sv = _by_row(np.concatenate(s_rows), np.concatenate(s_vert))
+        rr, rt, rb = _by_row(np.concatenate(r_rows), np.concatenate(r_top), np.concatenate(r_bot))
+        s_bounds = np.searchsorted(sr, np.arange(src.size + 1))
+        r_bounds = np.searchsorted(rr, np.arange(src.size + 1))
+        el = self.edge_lengths
+        epre = ex[1:]  # total edge length up to and including each pre-order position
         per = max(1, block_size // max(1, n + 1))
-        identity = targets is None and idx.identity
+        identity = all_targets and idx.identity
+        d_t = d[tgt][None, :]
+        forest = self.roots.size > 1
         pre_t = idx.pre[tgt]
         for i in range(0, src.size, per):
             j = min(src.size, i + per)
-            lo, hi = bounds[i], bounds[j]
-            r = rows[lo:hi] - i
-            a = anc[lo:hi]
-            w = el[a]
-            flat = np.concatenate([r * (n + 1) + idx.pre[a], r * (n + 1) + idx.end[a]])
-            delta = np.bincount(flat, np.concatenate([w, -w]), minlength=(j - i) * (n + 1))
-            lca_d = np.cumsum(delta.reshape(j - i, n + 1), axis=1)
-            lca_d = lca_d[:, :n] if identity else lca_d[:, pre_t]
+            m = (j - i) * (n + 1)
+            a = sv[s_bounds[i] : s_bounds[j]]
+            off_s = (sr[s_bounds[i] : s_bounds[j]] - i) * (n + 1)
+            t, bt = rt[r_bounds[i] : r_bounds[j]], rb[r_bounds[i] : r_bounds[j]]
+            off_r = (rr[r_bounds[i] : r_bounds[j]] - i) * (n + 1)
+            p0, p1, e = idx.pre[t], idx.pre[bt], idx.end[bt]
+            flat = np.concatenate(
+                [off_s + idx.pre[a], off_s + idx.end[a], off_r + p0, off_r + p1 + 1, off_r + e]
+            )
+            w = np.concatenate([el[a], -el[a], -ex[p0], ex[p1 + 1], ex[p0] - ex[p1 + 1]])
+            steps = np.bincount(flat, w, minlength=m).astype(np.float64, copy=False)
+            steps = steps.reshape(j - i, n + 1)
+            np.cumsum(steps, axis=1, out=steps)
+            ramp = np.bincount(
+                np.concatenate([off_r + p0, off_r + p1 + 1]),
+                np.concatenate([np.ones(p0.size), -np.ones(p0.size)]),
+                minlength=m,
+            ).astype(np.float64, copy=False)
+            ramp = ramp.reshape(j - i, n + 1)
+            np.cumsum(ramp, axis=1, out=ramp)
+            lca_d = ramp[:, :n]
+            lca_d *= epre[None, :]
+            lca_d += steps[:, :n]  # d_root(lca(s, v)) at pre-order positions
+            if not identity:
+                lca_d = lca_d[:, pre_t]
             s_ = src[i:j]
-            block = d[tgt][None, :] - 2.0 * lca_d
-            block += d[s_][:, None]
-            np.maximum(block, 0.0, out=block)
-            block[comp[s_][:, None] != comp[tgt][None, :]] = np.inf
-            yield block.astype(dtype, copy=False)
+            # d(s, v) = d(v) + d(s) - 2 d(lca), computed in place
+            lca_d *= -2.0
+            lca_d += d_t
+            lca_d += d[s_][:, None]
+            block = out[i:j] if out is not None else lca_d
+            np.maximum(lca_d, 0.0, out=block)
+            if forest:
+                block[comp[s_][:, None] != comp[tgt][None, :]] = np.inf
+            yield block
 
     def _check_vertices(self, idx: np.ndarray, what: str) -> np.ndarray:
         a = np.asarray(idx, np.int64).reshape(-1)
@@ -298,7 +340,7 @@ class Skeleton:
 
     @cached_property
     def _tree_index(self) -> _TreeIndex:
-        return _TreeIndex(self.parent)
+        return _TreeIndex(self.parent, self.edge_lengths, self.n_children)
 
     def reroot(self, vertex: int) -> Skeleton:
         """The same tree rooted at ``vertex`` (its component only is re-oriented)."""
@@ -422,11 +464,18 @@ def _climb(parent: np.ndarray, edge_lengths: np.ndarray) -> tuple[np.ndarray, np
     return dist, top
 
 
+def _by_row(rows: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
+    o = np.argsort(rows, kind="stable")
+    return (rows[o], *(c[o] for c in cols))
+
+
 class _TreeIndex:
     """Depth-first (pre-order) position ``pre`` of every vertex and the end ``end`` of its
     subtree's interval ``[pre, end)``."""
 
-    def __init__(self, parent: np.ndarray) -> None:
+    def __init__(
+        self, parent: np.ndarray, edge_lengths: np.ndarray, n_children: np.ndarray
+    ) -> None:
         n = parent.size
         par = np.where(parent < 0, n, parent)
         order = np.argsort(par, kind="stable")
@@ -451,3 +500,20 @@ class _TreeIndex:
         self.pre = pre[:n]
         self.end = end[:n]
         self.identity = bool(np.array_equal(self.pre, np.arange(n)))
+        # edge length summed along the pre-order: ex[p] = total before position p
+        at = np.empty(n, np.int64)
+        at[self.pre] = np.arange(n)
+        self.ex = np.concatenate([[0.0], np.cumsum(edge_lengths[at])])
+        # chain vertices (one child, not a root) and the top of the run of chain vertices
+        # each belongs to (climbing while the parent is a chain vertex too)
+        self.chain = (n_children == 1) & (parent >= 0)
+        up = np.arange(n)
+        ch = np.flatnonzero(self.chain)
+        pc = parent[ch]
+        up[ch] = np.where(self.chain[pc], pc, ch)
+        while True:
+            nxt = up[up]
+            if np.array_equal(nxt, up):
+                break
+            up = nxt
+        self.run_top = up

@@ -174,11 +174,13 @@ def skeletonize_mask_kimimaro(
     name: str = "",
     scale: float = 1.5,
     const_nm: float | None = None,
+    tick_nm: float | None = None,
 ) -> Skeleton | None:
     """Skeleton (nm) of one binary ``[z, y, x]`` mask with kimimaro's TEASAR (GPL extra).
 
     ``scale`` and ``const_nm`` are TEASAR's invalidation ball ``r = scale * radius + const``
-    (``const_nm`` defaults to 4 voxels of x). The root is the vertex with the largest radius
+    (``const_nm`` defaults to 4 voxels of x); terminal branches shorter than ``tick_nm``
+    (default 6 voxels) are removed with ``kimimaro.postprocess``. The root is the vertex with the largest radius
     (the soma for neurons); pieces stay separate roots. None when the mask is empty.
 
     Raises
@@ -206,6 +208,8 @@ def skeletonize_mask_kimimaro(
     ks = res.get(1)
     if ks is None or len(ks.vertices) == 0:
         return None
+    # remove ticks (terminal branches shorter than tick_nm) TEASAR leaves at the surface
+    ks = kimimaro.postprocess(ks, dust_threshold=0, tick_threshold=tick_nm or 6 * float(vs.max()))
     v = np.asarray(ks.vertices, np.float64) + np.asarray(offset_nm, float)
     e = np.asarray(ks.edges, np.int64).reshape(-1, 2)
     rad = np.asarray(getattr(ks, "radius", np.zeros(len(v))), np.float64)

@@ -69,13 +69,22 @@ def write_swc(
     Values are written as the shortest text that reads back to the same float64, so a file
     read and written with the same ``units`` keeps every id, type, parent and coordinate
     (bit-exact when ``units`` is 1 or a power of two). The original header comment lines
-    (``meta["swc_header"]``) are kept, followed by our units line.
+    (``meta["swc_header"]``) are kept, followed by our units line. A skeleton moved into a
+    frame (``meta["unit"]`` not nm, see :meth:`FrameTransform.apply_skeleton`) is written in
+    that frame's unit, which the units line names.
     """
     from ._nml import _fmt
 
     p = Path(path)
     pid = np.where(skel.parent >= 0, skel.node_ids[np.maximum(skel.parent, 0)], -1)
     unit_name = {1000.0: "micrometer", 1.0: "nanometer"}.get(float(units), f"{units:g} nm")
+    frame_unit = str(skel.meta.get("unit", "nm"))
+    if frame_unit != "nm":  # vertices already in a frame's unit (e.g. minnie65 µm): as they are
+        units = 1.0
+        frame = skel.meta.get("frame", {})
+        unit_name = (
+            f"{frame_unit} ({frame.get('name', 'frame')} {frame.get('version', '')})".strip()
+        )
     lines: list[str] = []
     if header:
         ours = "# written by connectoscope; units: "
