@@ -9,8 +9,8 @@ from connectoscope.volume import write_array
 
 
 def test_cmap_layout_with_pytables_and_h5py(tmp_path, rng):
-    tables = pytest.importorskip("tables")
     import h5py
+    import tables
 
     ds = cs.Dataset.create(tmp_path / "c.cscope", voxel_size=(11.24, 11.24, 28))
     labels = np.kron(

@@ -1,5 +1,6 @@
 import json
 
+import h5py
 import numpy as np
 import pytest
 
@@ -18,9 +19,16 @@ from connectoscope.volume import downsample_labels, ingest, write_array
 def test_cube_ingest_roundtrip_all_levels(tmp_path, small_labels):
     src = write_cubes(tmp_path / "seg", small_labels, 32, skip={(1, 1, 1)})
     ds = ingest(
-        src, tmp_path / "d.cscope", layer="segmentation", voxel_size=(16, 16, 40), workers=2
+        src,
+        tmp_path / "d.cscope",
+        layer="segmentation",
+        voxel_size=(16, 16, 40),
+        workers=2,
+        chunk_xyz=(16, 16, 8),
+        shard_xyz=(32, 32, 16),
     )
     seg = ds.segmentation
+    assert seg.num_levels >= 4  # several levels, several shards each: pieces cross tasks
     assert seg.complete and seg.dtype == np.uint32
     expect = small_labels.copy()
     expect[32:64, 32:64, 32:64] = 0  # missing cube reads as background
@@ -46,7 +54,8 @@ def test_cube_ingest_roundtrip_all_levels(tmp_path, small_labels):
 
 
 def test_ome_metadata_and_zarr_python_reads_identical(tmp_path, small_labels, small_image):
-    zarr = pytest.importorskip("zarr")
+    import zarr
+
     ds = cs.Dataset.create(tmp_path / "z.cscope", voxel_size=(11.24, 11.24, 28))
     write_array(ds, "segmentation", small_labels, kind="segmentation")
     write_array(ds, "image", small_image, kind="image")
@@ -105,13 +114,23 @@ def test_bad_inputs(tmp_path, small_labels):
     (bad / "x1y0z0.hdf5").write_bytes(raw[: len(raw) // 4])
     with pytest.raises(DataFormatError, match="x1y0z0.hdf5"):
         ingest(bad, tmp_path / "b.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
-    b = cs.Dataset(tmp_path / "b.cscope")
+    # found while checking the cube headers, before the dataset is even created
+    assert not (tmp_path / "b.cscope").exists()
+    # damage found while reading (past the headers) leaves an incomplete layer that says so
+    bad2 = write_cubes(tmp_path / "bad2", small_labels, 32)
+    with h5py.File(bad2 / "x1y0z0.hdf5", "w") as f:
+        f.create_dataset("data", data=small_labels[:32, :32, 32:64], compression="gzip")
+    raw = bytearray((bad2 / "x1y0z0.hdf5").read_bytes())
+    raw[-2000:] = bytes(2000)
+    (bad2 / "x1y0z0.hdf5").write_bytes(bytes(raw))
+    with pytest.raises(DataFormatError, match="x1y0z0.hdf5"):
+        ingest(bad2, tmp_path / "b2.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
+    b = cs.Dataset(tmp_path / "b2.cscope")
     with pytest.raises(IncompleteStoreError, match="resume"):
         b.segmentation.read()
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)
     # wrong dtype cube
     wrong = write_cubes(tmp_path / "wrong", small_labels, 32)
-    import h5py
 
     with h5py.File(wrong / "x0y1z0.hdf5", "w") as f:
         f["data"] = np.zeros((32, 32, 32), np.uint16)

@@ -95,6 +95,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     missing = ds.provenance[-1].get("missing") or []
     if missing:
         print(f"  missing cubes read as background: {', '.join(missing)}")
+    skipped = ds.provenance[-1].get("skipped") or []
+    if skipped:
+        print(
+            f"  skipped {len(skipped)} files whose names are not x{{i}}y{{j}}z{{k}}.hdf5: "
+            f"{', '.join(skipped)}"
+        )
     print(f"next: connectoscope info {ds.path}")
     return 0
 

@@ -171,7 +171,8 @@ def read_box(
     shape = tuple(int(b) - int(a) for a, b in zip(start_zyx, stop_zyx))
     if table is None:
         if out is None:
-            return np.asarray(dset[sl])
+            arr = np.asarray(dset[sl])
+            return arr.astype(arr.dtype.newbyteorder("="), copy=False)
         out[...] = dset[sl]
         return out
     if out is None:

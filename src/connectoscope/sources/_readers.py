@@ -44,6 +44,10 @@ class SourceReader:
         """Parts of the source grid that have no file (read as background)."""
         return []
 
+    def skipped(self) -> list[str]:
+        """Files in the source folder that were not read (names not matching the pattern)."""
+        return []
+
 
 @dataclass
 class CubeSource(SourceReader):
@@ -52,6 +56,10 @@ class CubeSource(SourceReader):
     cubes: tuple[tuple[tuple[int, int, int], str], ...] = ()
     edge: int = 0
     missing_names: tuple[str, ...] = ()
+    skipped_names: tuple[str, ...] = ()
+
+    def skipped(self) -> list[str]:
+        return list(self.skipped_names)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         import h5py
@@ -219,6 +227,7 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
             cubes=tuple((c.grid, str(c.path)) for c in cf.cubes),
             edge=cf.edge,
             missing_names=tuple(f"x{i}y{j}z{k}" for i, j, k in cf.missing),
+            skipped_names=tuple(f.name for f in cf.skipped),
         )
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".hdf"):

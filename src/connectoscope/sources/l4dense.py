@@ -92,13 +92,16 @@ class CubeFolder:
         Folder holding ``x{i}y{j}z{k}.hdf5`` files.
     cube : int, optional
         Cube edge in voxels; read from the first file when omitted.
+    validate : bool
+        Check every cube's shape and dtype on opening (:meth:`check`).
 
     Attributes
     ----------
     cubes : list of CubeFile
         The files that exist, sorted by grid position (z, y, x).
     skipped : list of Path
-        Files in the folder whose names do not match the pattern.
+        Files in the folder whose names do not match the pattern (not read; listed in the
+        ingest report).
     dtype : numpy.dtype
         dtype of ``/data`` in the first cube.
     """
@@ -109,6 +112,7 @@ class CubeFolder:
     cubes: list[CubeFile] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     dtype: np.dtype | None = None
+    validate: bool = True
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -153,6 +157,34 @@ class CubeFolder:
         self.cubes = [
             CubeFile(p, g, self.cube) for g, p in sorted(found.items(), key=lambda kv: kv[0][::-1])
         ]
+        if self.validate:
+            self.check()
+
+    def check(self) -> None:
+        """Open every cube's header: same cube shape and dtype as the first, readable HDF5.
+
+        Run before anything is written, so a bad file stops an ingest at once and names
+        itself. A cube whose chunk data is damaged past its header is caught when read.
+
+        Raises
+        ------
+        DataFormatError
+            Naming the first bad file, what it holds and what was expected.
+        """
+        e = self.edge
+        for c in self.cubes:
+            shape, dtype = _probe(c.path, self.dataset)
+            if tuple(shape) != (e, e, e):
+                raise DataFormatError(
+                    f"{c.path}: /{self.dataset} has shape {tuple(shape)}; every cube must be "
+                    f"({e}, {e}, {e}) [z, y, x] like {self.cubes[0].path.name}. Replace the file "
+                    "or move it out of the folder."
+                )
+            if np.dtype(dtype) != self.dtype:
+                raise DataFormatError(
+                    f"{c.path}: /{self.dataset} is {np.dtype(dtype)}; the other cubes are "
+                    f"{self.dtype}. Replace the file or move it out of the folder."
+                )
 
     @property
     def edge(self) -> int:

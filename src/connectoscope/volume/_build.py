@@ -276,6 +276,7 @@ def _build(
         seconds=round(time.perf_counter() - t0, 3),
         bytes_written=total,
         missing=source.missing(),
+        skipped=source.skipped(),
     )
     return VolumeLayer(ds, name)
 
@@ -494,7 +495,7 @@ def ingest(
                 f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "
                 "(for example 11.24,11.24,28 for L4dense)"
             )
-        ds = Dataset.create(dataset, voxel_size=vs, offset_vx=src.offset_vx)
+        ds = Dataset.create(dataset, voxel_size=vs, offset_vx=src.offset_vx, overwrite=overwrite)
     if voxel_size is not None and VoxelSize.parse(voxel_size) != ds.voxel_size:
         raise InvalidParameterError(
             f"{ds.path}: voxel size {VoxelSize.parse(voxel_size).xyz} nm differs from the "
