@@ -349,3 +349,21 @@ def test_checksum_parsing():
         Checksum("sha256", "00")
     with pytest.raises(InvalidParameterError, match="names no file"):
         fetch_url("http://127.0.0.1:1/", ".")
+
+
+def test_names_that_leave_the_folder_are_refused(tmp_path):
+    reg = {
+        "format": 1,
+        "datasets": {
+            "evil": {
+                "description": "t",
+                "files": [
+                    {"name": "../escape.bin", "url": "http://127.0.0.1:9/x", "md5": "0" * 32}
+                ],
+            }
+        },
+    }
+    (tmp_path / "reg.json").write_text(json.dumps(reg))
+    rep = fetch("evil", tmp_path / "to", registry=load_registry(tmp_path / "reg.json"))
+    assert rep.missing == ["../escape.bin"] and "leaves" in rep.failed["../escape.bin"]
+    assert not (tmp_path / "escape.bin").exists()

@@ -270,3 +270,9 @@ def test_annotation_errors_name_the_fix(tmp_path):
     with pytest.raises(DataFormatError, match="'kind'"):
         bad = SynapseTable(t.df.assign(kind="x"))
         write_synapse_annotations(bad, tmp_path / "c", properties=["size", "kind"])
+
+
+def test_an_empty_table_is_refused(tmp_path):
+    df = pd.DataFrame({"pre": [], "post": [], "x_nm": [], "y_nm": [], "z_nm": []}, dtype="int64")
+    with pytest.raises(DataFormatError, match="empty"):
+        write_synapse_annotations(SynapseTable(df), tmp_path / "e")

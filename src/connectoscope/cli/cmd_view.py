@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.screenshot:
         log: dict[str, Any] = {}
-        print(screenshot(ds, args.screenshot, selection=sel_or_none, log=log))
+        print(screenshot(ds, args.screenshot, selection=sel_or_none, log=log, annotations=False))
         if args.log:
             from pathlib import Path
 

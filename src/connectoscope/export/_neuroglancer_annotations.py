@@ -219,6 +219,8 @@ def write_sharded(
     keys = np.asarray(keys, np.uint64)
     offsets = np.asarray(offsets, np.int64)
     folder.mkdir(parents=True, exist_ok=True)
+    if not len(keys):
+        return []
     h = _hashed(keys, spec)
     mbits, sbits = int(spec["minishard_bits"]), int(spec["shard_bits"])
     minishard = (h & _U64((1 << mbits) - 1)).astype(np.int64)
@@ -366,6 +368,8 @@ def write_synapse_annotations(
             raise DatasetExistsError(f"{out}: already exists; pass overwrite=True (--overwrite)")
         shutil.rmtree(out)
     n = len(df)
+    if n == 0:
+        raise DataFormatError("the synapse table is empty: no annotations to write")
     xyz = df[need].to_numpy(np.float64)
     if n and not np.isfinite(xyz).all():
         raise DataFormatError(

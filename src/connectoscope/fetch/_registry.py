@@ -304,6 +304,9 @@ def fetch(
     report = FetchReport(name, folder)
     for f in files:
         dest = folder / f.name
+        if Path(f.name).is_absolute() or ".." in Path(f.name).parts:
+            report.failed[f.name] = "refused: the name leaves the dataset folder"
+            continue
         if f.checksum is None:
             report.unverified.append(f.name)
         before = dest.stat().st_mtime_ns if dest.exists() else None

@@ -36,7 +36,7 @@ def ensure_annotations(dataset: Dataset) -> Path | None:
         return out
     import pyarrow.parquet as pq
 
-    names = set(pq.read_schema(table).names)
-    if not {"x_nm", "y_nm", "z_nm"} <= names:
+    meta = pq.read_metadata(table)
+    if meta.num_rows == 0 or not {"x_nm", "y_nm", "z_nm"} <= set(meta.schema.names):
         return None
     return write_dataset_annotations(dataset)

@@ -113,6 +113,7 @@ def screenshot(
     size: tuple[int, int] = (1200, 900),
     timeout_s: float = 120.0,
     log: dict[str, Any] | None = None,
+    annotations: bool = True,
 ) -> Path:
     """Render the viewer in headless Chromium and save a PNG once the layers have loaded
     (Neuroglancer's own screenshot waits for every visible chunk and mesh).
@@ -130,6 +131,8 @@ def screenshot(
     log : dict, optional
         Filled with ``console`` (the page's console errors and warnings and uncaught
         exceptions, as text) and ``requests`` (``[path, status]`` served by the data server).
+    annotations : bool
+        As for :func:`view`.
 
     Returns
     -------
@@ -144,7 +147,7 @@ def screenshot(
             "screenshots need playwright: pip install playwright"
         ) from None
     exe = find_chromium()
-    handle, url = view(dataset, selection=selection)
+    handle, url = view(dataset, selection=selection, annotations=annotations)
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
     try:
