@@ -21,7 +21,6 @@ Real labels: ``../shared/data/pinky40`` mip2 (16 x 16 x 40 nm).
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -100,6 +99,37 @@ def bench_meshing(vol: np.ndarray, block: int) -> None:
         f"  wall: reference {t_ref:.2f} s, ours 1 process {t1:.2f} s, ours 2 processes "
         f"{t2:.2f} s; ours 2 processes {n / t2:.3g} M voxels/s of covered volume in all"
     )
+
+
+def bench_one_object(vol: np.ndarray, label: int, block: int) -> None:
+    """One object in its box (other labels are background): the usual ``--where`` case."""
+    n = vol.size / 1e6
+    t_ref, f_ref = _once(lambda: reference_mesh(vol))
+    t1, f1 = _once(lambda: ours_mesh(vol, block, 1))
+    t2, f2 = _once(lambda: ours_mesh(vol, block, 2))
+    z, y, x = vol.shape
+    print(f"meshing label {label} in its box {x} x {y} x {z} voxels, blocks of {block}^3")
+    print(f"  faces: reference {f_ref}, ours 1 process {f1}, ours 2 processes {f2}")
+    print(
+        ratio_line(
+            "one object 1 process vs direct zmesh",
+            n / t1,
+            n / t_ref,
+            "M voxels/s",
+            higher_is_better=True,
+        )
+    )
+    print(
+        ratio_line(
+            "one object 2 processes per process vs direct zmesh",
+            n / t2 / 2,
+            n / t_ref,
+            "M voxels/s",
+            higher_is_better=True,
+        )
+    )
+    print(ratio_line("one object scaling 1 -> 2 processes (wall time)", t2, t1, "s"))
+    print(f"  ours 2 processes: {n / t2:.3g} M voxels/s of covered volume in all")
 
 
 def reference_table(vol: np.ndarray) -> int:
@@ -206,6 +236,14 @@ def bench_plane(tmp: Path) -> None:
     )
 
 
+def _worker_rss_mb() -> str:
+    """Resident memory of the (warm) worker processes still alive, MB."""
+    import psutil
+
+    kids = psutil.Process().children(recursive=True)
+    return ", ".join(f"{k.memory_info().rss / 2**20:.0f} MB" for k in kids) or "none alive"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cutouts (smoke test)")
@@ -217,15 +255,23 @@ def main() -> None:
         mesh_vol, block, table_vol = vol[256:384, 128:384, 128:384], 64, vol
     mesh_vol = np.ascontiguousarray(mesh_vol)
     table_vol = np.ascontiguousarray(table_vol)
+    label = 16649205
+    zz, yy, xx = np.nonzero(vol == label)
+    box = vol[zz.min() : zz.max() + 1, yy.min() : yy.max() + 1, xx.min() : xx.max() + 1]
+    if args.quick:  # a 64 x 128 x 128 window around the object's centroid
+        c = [int(v.mean()) - int(v.min()) for v in (zz, yy, xx)]
+        lo = [max(0, min(ci - h, n - 2 * h)) for ci, h, n in zip(c, (32, 64, 64), box.shape)]
+        box = box[lo[0] : lo[0] + 64, lo[1] : lo[1] + 128, lo[2] : lo[2] + 128]
+    one = np.ascontiguousarray(np.where(box == label, box, 0))
     t0 = time.perf_counter()
     bench_meshing(mesh_vol, block)
+    bench_one_object(one, label, 64 if args.quick else 128)
     with tempfile.TemporaryDirectory() as d:
         bench_tables(table_vol, Path(d))
         bench_plane(Path(d))
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"peak RSS: this process {peak_rss_mb():.0f} MB, largest worker {children:.0f} MB; "
-        f"total {time.perf_counter() - t0:.0f} s"
+        f"peak RSS: this process {peak_rss_mb():.0f} MB; worker processes now: "
+        f"{_worker_rss_mb()}; total {time.perf_counter() - t0:.0f} s"
     )
 
 
