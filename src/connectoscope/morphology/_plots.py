@@ -139,6 +139,9 @@ def plot_skeleton(
         mappable = lc
         fig.colorbar(lc, ax=ax, label=f"{color_by} ({dname})" if is_dist else color_by, shrink=0.7)
     ax.add_collection(lc)
+    soma = np.flatnonzero(skel.features["compartment"] == 1)
+    if soma.size and legend:  # the soma as a dot (a root has no edge to draw)
+        ax.scatter(v[soma, a], v[soma, b], s=30, color="black", zorder=4, label="_soma")
     if synapses_nm is not None and len(synapses_nm):
         s = np.asarray(synapses_nm, float) * f
         if synapse_values is not None:
