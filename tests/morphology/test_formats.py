@@ -33,7 +33,7 @@ def _same(a, b, *, exact=True):
     if exact:
         np.testing.assert_array_equal(a.vertices, b.vertices)
     else:
-        np.testing.assert_allclose(a.vertices, b.vertices, rtol=1e-6)
+        np.testing.assert_allclose(a.vertices, b.vertices, rtol=3e-16, atol=1e-12)
     np.testing.assert_array_equal(a.features["compartment"], b.features["compartment"])
 
 

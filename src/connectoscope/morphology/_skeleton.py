@@ -5,6 +5,8 @@ parent or -1 for a root; ``node_ids`` keep the file's ids (SWC ``PointNo``). Fea
 per-vertex arrays: ``compartment`` (SWC type: 0 undefined, 1 soma, 2 axon, 3 dendrite,
 4 apical dendrite, 5+ custom) and ``radius`` (nm) always exist. Vertices are stored in a
 topological order (parents before children), which makes path distances one pass.
+``meta`` carries file-level facts (SWC header, NML annotations) and, for a skeleton moved into
+a coordinate frame, ``unit`` and ``frame`` (vertices are then in that unit, not nm).
 """
 
 from __future__ import annotations
@@ -25,7 +27,21 @@ COMPARTMENTS = {0: "undefined", 1: "soma", 2: "axon", 3: "dendrite", 4: "apical 
 
 @dataclass
 class Skeleton:
-    """A skeleton; build with :meth:`from_parents` (validates and sorts topologically)."""
+    """A skeleton; build with :meth:`from_parents` (validates and sorts topologically).
+
+    Attributes
+    ----------
+    vertices : (N, 3) float64
+        x, y, z in nm (or ``meta["unit"]``).
+    parent : (N,) int64
+        Parent vertex index, -1 for roots; parents come before children.
+    node_ids : (N,) int64
+        The file's node ids.
+    features : dict of (N,) arrays
+        ``compartment`` (int32 SWC codes), ``radius`` (nm) and any others.
+    name : str
+    meta : dict
+    """
 
     vertices: np.ndarray
     parent: np.ndarray
