@@ -36,8 +36,6 @@ def map_synapses(
         ``point`` (row of the input), ``vertex``, ``node_id``, ``distance_nm``,
         ``distance_to_root_nm`` (path distance of the vertex), ``compartment``.
     """
-    from scipy.spatial import cKDTree
-
     if policy not in ("drop", "keep", "raise"):
         raise InvalidParameterError(f"policy must be drop, keep or raise, got {policy!r}")
     pts = np.asarray(points_nm, np.float64).reshape(-1, 3)
@@ -45,7 +43,7 @@ def map_synapses(
         raise InvalidParameterError("the skeleton has no vertices to map synapses onto")
     # a finite max_dist bounds the search (misses come back as inf)
     bound = float(max_dist) if np.isfinite(max_dist) else np.inf
-    d, j = cKDTree(skel.vertices).query(pts, distance_upper_bound=bound)
+    d, j = skel.kdtree.query(pts, distance_upper_bound=bound)
     j = np.minimum(j, len(skel) - 1)
     miss = d > max_dist
     if miss.any() and policy == "raise":

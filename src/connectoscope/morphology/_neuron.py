@@ -441,9 +441,7 @@ def _mesh_vertices(mesh: Any) -> np.ndarray:
 
 
 def _nearest_vertex(sk: Skeleton, pts: np.ndarray) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
-    _, j = cKDTree(sk.vertices).query(pts)
+    _, j = sk.kdtree.query(pts)
     return np.asarray(j, np.int64)
 
 

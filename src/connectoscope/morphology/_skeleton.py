@@ -355,6 +355,13 @@ class Skeleton:
         return a
 
     @cached_property
+    def kdtree(self) -> Any:
+        """A ``scipy.spatial.cKDTree`` of the vertices (built once, cached)."""
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.vertices)
+
+    @cached_property
     def _tree_index(self) -> _TreeIndex:
         return _TreeIndex(self.parent, self.edge_lengths, self.n_children)
 
