@@ -112,6 +112,9 @@ def test_view_screenshot_shows_em_segments_and_mesh(tmp_path):
     # a mesh: the 3-D panel (bottom left of the 4-panel layout) holds coloured pixels
     panel = sat[h // 2 :, : w // 2]
     assert (panel > 60).mean() > 0.005
+    # synapse markers in their colour (#ffcc00): drawn, not only fetched
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    assert ((r > 220) & (g > 160) & (g < 225) & (b < 80)).mean() > 0.0008
 
     # with no selection every synapse is shown through the spatial index
     r = subprocess.run(

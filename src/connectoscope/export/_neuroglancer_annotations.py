@@ -184,6 +184,22 @@ def _hashed(keys: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     return murmurhash3_x86_128_uint64(k) if spec["hash"] == "murmurhash3_x86_128" else k
 
 
+def _gzip_all(items: list[bytes]) -> list[bytes]:
+    return [gzip.compress(d, compresslevel=1, mtime=0) for d in items]
+
+
+_POOL: list[Any] = []
+
+
+def _pool() -> Any:
+    """A shared thread pool (one thread per core) for compression."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max(1, os.cpu_count() or 1)))
+    return _POOL[0]
+
+
 def shard_file_name(shard: int, spec: dict[str, Any]) -> str:
     """``<shard>.shard``: lowercase hex, zero-padded to ``ceil(shard_bits / 4)`` digits."""
     digits = math.ceil(spec["shard_bits"] / 4)
@@ -234,11 +250,11 @@ def write_sharded(
     n_mini = 1 << mbits
     for a, b in itertools.pairwise(bounds.tolist()):
         idx = order[a:b]
-        if gz:
-            chunks = [
-                gzip.compress(bytes(buffer[offsets[i] : offsets[i + 1]]), compresslevel=1, mtime=0)
-                for i in idx.tolist()
-            ]
+        if gz:  # zlib releases the GIL: compress on every core
+            raw = [bytes(buffer[offsets[i] : offsets[i + 1]]) for i in idx.tolist()]
+            step = max(1, -(-len(raw) // (4 * (os.cpu_count() or 1))))
+            parts_in = [raw[i : i + step] for i in range(0, len(raw), step)]
+            chunks = [c for part in _pool().map(_gzip_all, parts_in) for c in part]
             sizes = np.fromiter((len(c) for c in chunks), np.int64, count=len(chunks))
             data = b"".join(chunks)
         else:  # one vectorised gather
