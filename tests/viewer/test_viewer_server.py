@@ -80,3 +80,31 @@ def test_state_layers(tmp_path):
     assert st["layers"][1]["segments"] == ["5"]
     assert st["dimensions"]["z"] == [pytest.approx(40e-9), "m"]
     json.dumps(st)
+
+
+def test_state_cli_data_url_and_annotation_layer(tmp_path, capsys):
+    import pandas as pd
+
+    from connectoscope.cli import main
+    from connectoscope.connectome import SynapseTable
+    from connectoscope.volume import write_array
+
+    d = cs.Dataset.create(tmp_path / "a.cscope", voxel_size=(4, 4, 40))
+    write_array(d, "segmentation", np.ones((2, 16, 16), np.uint32), kind="segmentation")
+    syn = pd.DataFrame(
+        {"pre": [1, 1], "post": [1, 1], "x_nm": [1.0, 9.0], "y_nm": [2.0, 3.0], "z_nm": [0, 40.0]}
+    )
+    SynapseTable(syn).save(d)
+    assert main(["view", str(d.path), "--state", "--no-annotations"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert [la["type"] for la in st["layers"]] == ["segmentation"]
+    assert main(["view", str(d.path), "--state", "--data-url", "https://example.org/a"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    ann = st["layers"][-1]
+    assert ann["source"] == "precomputed://https://example.org/a/annotations/synapses"
+    assert ann["linkedSegmentationLayer"] == {
+        "pre_segment": "segmentation",
+        "post_segment": "segmentation",
+    }
+    assert "filterBySegmentation" not in ann and "shader" not in ann  # no selection, no size
+    assert st["layers"][0]["source"][0].startswith("zarr3://https://example.org/a/")
