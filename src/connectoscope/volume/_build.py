@@ -189,9 +189,12 @@ def _levels_for(
     shard_xyz: Sequence[int] | None = None,
 ) -> list[LevelSpec]:
     chunk, _ = choose_chunk_shard(shape_zyx, dtype, voxel_size)
+    # the pyramid ends at a level of about one chunk; thin-in-z chunks (16 planes for
+    # uint32) would add levels halving z alone, so those stop at 32 planes
+    stop = (max(chunk[0], min(32, shape_zyx[0])), chunk[1], chunk[2])
     if chunk_xyz is not None:
-        chunk = (int(chunk_xyz[2]), int(chunk_xyz[1]), int(chunk_xyz[0]))
-    plan = plan_pyramid(shape_zyx, voxel_size, min_shape_zyx=chunk) if pyramid else []
+        chunk = stop = (int(chunk_xyz[2]), int(chunk_xyz[1]), int(chunk_xyz[0]))
+    plan = plan_pyramid(shape_zyx, voxel_size, min_shape_zyx=stop) if pyramid else []
     levels = []
     for f in level_factors(plan):
         shape = (
@@ -410,17 +413,19 @@ def _execute(
 
     if not graph:
         return
-    mb = {k: t.nbytes * itemsize / 1e6 for k, t in todo.items()}
-    with progress(total=round(total / 1e6, 1), desc=f"ingest {name}", unit="MB") as bar:
+    size = {k: t.nbytes * itemsize for k, t in todo.items()}
+    with progress(
+        total=total, desc=f"ingest {name}", unit="B", unit_scale=True, unit_divisor=1000
+    ) as bar:
 
         def on_done(key: Any, result: Any) -> None:
-            if key is None:  # polled on a cluster: MB done so far
+            if key is None:  # polled on a cluster: bytes done so far
                 bar.update(result - bar.n)
-            elif key in mb:
-                bar.update(mb[key])
+            elif key in size:
+                bar.update(size[key])
 
         def poll() -> float:
-            return sum(v for k, v in mb.items() if todo[k].record.exists())
+            return sum(v for k, v in size.items() if todo[k].record.exists())
 
         run_graph(
             graph,

@@ -20,9 +20,7 @@ def plan_pyramid(
     Halve x and y alone (2x2x1) while the z voxel is at least twice as large as the x, y
     voxel (anisotropic EM: 28 or 40 nm in z against 4-16 nm in x, y); once near-isotropic,
     halve all three (2x2x2). An axis already at or below its ``min_shape_zyx`` entry is not
-    halved. Stops when the whole level fits inside ``min_shape_zyx`` (one chunk), or when
-    only z is still too large but halving it would make the z voxel more than twice as
-    coarse as the x, y voxel (z alone is halved only while that keeps voxels near-isotropic).
+    halved. Stops when the whole level fits inside ``min_shape_zyx`` (one chunk).
 
     >>> plan_pyramid((256, 512, 512), VoxelSize(11.24, 11.24, 28), min_shape_zyx=(64, 64, 64))
     [(2, 2, 1), (2, 2, 2), (2, 2, 2)]
@@ -35,9 +33,8 @@ def plan_pyramid(
         halve_z = vz < 2 * min(vx, vy) * 0.999
         f = (2 if x > mx else 1, 2 if y > my else 1, 2 if (halve_z and z > mz) else 1)
         if f == (1, 1, 1):
-            # only z is too large and already the coarsest axis: stop rather than make the
-            # pyramid ever more anisotropic
-            break
+            # only z is too large but still anisotropic: halve z anyway
+            f = (1, 1, 2)
         steps.append(f)
         x, y, z = -(-x // f[0]), -(-y // f[1]), -(-z // f[2])
         vx, vy, vz = vx * f[0], vy * f[1], vz * f[2]
