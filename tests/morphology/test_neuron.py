@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from connectoscope.errors import DataFormatError, InvalidParameterError
@@ -159,3 +160,32 @@ def test_property_path_distances_match_dijkstra(sk):
     np.testing.assert_array_equal(rows, d)
     with pytest.raises(InvalidParameterError, match="vertex indices must lie in"):
         sk.path_distances(np.array([len(sk)]))
+
+
+@settings(max_examples=30)
+@given(skeleton_trees(max_nodes=50), st.data())
+def test_property_mask_carries_to_synapses_and_mesh(sk, data):
+    n = len(sk)
+    k = data.draw(st.integers(0, 30))
+    pick = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), int)
+    table = pd.DataFrame(
+        {"x": sk.vertices[pick, 0], "y": sk.vertices[pick, 1], "z": sk.vertices[pick, 2]}
+    )
+    faces = np.asarray(
+        data.draw(st.lists(st.tuples(*(st.integers(0, n - 1),) * 3), min_size=1, max_size=20))
+    )
+    nrn = Neuron.build(sk, inputs=table, mesh=(sk.vertices.copy(), faces))
+    keep = np.asarray(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    m = nrn.masked(keep)
+    # synapses sit exactly on vertices: kept iff their vertex is kept
+    on = nrn.inputs["vertex"].to_numpy()
+    assert len(m.inputs) == int(keep[on].sum())
+    assert set(m.inputs["node_id"]) == set(sk.node_ids[on[keep[on]]])
+    np.testing.assert_array_equal(
+        m.skeleton.node_ids[m.inputs["vertex"].to_numpy()], m.inputs["node_id"].to_numpy()
+    )
+    # mesh faces survive iff all three vertices map to kept skeleton vertices
+    mv, mf = m.mesh
+    assert len(mf) == int(keep[nrn.mesh_vertex][faces].all(axis=1).sum())
+    assert len(mv) == int(keep[nrn.mesh_vertex].sum())
+    assert m.skeleton.features["distance_to_soma"].shape == (int(keep.sum()),)

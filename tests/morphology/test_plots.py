@@ -181,3 +181,37 @@ def test_figures_from_synthetic_skeletons(tmp_path):
         == 0
     )
     assert png.stat().st_size > 10000
+
+
+def test_cli_plot_with_masked_mesh(tmp_path, capsys):
+    swc = require_shared(f"hemibrain-da1/swc/{BID}.swc")
+    syn = require_shared(f"hemibrain-da1/synapses/{BID}.csv")
+    obj = require_shared(f"hemibrain-da1/meshes/{BID}.obj")
+    base = [
+        "skeleton",
+        "plot",
+        str(swc),
+        "--units",
+        "8",
+        "--synapses",
+        str(syn),
+        "--syn-units",
+        "8",
+    ]
+    base += ["--root", "soma", "--split-axon", "--figure", "dendrite_distance", "--views", "xy"]
+    with_mesh = tmp_path / "mesh.png"
+    assert main([*base, "--mesh", str(obj), "--mesh-units", "8", "-o", str(with_mesh)]) == 0
+    without = tmp_path / "plain.png"
+    assert main([*base, "-o", str(without)]) == 0
+    # the silhouette adds light grey pixels the plain figure does not have
+    grey = np.asarray(Image.open(with_mesh).convert("RGB"), int)
+    plain = np.asarray(Image.open(without).convert("RGB"), int)
+
+    def light_grey(im):
+        return int(
+            ((im.min(axis=2) > 215) & (im.max(axis=2) < 245) & (np.ptp(im, axis=2) < 6)).sum()
+        )
+
+    assert light_grey(grey) > 2 * light_grey(plain) + 1000
+    assert main([*base, "--mesh", str(tmp_path / "none.obj"), "-o", str(without)]) == 2
+    assert "no such mesh file" in capsys.readouterr().err

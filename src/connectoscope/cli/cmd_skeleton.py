@@ -125,6 +125,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--frame", choices=["minnie65"], default=None, help="draw in a standard frame (µm)"
     )
+    p.add_argument("--mesh", default=None, help="the neuron's surface (OBJ, PLY...), drawn behind")
+    p.add_argument("--mesh-units", type=float, default=1.0, help="nm per mesh coordinate unit")
     p.add_argument("--invert-y", action="store_true", help="depth axis pointing down")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=run_plot)
@@ -265,10 +267,29 @@ def _position(text: str) -> Any:
     return parts if len(parts) == 3 else parts[0]
 
 
+def _mesh(args: argparse.Namespace) -> Any:
+    if not getattr(args, "mesh", None):
+        return None
+    import numpy as np
+    import trimesh
+
+    from ..errors import DataFormatError, SourceNotFoundError
+
+    if not Path(args.mesh).exists():
+        raise SourceNotFoundError(f"{args.mesh}: no such mesh file")
+    try:
+        tm = trimesh.load(args.mesh, process=False, force="mesh")
+    except Exception as e:
+        raise DataFormatError(f"{args.mesh}: cannot read the mesh ({e})") from None
+    mesh: Any = tm
+    return (np.asarray(mesh.vertices, np.float64) * args.mesh_units, np.asarray(mesh.faces))
+
+
 def _neuron(args: argparse.Namespace, s: Any) -> Any:
     from ..morphology import Neuron
 
     kw: dict[str, Any] = {
+        "mesh": _mesh(args),
         "position": _position(args.position),
         "units": args.syn_units,
         "max_dist": args.max_dist,
@@ -276,7 +297,7 @@ def _neuron(args: argparse.Namespace, s: Any) -> Any:
         "target_column": args.target_column,
     }
     if not args.synapses:
-        return Neuron.build(s)
+        return Neuron.build(s, mesh=kw["mesh"])
     df = _table(args.synapses)
     if args.type_column in df.columns:
         return Neuron.build(s, synapses=df, type_column=args.type_column, **kw)

@@ -205,6 +205,7 @@ def plot_neuron(
     invert_y: bool = False,
     frame: Any = None,
     mask: str = "compartment != axon",
+    show_mesh: bool = True,
 ) -> Path:
     """The tutorial's figures for one neuron, one panel per view.
 
@@ -220,6 +221,8 @@ def plot_neuron(
         ``invert_y=True`` for depth down).
     mask : str
         :meth:`Neuron.vertex_mask` expression for ``dendrite_distance``.
+    show_mesh : bool
+        Draw the neuron's mesh (masked like the skeleton) as a light grey silhouette.
     """
     plt = _plt()
     if figure not in FIGURES:
@@ -240,6 +243,8 @@ def plot_neuron(
     fig, axes = plt.subplots(1, len(views), figsize=(5.2 * len(views), 5.2), squeeze=False)
     for ax, view in zip(axes[0], views):
         common = {"ax": ax, "view": view, "invert_y": invert_y, "title": f"{nrn.name} {view}"}
+        if show_mesh and nrn.mesh is not None:
+            _draw_mesh(ax, nrn.mesh, view, tf, _unit(sk)[0])
         if figure == "compartments":
             plot_skeleton(sk, **common)
         elif figure == "synapses":
@@ -285,6 +290,20 @@ def plot_skeleton_points(
     f, _ = _unit(skel)
     s = np.asarray(pts, float) * f
     ax.scatter(s[:, a], s[:, b], s=5, color=color, label=label, zorder=3, edgecolors="none")
+
+
+def _draw_mesh(ax: Any, mesh: Any, view: str, tf: Any, f: float) -> None:
+    from matplotlib.collections import PolyCollection
+
+    from ._neuron import _mesh_vertices
+
+    v = tf(_mesh_vertices(mesh)) * f
+    faces = np.asarray(mesh[1] if isinstance(mesh, tuple) else mesh.faces, np.int64)
+    a, b = _AXES[view]
+    tri = v[faces][:, :, [a, b]]
+    ax.add_collection(
+        PolyCollection(list(tri), facecolors="#bdbdbd", edgecolors="none", alpha=0.25, zorder=0)
+    )
 
 
 def _with_compartment(sk: Skeleton, code: int) -> Skeleton:
