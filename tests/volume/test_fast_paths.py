@@ -127,3 +127,30 @@ def test_local_modes_and_graph_dependencies():
     assert sorted(seen) == [(-2, 2), (-1, 1), (3, 3)]
     with pytest.raises(ValueError, match="mode"):
         run_graph(graph, ["c"], workers=2, mode="nope")  # type: ignore[arg-type]
+
+
+def test_processes_mode_gives_the_same_bytes_and_cleans_cut_shards(tmp_path, small_labels):
+    from connectoscope.cli import main
+
+    src = write_cubes(tmp_path / "seg", small_labels, 32)
+    opts = dict(
+        layer="segmentation", voxel_size=(8, 8, 8), chunk_xyz=(16, 16, 16), shard_xyz=(32, 32, 32)
+    )
+    ref = ingest(src, tmp_path / "ref.cscope", workers=2, **opts)
+    argv = ["ingest", str(src), str(tmp_path / "p.cscope"), "--layer", "segmentation"]
+    argv += ["--voxel-size", "8,8,8", "--chunk", "16,16,16", "--shard", "32,32,32"]
+    assert main([*argv, "--workers", "2", "--local", "processes"]) == 0
+    assert _store_files(tmp_path / "p.cscope") == _store_files(ref.path)
+    # a shard file cut short by a kill is a hidden .part file: removed when resuming
+    ds = cs.Dataset(tmp_path / "p.cscope")
+    desc = dict(ds.layer("segmentation"))
+    desc["complete"] = False
+    ds.set_layer("segmentation", desc)
+    shard = next((ds.path / "volume.ome.zarr" / "labels" / "segmentation" / "0" / "c").rglob("0"))
+    leftover = shard.with_name(".0.1234.5678.part")
+    leftover.write_bytes(b"half a shard")
+    assert main(argv) == 0
+    assert not leftover.exists()
+    assert _store_files(ds.path) == _store_files(ref.path)
+    with pytest.raises(cs.errors.InvalidParameterError, match="local must be"):
+        ingest(src, tmp_path / "x.cscope", local="fork", **opts)

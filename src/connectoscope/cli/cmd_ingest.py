@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
         "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
     )
     add_parallel_options(p)
+    p.add_argument(
+        "--local",
+        choices=["threads", "processes"],
+        default="threads",
+        help="without --scheduler: Dask's local threads (default) or a pool of processes",
+    )
     add_overwrite(p)
     p.set_defaults(func=run_ingest)
 
@@ -80,6 +86,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         voxel_size=args.voxel_size,
         workers=args.workers,
         scheduler=args.scheduler,
+        local=args.local,
         overwrite=args.overwrite,
         chunk_xyz=args.chunk,
         shard_xyz=args.shard,

@@ -225,6 +225,7 @@ def _build(
     *,
     workers: int | None,
     scheduler: Any,
+    local: str = "threads",
     pyramid: bool = True,
     signature: str,
     extra: dict[str, Any] | None = None,
@@ -266,7 +267,21 @@ def _build(
     graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
     itemsize = dtype.itemsize
     total = sum(t.nbytes for t in todo.values()) * itemsize
-    _execute(graph, final, todo, itemsize, total, name=name, workers=workers, scheduler=scheduler)
+    if existing is not None:  # resuming: drop temporary files of shards cut short by a kill
+        for li in range(len(levels)):
+            for part in (ds.path / relpath / str(li)).glob("c/**/.*.part"):
+                part.unlink()
+    _execute(
+        graph,
+        final,
+        todo,
+        itemsize,
+        total,
+        name=name,
+        workers=workers,
+        scheduler=scheduler,
+        local=local,
+    )
     ds.reload()
     desc = dict(ds.layer(name))
     desc["complete"] = True
@@ -407,6 +422,7 @@ def _execute(
     name: str,
     workers: int | None,
     scheduler: Any,
+    local: str,
 ) -> None:
     from .._progress import progress
     from ..parallel import run_graph
@@ -432,7 +448,7 @@ def _execute(
             final,
             scheduler=scheduler,
             workers=workers if len(todo) > 1 else 1,
-            mode="threads",
+            mode=local,  # type: ignore[arg-type]
             on_done=on_done,
             poll=poll,
         )
@@ -454,6 +470,7 @@ def ingest(
     voxel_size: VoxelSizeLike | None = None,
     workers: int | None = None,
     scheduler: Any = None,
+    local: str = "threads",
     overwrite: bool = False,
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
@@ -472,9 +489,14 @@ def ingest(
         Needed when creating the dataset, unless a ``synth.json`` manifest sits beside the
         cube folder. Checked against an existing dataset.
     workers : int, optional
-        Local worker processes (default: all cores).
+        Local workers (default: all cores); ``1`` runs in this thread.
     scheduler : str or distributed.Client, optional
-        Run the shard tasks on a Dask cluster instead.
+        Run the shard tasks on a Dask cluster instead (default: the ``scheduler`` config
+        option, ``CONNECTOSCOPE_SCHEDULER``).
+    local : {"threads", "processes"}
+        Without a scheduler: Dask's local threaded scheduler (default: reading, zstd and
+        the pyramid kernels release the GIL, and pyramid levels take their input from
+        memory) or its multiprocessing scheduler on a warm pool of worker processes.
     overwrite : bool
         Replace an existing complete layer of this name. An incomplete layer from the same
         source resumes without it.
@@ -488,6 +510,8 @@ def ingest(
     """
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
+    if local not in ("threads", "processes"):
+        raise InvalidParameterError(f"local must be 'threads' or 'processes', got {local!r}")
     src = open_source(source)
     if isinstance(dataset, Dataset):
         ds = dataset
@@ -532,6 +556,7 @@ def ingest(
         src,
         workers=workers,
         scheduler=scheduler,
+        local=local,
         signature=sig,
         chunk_xyz=chunk_xyz,
         shard_xyz=shard_xyz,
