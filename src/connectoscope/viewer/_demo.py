@@ -21,7 +21,8 @@ def demo_step(ctx: DemoContext) -> None:
         ctx.add(ann, "synapse annotations (Neuroglancer precomputed, sharded, spatial index)")
         ctx.note(
             f"viewer: {ds.layers['annotations']['n_synapses']} synapses as annotations, "
-            f"{len(info['spatial'])} spatial index levels"
+            f"{len(info['spatial'])} spatial index level"
+            + ("s" if len(info["spatial"]) != 1 else "")
         )
     state = viewer_state(ds, "http://127.0.0.1:PORT/data", selection=Selection.parse(each="neuron"))
     names = ", ".join(layer["name"] for layer in state["layers"])
