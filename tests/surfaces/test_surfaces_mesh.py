@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import connectoscope as cs
@@ -149,3 +150,33 @@ def test_pinky40_through_the_dataset(tmp_path):
     expected = 560_410 * 16 * 16 * 40
     assert abs(m.volume_nm3 - expected) / expected < 0.03
     assert [p.name for p in out.iterdir()] == ["segment_16649205.ply"]
+
+
+def test_by_kind_without_colour_uses_one_colour_per_value(ds):
+    from connectoscope.render import id_colors
+    from connectoscope.surfaces import mesh_selection
+
+    m = mesh_selection(ds, Selection.parse(["neuron=1"], by="spinehead"), level=0)[1]
+    cols = {tuple(c) for c in m.colors[:, :3].tolist()}
+    assert cols == {(178, 178, 178), tuple(id_colors(np.array([7]))[0].tolist())}  # grey + 7
+
+
+def test_64bit_object_ids_warn_and_still_write(tmp_path):
+    from connectoscope.errors import ConnectoscopeWarning
+
+    d = cs.Dataset.create(tmp_path / "w.cscope", voxel_size=(8, 8, 8))
+    lab = np.zeros((16, 16, 16), np.uint64)
+    lab[4:12, 4:12, 4:12] = 2**40 + 1
+    write_array(d, "segmentation", lab, kind="segmentation")
+    table = pd.DataFrame({"segment_id": [2**40 + 1], "kind": ["cell"], "object_id": [2**60]})
+    ObjectMaps.from_table(table).save(d)
+    with pytest.warns(ConnectoscopeWarning, match="beyond the 32-bit Neuroglancer number"):
+        r = make_surfaces(d, Selection.parse(each="cell"), tmp_path / "o", level=0)
+    assert list(r.meshes) == [2**60] and r.meshes[2**60].is_closed
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [f"cell_{2**60}.ply"]
+    import json
+
+    props = json.loads((d.path / "meshes" / "segment_properties" / "info").read_text())
+    assert props["inline"]["ids"] == [str(2**40 + 1)]  # exact, no float rounding
+    assert [p["id"] for p in props["inline"]["properties"]] == ["label", "tags"]
+    assert (d.path / "meshes" / f"{2**40 + 1}:0").exists()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ..errors import ConnectoscopeWarning, DataFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..segmentation import ObjectMaps
@@ -167,14 +168,13 @@ def write_legacy_meshes(
     return n
 
 
-def _number_type(values: np.ndarray) -> str:
+def _number_type(values: np.ndarray) -> str | None:
+    """The Neuroglancer number type holding ``values`` (None: none does, 32 bits at most)."""
     if values.size == 0 or (values.min() >= -(2**31) and values.max() < 2**31):
         return "int32"
     if values.min() >= 0 and values.max() < 2**32:
         return "uint32"
-    raise DataFormatError(
-        "object ids above 2**32 cannot be Neuroglancer number properties (uint32 at most)"
-    )
+    return None
 
 
 def write_segment_properties(
@@ -208,11 +208,21 @@ def write_segment_properties(
     props: list[dict[str, object]] = [{"id": "label", "type": "label", "values": labels}]
     for k in kinds:
         v = values[k]
+        dtype = _number_type(v)
+        if dtype is None:
+            warnings.warn(
+                f"{k} object ids reach {int(v.max())}, beyond the 32-bit Neuroglancer number "
+                f"properties: the viewer gets no {k}=N query (the label and the {k} tag keep "
+                "it); renumber the objects below 2**32 to get one",
+                ConnectoscopeWarning,
+                stacklevel=2,
+            )
+            continue
         props.append(
             {
                 "id": k,
                 "type": "number",
-                "data_type": _number_type(v),
+                "data_type": dtype,
                 "values": v.astype(np.int64).tolist(),
             }
         )
