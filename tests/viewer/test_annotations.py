@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from neuroglancer.read_precomputed_annotations import AnnotationReader
 
 from connectoscope.connectome import SynapseTable
@@ -276,3 +278,43 @@ def test_an_empty_table_is_refused(tmp_path):
     df = pd.DataFrame({"pre": [], "post": [], "x_nm": [], "y_nm": [], "z_nm": []}, dtype="int64")
     with pytest.raises(DataFormatError, match="empty"):
         write_synapse_annotations(SynapseTable(df), tmp_path / "e")
+
+
+@settings(max_examples=25)
+@given(
+    n=st.integers(1, 400),
+    limit=st.integers(1, 60),
+    spread=st.sampled_from([0.0, 1.0, 1e3, 1e6]),
+    seed=st.integers(0, 2**16),
+)
+def test_every_synapse_once_in_the_spatial_index_property(tmp_path_factory, n, limit, spread, seed):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "pre": BIG + rng.integers(0, 5, n),
+            "post": rng.integers(0, 2**63 - 1, n, dtype=np.int64),
+            "size": rng.uniform(0, 10, n),
+            "x_nm": rng.uniform(0, 1, n) * spread,
+            "y_nm": rng.uniform(0, 1, n) * spread / 3,
+            "z_nm": rng.uniform(0, 1, n) * spread / 7,
+        }
+    )
+    out = write_synapse_annotations(
+        SynapseTable(df), tmp_path_factory.mktemp("p") / "a", limit=limit, max_levels=8, seed=seed
+    )
+    info = json.loads((out / "info").read_text())
+    lower = np.array(info["lower_bound"])
+    seen = np.zeros(n, np.int64)
+    for lvl in info["spatial"]:
+        chunk = np.array(lvl["chunk_size"])
+        for code, value in _read_sharded(out / lvl["key"], lvl["sharding"]).items():
+            rec, ids = _decode_multiple(value, 1)
+            assert len(ids) <= lvl["limit"]
+            lo = lower + np.array(_demorton(code, lvl["grid_shape"])) * chunk
+            tol = 1e-3 * max(1.0, spread)
+            assert (rec[:, :3] >= lo - tol).all() and (rec[:, :3] <= lo + chunk + tol).all()
+            seen[ids.astype(np.int64)] += 1
+    assert (seen == 1).all()
+    post = _read_sharded(out / "post_segment", info["relationships"][1]["sharding"])
+    assert sum(len(_decode_multiple(v, 1)[1]) for v in post.values()) == n
+    assert set(post) == {int(x) for x in df.post}
