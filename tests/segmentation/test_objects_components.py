@@ -49,3 +49,19 @@ def test_stats_cli_components(tmp_path, capsys):
     assert "connected pieces (6-connectivity): 3; segments in more than one piece: 1" in out
     seg = pd.read_parquet(ds.path / "objects" / "segments.parquet").set_index("segment_id")
     assert seg.loc[7, "components"] == 1 and seg.loc[8, "components"] == 2
+
+
+def test_centroids_in_dataset_nm_with_offset_and_level(tmp_path):
+    from connectoscope.segmentation import segment_table
+
+    ds = cs.Dataset.create(tmp_path / "o.cscope", voxel_size=(4, 4, 40), offset_vx=(100, 0, 7))
+    lab = np.zeros((4, 256, 256), np.uint32)
+    lab[1:3, 10:12, 20:24] = 5
+    write_array(ds, "segmentation", lab, kind="segmentation")
+    t0 = segment_table(ds, workers=1).set_index("segment_id")
+    assert t0.loc[5, "centroid_x_nm"] == pytest.approx((100 + 21.5) * 4)
+    assert t0.loc[5, "centroid_z_nm"] == pytest.approx((7 + 1.5) * 40)
+    # level 1 (2 x 2 x 1): voxel (0, 0, 0) is centred half a base voxel further in x and y
+    t1 = segment_table(ds, level=1, workers=1).set_index("segment_id")
+    assert t1.loc[5, "centroid_x_nm"] == pytest.approx(100 * 4 + 10.5 * 8 + 2)
+    assert t1.loc[5, "centroid_z_nm"] == pytest.approx(t0.loc[5, "centroid_z_nm"])

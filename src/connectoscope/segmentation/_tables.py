@@ -144,8 +144,8 @@ def segment_table(
     -------
     pandas.DataFrame
         ``segment_id`` (uint64), ``voxels`` (int64, at ``level``), box ``x0, y0, z0, x1, y1,
-        z1`` (int64 voxels of ``level``, half-open), ``centroid_{x,y,z}_nm`` (float64, nm
-        from the voxel ``(0, 0, 0)`` centre of that level).
+        z1`` (int64 voxels of ``level``, half-open), ``centroid_{x,y,z}_nm`` (float64, nm in
+        dataset coordinates, the dataset offset included, as mesh vertices).
     """
     from ..parallel import run_tasks
 
@@ -172,7 +172,13 @@ def segment_table(
     )
     if not parts:
         parts = [block_statistics(np.zeros((1, 1, 1), np.uint8))]
-    return _finish(_merge(parts), lev.voxel_size.xyz)
+    out = _finish(_merge(parts), lev.voxel_size.xyz)
+    # dataset coordinates, as mesh vertices: voxel (0, 0, 0) of this level is centred at
+    # offset * base voxel + (this voxel - base voxel) / 2
+    base = dataset.voxel_size.xyz
+    for ax, o, b, v in zip("xyz", dataset.offset_vx, base, lev.voxel_size.xyz):
+        out[f"centroid_{ax}_nm"] += o * b + (v - b) / 2
+    return out
 
 
 def _signature(dataset: Dataset, layer: str) -> str:
