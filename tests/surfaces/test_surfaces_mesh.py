@@ -180,3 +180,20 @@ def test_64bit_object_ids_warn_and_still_write(tmp_path):
     assert props["inline"]["ids"] == [str(2**40 + 1)]  # exact, no float rounding
     assert [p["id"] for p in props["inline"]["properties"]] == ["label", "tags"]
     assert (d.path / "meshes" / f"{2**40 + 1}:0").exists()
+
+
+@pytest.mark.parametrize("fmt", ["ply", "obj", "glb"])
+def test_mesh_files_round_trip(ds, tmp_path, fmt):
+    from connectoscope.errors import InvalidParameterError, SourceNotFoundError
+    from connectoscope.surfaces import load_mesh
+
+    argv = ["surfaces", str(ds.path), "--each", "neuron", "--format", fmt, "--level", "0"]
+    assert main([*argv, "-o", str(tmp_path / fmt)]) == 0
+    r = make_surfaces(ds, Selection.parse(each="neuron"), None, level=0, precomputed=False)
+    back = load_mesh(tmp_path / fmt / f"neuron_1.{fmt}")
+    assert back.is_closed
+    assert back.volume_nm3 == pytest.approx(r.meshes[1].volume_nm3, rel=1e-5)
+    with pytest.raises(SourceNotFoundError, match="no such mesh file"):
+        load_mesh(tmp_path / f"missing.{fmt}")
+    with pytest.raises(InvalidParameterError, match="use one of .ply, .obj, .glb"):
+        r.meshes[1].save(tmp_path / "x.stl")

@@ -230,13 +230,13 @@ class Selection:
             )
         group_kind = self.group_kind
         if group_kind is None:
-            self._check_size(int(segs.size), "segment ids")
+            self._check_size(int(segs.size), "segment id")
             return {int(s): np.array([s], np.uint64) for s in segs}
         keys = objects.lookup(group_kind, segs)
         order = np.argsort(keys, kind="stable")
         keys, segs = keys[order], segs[order]
         bounds = np.flatnonzero(np.diff(keys)) + 1
-        self._check_size(len(bounds) + 1, f"{group_kind} values")
+        self._check_size(len(bounds) + 1, f"{group_kind} value")
         return {
             int(k[0]): s for k, s in zip(np.split(keys, bounds), np.split(segs, bounds)) if k.size
         }

@@ -42,7 +42,8 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike[str]) -> Path:
     fmt = _format(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.part")
-    tmp.write_bytes(mesh.to_trimesh().export(file_type=fmt))
+    data = mesh.to_trimesh().export(file_type=fmt)  # OBJ comes back as text
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, p)
     return p
 
