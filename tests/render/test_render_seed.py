@@ -137,3 +137,11 @@ def test_movies(ds, tmp_path):
     assert len(frames) == 6
     f = np.asarray(frames[3]).astype(int)
     assert f[62, 20, 1] > 150 and f[62, 20, 0] < 60  # the axon is lime in the slice movie
+
+
+def test_movie_bad_input(ds, tmp_path, capsys):
+    out = tmp_path / "m.avi"
+    assert main(["movie", str(ds.path), "--slice", "z", "-o", str(out)]) == 2
+    assert "movies are written as .mp4, .gif" in capsys.readouterr().err and not out.exists()
+    assert main(["movie", str(ds.path), "--slice", "z", "--turn", "9", "-o", "m.gif"]) == 2
+    assert "give one of --slice x|y|z or --turn DEGREES" in capsys.readouterr().err

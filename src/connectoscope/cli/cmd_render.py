@@ -152,7 +152,9 @@ def run_movie(args: argparse.Namespace) -> int:
 
     from ..dataset import Dataset
     from ..render import render_dataset_plane, turn_frames, write_movie
+    from ..render._scene import check_movie_path
 
+    check_movie_path(args.output)
     ds = Dataset(args.dataset)
     if (args.slice is None) == (args.turn is None):
         raise InvalidParameterError("give one of --slice x|y|z or --turn DEGREES")

@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import InvalidParameterError
 from .colors import id_colors, parse_color
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..surfaces import Mesh
 
-__all__ = ["render_meshes", "turn_frames", "write_movie"]
+__all__ = ["MOVIE_SUFFIXES", "check_movie_path", "render_meshes", "turn_frames", "write_movie"]
+
+#: Movie file suffixes: GIF, or video through imageio-ffmpeg (H.264).
+MOVIE_SUFFIXES = (".mp4", ".gif", ".mov", ".mkv")
 
 
 def _plotter(size: Sequence[int]) -> Any:
@@ -94,6 +98,23 @@ def turn_frames(
     return out
 
 
+def check_movie_path(out: str | os.PathLike[str]) -> Path:
+    """``out`` as a Path when its suffix is a movie format (:data:`MOVIE_SUFFIXES`).
+
+    Raises
+    ------
+    InvalidParameterError
+        Another suffix (checked before any frame is rendered).
+    """
+    p = Path(out)
+    if p.suffix.lower() not in MOVIE_SUFFIXES:
+        raise InvalidParameterError(
+            f"{p}: movies are written as {', '.join(MOVIE_SUFFIXES)} (by the suffix); "
+            f"got {p.suffix or 'no suffix'}"
+        )
+    return p
+
+
 def write_movie(
     frames: Sequence[np.ndarray], out: str | os.PathLike[str], *, fps: int = 10
 ) -> Path:
@@ -102,7 +123,9 @@ def write_movie(
 
     imageio: Any = imageio_v2
 
-    p = Path(out)
+    p = check_movie_path(out)
+    if not frames:
+        raise InvalidParameterError(f"{p}: no frames to write")
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".gif":
         imageio.mimsave(p, list(frames), duration=1.0 / fps, loop=0)
