@@ -88,8 +88,16 @@ _OPEN_LOCK = threading.Lock()
 
 
 def _array(path: Path) -> Any:
-    """The level's TensorStore, opened once per process (thread-safe handle)."""
-    key = str(path)
+    """The level's TensorStore, opened once per process (thread-safe handle).
+
+    Keyed by the metadata file's change time too, so a warm worker never reuses the handle
+    of a level that was replaced (``overwrite``) since it opened it.
+    """
+    try:
+        stamp = (path / "zarr.json").stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    key = f"{path}@{stamp}"
     with _OPEN_LOCK:
         arr = _OPEN.get(key)
         if arr is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DependencyMissingError
 from ._omezarr import LevelSpec, zstd_level
 
 __all__ = ["shard_path", "write_shard"]
@@ -35,16 +36,26 @@ def _compressor(level: int) -> Any:
         cache = _LOCAL.zstd = {}
     comp = cache.get(level)
     if comp is None:
-        import zstandard
-
+        zstandard = _require("zstandard")
         comp = cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
     return comp
 
 
-def _crc32c(data: bytes) -> int:
-    import google_crc32c
+def _require(name: str) -> Any:
+    import importlib
 
-    return int(google_crc32c.value(data))
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        pip = {"google_crc32c": "google-crc32c"}.get(name, name)
+        raise DependencyMissingError(
+            f"writing volume shards needs the {pip!r} package; install it with "
+            f"`pip install {pip}` (it is a dependency of connectoscope)"
+        ) from err
+
+
+def _crc32c(data: bytes) -> int:
+    return int(_require("google_crc32c").value(data))
 
 
 def shard_path(level_dir: Path, shard_index_zyx: tuple[int, int, int]) -> Path:
