@@ -197,3 +197,16 @@ def test_mesh_files_round_trip(ds, tmp_path, fmt):
         load_mesh(tmp_path / f"missing.{fmt}")
     with pytest.raises(InvalidParameterError, match="use one of .ply, .obj, .glb"):
         r.meshes[1].save(tmp_path / "x.stl")
+
+
+def test_segment_properties_cap_keeps_meshed_segments(ds, tmp_path):
+    import json
+
+    from connectoscope.errors import ConnectoscopeWarning
+    from connectoscope.export._neuroglancer_mesh import write_segment_properties
+
+    with pytest.warns(ConnectoscopeWarning, match="3 segments belong to object kinds"):
+        info = write_segment_properties(tmp_path, ds.objects, meshed_ids=[3], max_ids=2)
+    props = json.loads(info.read_text())["inline"]
+    assert props["ids"] == ["3"]
+    assert next(p for p in props["properties"] if p["id"] == "neuron")["values"] == [2]

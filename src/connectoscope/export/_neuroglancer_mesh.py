@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 INFO = {"@type": "neuroglancer_legacy_mesh", "segment_properties": "segment_properties"}
+#: Most segments written as inline Neuroglancer segment properties (JSON size).
+MAX_INLINE_IDS = 1_000_000
 
 
 def encode_legacy_fragment(vertices_nm: np.ndarray, faces: np.ndarray) -> bytes:
@@ -182,6 +184,8 @@ def write_segment_properties(
     objects: ObjectMaps,
     *,
     segment_ids: Iterable[int] = (),
+    meshed_ids: Iterable[int] = (),
+    max_ids: int = MAX_INLINE_IDS,
 ) -> Path:
     """Write ``segment_properties/info`` under ``folder``.
 
@@ -189,6 +193,9 @@ def write_segment_properties(
     spinehead 9"``), one ``number`` property per kind (its object id of that kind, 0 for
     none) and ``tags`` naming the kinds it belongs to. Neuroglancer then answers the query
     ``neuron=1`` with the segments ChimeraX selects with ``where neuron=1``.
+
+    The properties are inline JSON: above ``max_ids`` segments, only ``meshed_ids`` (the
+    segments that have meshes) plus ``segment_ids`` are written, with a warning.
 
     Returns
     -------
@@ -200,6 +207,16 @@ def write_segment_properties(
     extra = np.fromiter((int(s) for s in segment_ids), np.uint64)
     ids = np.unique(np.concatenate([*pools, extra])) if pools or extra.size else extra
     ids = ids[ids != 0]
+    if len(ids) > max_ids:
+        meshed = np.fromiter((int(s) for s in meshed_ids), np.uint64)
+        keep = np.unique(np.concatenate([meshed, extra]))
+        warnings.warn(
+            f"{len(ids):,} segments belong to object kinds, more than {max_ids:,} inline "
+            f"segment properties; writing the {len(keep):,} meshed ones only",
+            ConnectoscopeWarning,
+            stacklevel=2,
+        )
+        ids = keep[keep != 0]
     values = {k: objects.lookup(k, ids) for k in kinds}
     labels = [
         ", ".join(f"{k} {int(values[k][i])}" for k in kinds if values[k][i])

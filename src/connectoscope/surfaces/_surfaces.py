@@ -362,7 +362,8 @@ def make_surfaces(
         folder = ds.folder("meshes", create=True)
         res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
-        write_segment_properties(folder, objects, segment_ids=plain)
+        meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])
+        write_segment_properties(folder, objects, segment_ids=plain, meshed_ids=meshed.tolist())
         ds.set_layer(
             "meshes",
             {
