@@ -19,6 +19,19 @@ def _by(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _size(text: str) -> tuple[int, int]:
+    """argparse type: ``W,H`` pixels, each 16-8192."""
+    try:
+        w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected W,H pixels such as 1024,768, got {text!r}"
+        ) from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"W,H must each be 16-8192 pixels, got {text!r}")
+    return w, h
+
+
 def _plane_arg(args: argparse.Namespace) -> tuple[str, int]:
     given = [(a, getattr(args, a)) for a in "zyx" if getattr(args, a) is not None]
     if len(given) != 1:
@@ -67,7 +80,7 @@ def register(sub: Any) -> None:
     add_selection_options(s)
     s.add_argument("--level", type=int, default=None, help="pyramid level (default: automatic)")
     _mesh_options(s)
-    s.add_argument("--size", default="1024,768", help="W,H pixels")
+    s.add_argument("--size", type=_size, default=(1024, 768), metavar="W,H", help="pixels")
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(func=run_surfaces)
     m = add_subcommand(
@@ -137,12 +150,9 @@ def _mesh_options(p: argparse.ArgumentParser) -> None:
 
 def run_surfaces(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..geometry import parse_xyz
     from ..render import render_meshes, save_png
 
-    w, h = (int(v) for v in args.size.split(","))
-    del parse_xyz
-    img = render_meshes(_meshes(args, Dataset(args.dataset)), size=(w, h), color=None)
+    img = render_meshes(_meshes(args, Dataset(args.dataset)), size=args.size, color=None)
     print(save_png(img, args.output))
     return 0
 
