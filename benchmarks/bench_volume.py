@@ -62,11 +62,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller volumes (about 2 minutes)")
     ap.add_argument("--smoke", action="store_true", help="tiny volumes: checks the script runs")
+    ap.add_argument(
+        "--big-source",
+        type=Path,
+        default=None,
+        help="an existing `connectoscope synth` folder of the large volume (skips generating it)",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_volume_"))
     config._values["progress"] = False
     try:
-        run(tmp, args.quick or args.smoke, smoke=args.smoke)
+        run(tmp, args.quick or args.smoke, smoke=args.smoke, big_source=args.big_source)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -108,7 +114,7 @@ def read_sources_ours(src: Path) -> int:
     return nbytes
 
 
-def run(tmp: Path, quick: bool, *, smoke: bool = False) -> None:
+def run(tmp: Path, quick: bool, *, smoke: bool = False, big_source: Path | None = None) -> None:
     shape = (128, 128, 64) if smoke else (256, 256, 128) if quick else (512, 512, 512)
     cube = 64 if smoke else 128 if quick else 256
     generate(tmp / "src", shape_xyz=shape, cube=cube, seed=1, progress=False)
@@ -247,9 +253,14 @@ def run(tmp: Path, quick: bool, *, smoke: bool = False) -> None:
         "from connectoscope.sources.synthetic import generate\n"
         f"generate(Path(sys.argv[1]) / 's', shape_xyz={big}, cube=256, seed=2, progress=False)\n"
     )
-    subprocess.run([sys.executable, "-c", gen, str(tmp)], check=True)
+    if big_source is None:
+        subprocess.run([sys.executable, "-c", gen, str(tmp)], check=True)
+    else:
+        (tmp / "s").symlink_to(big_source.resolve())
+    # VmHWM is the high-water mark of this process's own memory; ru_maxrss would carry the
+    # parent's peak across fork + exec
     code = (
-        "import resource, sys, time\n"
+        "import sys, time\n"
         "from pathlib import Path\n"
         "from connectoscope import config\n"
         "from connectoscope.volume import ingest\n"
@@ -257,7 +268,8 @@ def run(tmp: Path, quick: bool, *, smoke: bool = False) -> None:
         "t = time.perf_counter()\n"
         "ingest(Path(sys.argv[1]) / 's' / 'segmentation', Path(sys.argv[1]) / 'b.cscope', "
         "layer='segmentation', workers=2)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)\n"
+        "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]) / 1024, time.perf_counter() - t)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp)], capture_output=True, text=True, check=True
