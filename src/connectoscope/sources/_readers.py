@@ -40,6 +40,13 @@ class SourceReader:
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         raise NotImplementedError
 
+    def read_into(
+        self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int], out: np.ndarray
+    ) -> np.ndarray:
+        """Read the box into ``out`` (an array of the box's shape and the source dtype)."""
+        out[...] = self.read(start_zyx, stop_zyx)
+        return out
+
     def missing(self) -> list[str]:
         """Parts of the source grid that have no file (read as background)."""
         return []
@@ -62,6 +69,14 @@ class CubeSource(SourceReader):
         return list(self.skipped_names)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
+        return self.read_into(start_zyx, stop_zyx, None)
+
+    def read_into(  # type: ignore[override]
+        self,
+        start_zyx: tuple[int, int, int],
+        stop_zyx: tuple[int, int, int],
+        out: np.ndarray | None,
+    ) -> np.ndarray:
         import h5py
 
         e = self.edge
@@ -78,11 +93,11 @@ class CubeSource(SourceReader):
         shape = tuple(b - a for a, b in zip(start_zyx, stop_zyx))
         covered = sum(int(np.prod([h - low for low, h in zip(lo, hi)])) for _, _, lo, hi in parts)
         # missing cubes read as background (0); a fully covered box skips the zero fill
-        out = (
-            np.empty(shape, self.dtype)
-            if covered == int(np.prod(shape))
-            else np.zeros(shape, self.dtype)
-        )
+        full = covered == int(np.prod(shape))
+        if out is None:
+            out = np.empty(shape, self.dtype) if full else np.zeros(shape, self.dtype)
+        elif not full:
+            out.fill(0)
         for path, (cz0, cy0, cx0), lo, hi in parts:
             view = out[
                 lo[0] - start_zyx[0] : hi[0] - start_zyx[0],

@@ -111,6 +111,28 @@ def _forget_arrays(prefix: Path) -> None:
             del _OPEN[key]
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A reusable per-thread array for one task's shard data (never returned by a task).
+
+    Shard tasks allocate the same 64 MB again and again; fresh memory costs a page fault per
+    page on first touch, so each thread keeps its last two buffers.
+    """
+    pool: dict[tuple[Any, ...], np.ndarray] | None = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    key = (shape, np.dtype(dtype).str)
+    buf = pool.pop(key, None)
+    if buf is None:
+        buf = np.empty(shape, dtype)
+    pool[key] = buf
+    while len(pool) > 2:
+        pool.pop(next(iter(pool)))
+    return buf
+
+
 def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(start, stop))
 
@@ -158,7 +180,12 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
             )
     else:
         if task.level == 0:
-            data = task.source.read(task.start, task.stop)
+            if type(task.source).read_into is not SourceReader.read_into:  # fills in place
+                shape = tuple(b - a for a, b in zip(task.start, task.stop))
+                buf = _scratch(shape, np.dtype(task.source.dtype))
+                data = task.source.read_into(task.start, task.stop, buf)
+            else:
+                data = task.source.read(task.start, task.stop)
             # Testing knob for the kill-and-resume test: pause between reading and writing.
             delay = float(os.environ.get("CONNECTOSCOPE_SLOW_SHARD_S", "0") or 0)
             if delay:

@@ -103,15 +103,18 @@ def choose_chunk_shard(
     Chunks hold about 1 MB: 128 x 128 in (y, x) and ``1 MB / (128 * 128 * itemsize)``
     planes in z (64 for uint8, 32 for uint16, 16 for uint32, 8 for uint64), powers of two so
     that shards line up with the power-of-two cube files of the sources and every source
-    chunk is decompressed once. Shards hold 4 x 4 x 4 chunks (64 MB raw), clipped to the
-    level's shape so small levels are one shard. ``voxel_size`` is accepted for callers
+    chunk is decompressed once. Shards are 64 planes deep and 2 x 2 chunks wide (256 x 256
+    in (y, x): 4-16 MB raw), small enough that a 2-core ingest of a few hundred MB has tens
+    of shard tasks to share out, and clipped to the level's shape so small levels are one
+    shard. ``voxel_size`` is accepted for callers
     that choose by anisotropy; thin-in-z chunks already suit EM's xy planes.
     """
     itemsize = np.dtype(dtype).itemsize
     cz = max(1, (1 << 20) // (128 * 128 * itemsize))
     chunk = [cz, 128, 128]
     chunk = [max(1, min(c, s)) for c, s in zip(chunk, shape_zyx)]
-    shard = [min(c * 4, -(-s // c) * c) for c, s in zip(chunk, shape_zyx)]
+    per = [max(1, 64 // chunk[0]), 2, 2]
+    shard = [min(c * n, -(-s // c) * c) for c, n, s in zip(chunk, per, shape_zyx)]
     return (chunk[0], chunk[1], chunk[2]), (shard[0], shard[1], shard[2])
 
 
