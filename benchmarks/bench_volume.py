@@ -175,7 +175,7 @@ def run(tmp: Path, quick: bool, *, smoke: bool = False, big_source: Path | None 
     print(
         f"label compression pinky40 {'crop' if quick else 'mip2'}: ours {labels.nbytes / disk:.1f}x, "
         f"reference ChimeraX lz4hc about 30x, ratio {labels.nbytes / disk / 30:.1f} "
-        f"(zstd-3 in {chunk[2]}x{chunk[1]}x{chunk[0]} chunks, no shuffle; goal >= 30x)"
+        f"(zstd-1 in {chunk[2]}x{chunk[1]}x{chunk[0]} chunks, no shuffle; goal >= 30x)"
     )
     print(
         f"label write: {labels.nbytes / 1e6 / t_w:.0f} MB/s (one thread); "

@@ -9,9 +9,9 @@ Layout inside ``DS/volume.ome.zarr/``::
     labels/segmentation/0/ 1/ ...   label levels
     .progress/<layer>/<level>/      one empty file per completed output shard (resume)
 
-Codecs: labels use zstd level 3 without shuffle inside shards (24-52x on real labels);
-images use zstd level 1. Chunks move about 1 MB per request; a shard holds a whole
-block of chunks that exactly one writer task owns.
+Codecs: zstd level 1 without shuffle inside shards, for labels (45x on pinky40; level 3
+compresses no better and is 1.5x slower) and images. Chunks move about 1 MB per request;
+a shard holds a whole block of chunks that exactly one writer task owns.
 """
 
 from __future__ import annotations
@@ -119,9 +119,13 @@ def choose_chunk_shard(
 
 
 def zstd_level(label: bool) -> int:
-    """zstd level inside shards: 3 for labels (24-52x on real ids), 1 for EM images (noisy,
-    about 1.2x whatever the level, so the fastest level)."""
-    return 3 if label else 1
+    """zstd level inside shards: 1 for labels and images.
+
+    Measured here on 128 x 128 x 16 uint32 chunks: pinky40 mip2 labels compress 45.2x at
+    level 1 against 44.1x at level 3, at 1.4 GB/s against 0.9 GB/s; the synthetic
+    segmentation 19.2x against 18.5x, 585 against 440 MB/s. EM images stay about 1.2x
+    whatever the level, so the fastest level serves them too."""
+    return 1
 
 
 def _spec(
