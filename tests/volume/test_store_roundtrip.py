@@ -138,6 +138,8 @@ def test_bad_inputs(tmp_path, small_labels):
         ingest(wrong, tmp_path / "w.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
     with pytest.raises(LayerNotFoundError, match="connectoscope ingest"):
         ds.image.read()
+    with pytest.raises(LayerNotFoundError, match="connectoscope objects map .* --kind neuron"):
+        ds.volume("mapped_neuron").read()
 
 
 def test_other_sources(tmp_path, small_labels):

@@ -48,10 +48,14 @@ class VolumeLayer:
         """The layer's metadata entry (raises LayerNotFoundError naming the fix)."""
         if not self.exists:
             have = ", ".join(sorted(self.dataset.layers)) or "none"
-            verb = "--layer image" if self.name == "image" else "--layer segmentation"
+            if self.name.startswith("mapped_"):
+                how = f"connectoscope objects map {self.dataset.path} --kind {self.name[7:]}"
+            else:
+                verb = "--layer image" if self.name == "image" else "--layer segmentation"
+                how = f"connectoscope ingest SOURCE {self.dataset.path} {verb}"
             raise LayerNotFoundError(
                 f"{self.dataset.path}: no {self.name!r} layer (layers present: {have}); add it "
-                f"with `connectoscope ingest SOURCE {self.dataset.path} {verb}`"
+                f"with `{how}`"
             )
         return self.dataset.layer(self.name)
 
