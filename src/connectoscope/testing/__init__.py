@@ -18,6 +18,7 @@ __all__ = [
     "load_pinky40",
     "reference",
     "require_shared",
+    "run_benchmark",
     "shared_data_dir",
 ]
 
@@ -62,6 +63,44 @@ def require_shared(relpath: str) -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return p
+
+
+def run_benchmark(
+    script: str | os.PathLike[str], *args: str, expect: tuple[str, ...] = (), timeout: float = 300
+) -> str:
+    """Run a benchmark script in a fresh interpreter and check its report (smoke tests).
+
+    Parameters
+    ----------
+    script : path
+        The script, e.g. ``benchmarks/bench_volume.py`` (relative to the project root).
+    *args : str
+        Its options (``--quick``, ``--smoke``).
+    expect : tuple of str
+        Texts every one of which must appear in its standard output (the names of the
+        ratio lines); ``ratio`` must always appear.
+    timeout : float
+        Seconds before the run counts as failed.
+
+    Returns
+    -------
+    str
+        The script's standard output.
+    """
+    import subprocess
+    import sys
+
+    path = Path(script)
+    if not path.is_absolute():  # the project root: the working directory or this checkout
+        roots = (Path.cwd(), Path(__file__).resolve().parents[3])
+        path = next((r / path for r in roots if (r / path).is_file()), roots[0] / path)
+    r = subprocess.run(
+        [sys.executable, str(path), *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert r.returncode == 0, f"{path.name} exited {r.returncode}: {r.stderr[-2000:]}"
+    missing = [t for t in (*expect, "ratio") if t not in r.stdout]
+    assert not missing, f"{path.name}: no {missing} in its output:\n{r.stdout}"
+    return r.stdout
 
 
 def reference(folder: str) -> dict[str, Any]:
