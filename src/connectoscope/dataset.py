@@ -36,11 +36,20 @@ from .errors import DataFormatError, DatasetExistsError, DatasetNotFoundError, L
 from .geometry import VoxelSize, VoxelSizeLike
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from .connectome import CellTable, SynapseTable
     from .segmentation import ObjectMaps
     from .volume import VolumeLayer
 
-__all__ = ["FORMAT_VERSION", "METADATA_NAME", "Dataset", "is_dataset", "write_json_atomic"]
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_NAME",
+    "Dataset",
+    "is_dataset",
+    "write_json_atomic",
+    "write_parquet_atomic",
+]
 
 #: Version of the dataset directory layout (bumped on incompatible changes).
 FORMAT_VERSION = 1
@@ -77,6 +86,21 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
+    """Write a table as Parquet to ``path`` through a hidden ``.NAME.part`` file and an atomic
+    rename, so a reader never sees half a file and an interrupted write leaves the old one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        df.to_parquet(tmp, index=index)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def is_dataset(path: str | os.PathLike[str]) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..dataset import write_parquet_atomic
 from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
 from ._ids import as_id_array
 from ._synapses import read_table, synth_voxel_size
@@ -137,10 +138,7 @@ class CellTable:
     def save(self, dataset: Dataset) -> Path:
         """Store as ``cells/cells.parquet`` in the dataset (atomically)."""
         folder = dataset.folder("cells", create=True)
-        p = folder / "cells.parquet"
-        tmp = folder / ".cells.parquet.part"
-        self.df.reset_index().to_parquet(tmp, index=False)
-        os.replace(tmp, p)
+        p = write_parquet_atomic(self.df.reset_index(), folder / "cells.parquet")
         dataset.set_layer(
             "cells", {"kind": "cells", "path": "cells/cells.parquet", "n_cells": len(self.df)}
         )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..dataset import write_parquet_atomic
 from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
@@ -296,10 +297,7 @@ class SynapseTable:
     def save(self, dataset: Dataset) -> Path:
         """Store as ``synapses/synapses.parquet`` in the dataset (atomically)."""
         folder = dataset.folder("synapses", create=True)
-        p = folder / "synapses.parquet"
-        tmp = folder / ".synapses.parquet.part"
-        self.df.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
+        p = write_parquet_atomic(self.df, folder / "synapses.parquet")
         dataset.set_layer(
             "synapses",
             {"kind": "synapses", "path": "synapses/synapses.parquet", "n_synapses": len(self)},

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..dataset import write_parquet_atomic
 from ..errors import DataFormatError, InvalidParameterError, SelectionError, SourceNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -264,10 +265,7 @@ class ObjectMaps:
     def save(self, dataset: Dataset) -> Path:
         """Write into ``dataset/objects/`` and record the ``objects`` layer."""
         folder = dataset.folder("objects", create=True)
-        p = folder / TABLE
-        tmp = folder / f".{TABLE}.part"
-        self.table.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
+        p = write_parquet_atomic(self.table, folder / TABLE)
         all_segs = [s for s, _ in self._maps.values()]
         n_segments = int(np.unique(np.concatenate(all_segs)).size) if all_segs else 0
         dataset.set_layer(
