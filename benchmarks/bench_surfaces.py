@@ -75,71 +75,61 @@ def warm_pool(vol: np.ndarray, block: int) -> None:
     )
 
 
-def bench_meshing(vol: np.ndarray, block: int) -> None:
+def compare_meshing(
+    vol: np.ndarray, block: int, header: str, names: tuple[str, str, str]
+) -> tuple[float, float]:
+    """Time the direct zmesh call and ours in 1 and 2 processes on ``vol``; print the header,
+    the face counts and three ratio lines named ``names`` (1 process, 2 processes per process,
+    scaling). Returns (M voxels, 2-process seconds)."""
     n = vol.size / 1e6
     t_ref, f_ref = _once(lambda: reference_mesh(vol))
     t1, f1 = _once(lambda: ours_mesh(vol, block, 1))
-    warm_pool(vol, block)
     t2, f2 = _once(lambda: ours_mesh(vol, block, 2))
-    z, y, x = vol.shape
+    print(header)
+    print(f"  faces: reference {f_ref}, ours 1 process {f1}, ours 2 processes {f2}")
+    for line, ours in ((names[0], n / t1), (names[1], n / t2 / 2)):
+        print(
+            ratio_line(
+                line,
+                ours,
+                n / t_ref,
+                "M voxels/s",
+                higher_is_better=True,
+            )
+        )
+    print(ratio_line(names[2], t2, t1, "s"))
     print(
+        f"  wall: reference {t_ref:.2f} s, ours 1 process {t1:.2f} s, ours 2 processes {t2:.2f} s"
+    )
+    return n, t2
+
+
+def bench_meshing(vol: np.ndarray, block: int) -> None:
+    """Every label of a dense cutout."""
+    z, y, x = vol.shape
+    header = (
         f"meshing cutout {x} x {y} x {z} voxels (x, y, z), {len(np.unique(vol)) - 1} labels, "
         f"blocks of {block}^3, max error {MAX_ERROR_NM:g} nm"
     )
-    print(f"  faces: reference {f_ref}, ours 1 process {f1}, ours 2 processes {f2}")
-    print(
-        ratio_line(
-            "meshing 1 process vs direct zmesh (overhead)",
-            n / t1,
-            n / t_ref,
-            "M voxels/s",
-            higher_is_better=True,
-        )
+    names = (
+        "meshing 1 process vs direct zmesh (overhead)",
+        "meshing 2 processes per process vs direct zmesh",
+        "meshing scaling 1 -> 2 processes (wall time)",
     )
-    print(
-        ratio_line(
-            "meshing 2 processes per process vs direct zmesh",
-            n / t2 / 2,
-            n / t_ref,
-            "M voxels/s",
-            higher_is_better=True,
-        )
-    )
-    print(ratio_line("meshing scaling 1 -> 2 processes (wall time)", t2, t1, "s"))
-    print(
-        f"  wall: reference {t_ref:.2f} s, ours 1 process {t1:.2f} s, ours 2 processes "
-        f"{t2:.2f} s; ours 2 processes {n / t2:.3g} M voxels/s of covered volume in all"
-    )
+    n, t2 = compare_meshing(vol, block, header, names)
+    print(f"  ours 2 processes: {n / t2:.3g} M voxels/s of covered volume in all")
 
 
 def bench_one_object(vol: np.ndarray, label: int, block: int) -> None:
     """One object in its box (other labels are background): the usual ``--where`` case."""
-    n = vol.size / 1e6
-    t_ref, f_ref = _once(lambda: reference_mesh(vol))
-    t1, f1 = _once(lambda: ours_mesh(vol, block, 1))
-    t2, f2 = _once(lambda: ours_mesh(vol, block, 2))
     z, y, x = vol.shape
-    print(f"meshing label {label} in its box {x} x {y} x {z} voxels, blocks of {block}^3")
-    print(f"  faces: reference {f_ref}, ours 1 process {f1}, ours 2 processes {f2}")
-    print(
-        ratio_line(
-            "one object 1 process vs direct zmesh",
-            n / t1,
-            n / t_ref,
-            "M voxels/s",
-            higher_is_better=True,
-        )
+    header = f"meshing label {label} in its box {x} x {y} x {z} voxels, blocks of {block}^3"
+    names = (
+        "one object 1 process vs direct zmesh",
+        "one object 2 processes per process vs direct zmesh",
+        "one object scaling 1 -> 2 processes (wall time)",
     )
-    print(
-        ratio_line(
-            "one object 2 processes per process vs direct zmesh",
-            n / t2 / 2,
-            n / t_ref,
-            "M voxels/s",
-            higher_is_better=True,
-        )
-    )
-    print(ratio_line("one object scaling 1 -> 2 processes (wall time)", t2, t1, "s"))
+    n, t2 = compare_meshing(vol, block, header, names)
     print(f"  ours 2 processes: {n / t2:.3g} M voxels/s of covered volume in all")
 
 
@@ -275,6 +265,7 @@ def main() -> None:
         box = box[lo[0] : lo[0] + 64, lo[1] : lo[1] + 128, lo[2] : lo[2] + 128]
     one = np.ascontiguousarray(np.where(box == label, box, 0))
     t0 = time.perf_counter()
+    warm_pool(mesh_vol, block)
     bench_meshing(mesh_vol, block)
     bench_one_object(one, label, 64 if args.quick else 128)
     with tempfile.TemporaryDirectory() as d:
