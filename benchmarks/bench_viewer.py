@@ -31,8 +31,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import measure, ratio_line
 from connectoscope.connectome import SynapseTable
-from connectoscope.export._neuroglancer_annotations import write_synapse_annotations
 from connectoscope.fetch import download
+from connectoscope.precomputed import write_synapse_annotations
 
 
 def synapses(n: int, seed: int = 0) -> pd.DataFrame:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import connectoscope as cs
 from _common import peak_rss_mb, ratio_line
 from connectoscope import config
+from connectoscope.dataset import Dataset
 from connectoscope.sources.synthetic import generate
 from connectoscope.testing import load_pinky40
 from connectoscope.volume import downsample_image, downsample_labels, ingest, write_array
@@ -138,7 +139,7 @@ def run(tmp: Path, quick: bool, *, smoke: bool = False, big_source: Path | None 
     )
     t0 = time.perf_counter()
     ingest(tmp / "src" / "segmentation", tmp / "d.cscope", layer="segmentation", workers=2)
-    ds = ingest(tmp / "src" / "color", tmp / "d.cscope", layer="image", workers=2)
+    ds = Dataset(ingest(tmp / "src" / "color", tmp / "d.cscope", layer="image", workers=2).path)
     t_ingest = time.perf_counter() - t0
     print(
         ratio_line(

@@ -40,7 +40,7 @@ def test_provenance_and_layers(tmp_path):
     assert re.has_layer("image") and not re.has_layer("segmentation")
     with pytest.raises(LayerNotFoundError, match="layers present: image"):
         re.layer("segmentation")
-    re.remove_layer("image")
+    re.forget_layer("image")
     assert not Dataset(ds.path).has_layer("image")
 
 
@@ -82,11 +82,13 @@ def test_metadata_write_is_atomic(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise Boom
 
-    monkeypatch.setattr("connectoscope.dataset.json.dump", boom)
+    monkeypatch.setattr("connectoscope._atomic.os.fsync", boom)
     with pytest.raises(Boom):
         ds.record_step("x")
     assert (ds.path / METADATA_NAME).read_text() == before
-    assert [f.name for f in ds.path.iterdir()] == [METADATA_NAME]
+    # no temporary file left behind (the lock file stays: it names no holder now)
+    assert sorted(f.name for f in ds.path.iterdir()) == [".connectoscope.lock", METADATA_NAME]
+    assert (ds.path / ".connectoscope.lock").read_text() == ""
 
 
 def test_disk_usage(tmp_path):

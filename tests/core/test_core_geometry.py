@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from connectoscope import Bbox, VoxelSize
 from connectoscope.errors import InvalidParameterError
-from connectoscope.geometry import nm_to_voxel, parse_xyz, voxel_to_nm
+from connectoscope.geometry import LevelFrame, parse_xyz
 
 
 def test_parse_xyz_forms():
@@ -72,18 +72,55 @@ def test_bbox_intersection_union_laws(a0, a1, b0, b1):
         assert a.contains(i) and b.contains(i)
 
 
-def test_bbox_nm_roundtrip_and_scaling():
-    vs = VoxelSize(16, 16, 40)
+def test_bbox_scaling():
     b = Bbox((2, 4, 6), (10, 20, 30))
-    s, e = b.to_nm(vs)
-    assert Bbox.from_nm(s, e, vs) == b
     assert b.scaled_down((2, 2, 1)) == Bbox((1, 2, 6), (5, 10, 30))
     assert Bbox((1, 1, 1), (3, 3, 3)).scaled_down((2, 2, 2)) == Bbox((0, 0, 0), (2, 2, 2))
 
 
-def test_point_conversion():
-    vs = VoxelSize(4, 4, 40)
+def test_frame_points_centre_convention():
+    f = LevelFrame(VoxelSize(4, 4, 40))
     pts = np.array([[1, 2, 3], [10, 20, 30]])
-    nm = voxel_to_nm(pts, vs)
+    nm = f.to_nm(pts)
     assert nm.tolist() == [[4, 8, 120], [40, 80, 1200]]
-    assert np.allclose(nm_to_voxel(nm, vs), pts)
+    assert np.allclose(f.from_nm(nm), pts)
+    # a point anywhere inside voxel (1, 2, 3) maps back to it
+    assert f.voxel_at([[5.9, 6.1, 139.0]]).tolist() == [[1, 2, 3]]
+
+
+def test_frame_offset_and_levels():
+    f = LevelFrame(VoxelSize(11.24, 11.24, 28), offset_vx=(1024, 0, 2048))
+    assert f.origin_nm.tolist() == pytest.approx([1024 * 11.24, 0, 2048 * 28])
+    f1 = f.level((2, 2, 1))
+    # a coarse voxel's centre is the mean of the centres of the fine voxels it pools
+    fine = f.to_nm([[0, 0, 0], [1, 1, 0]]).mean(0)
+    assert f1.to_nm([[0, 0, 0]])[0] == pytest.approx(fine)
+    assert f1.voxel_size.xyz == (22.48, 22.48, 28.0)
+    assert f1.ome_translation_zyx == pytest.approx([2048 * 28, 11.24 / 2, 1024 * 11.24 + 11.24 / 2])
+    assert f.for_voxel_size((22.48, 22.48, 28)) == f1
+    with pytest.raises(InvalidParameterError, match="integer multiple"):
+        f.for_voxel_size((20, 20, 28))
+
+
+def test_frame_bbox_from_nm_edges():
+    f = LevelFrame(VoxelSize(10, 10, 10))
+    # voxel i covers [10 i - 5, 10 i + 5): touching a face selects nothing more
+    assert f.bbox_from_nm((-5, -5, -5), (5, 5, 5)) == Bbox((0, 0, 0), (1, 1, 1))
+    assert f.bbox_from_nm((-4, 0, 0), (6, 1, 1)) == Bbox((0, 0, 0), (2, 1, 1))
+    assert f.bbox_from_nm((3, 3, 3), (3, 3, 3)).empty
+    with pytest.raises(InvalidParameterError, match="stop"):
+        f.bbox_from_nm((5, 5, 5), (0, 0, 0))
+
+
+@given(
+    st.tuples(*[st.integers(-3000, 3000)] * 3),
+    st.tuples(*[st.sampled_from([1, 2, 4, 8])] * 3),
+    st.tuples(*[st.integers(-50, 50)] * 3),
+    st.tuples(*[st.integers(0, 40)] * 3),
+)
+def test_frame_bbox_roundtrip_law(offset, factor, start, size):
+    f = LevelFrame(VoxelSize(11.24, 7, 28), offset_vx=offset, factor_xyz=factor)
+    b = Bbox(start, tuple(a + s for a, s in zip(start, size)))
+    assert f.bbox_from_nm(*f.bbox_to_nm(b)) == b
+    pts = np.array([start], float) + 0.25
+    assert np.allclose(f.from_nm(f.to_nm(pts)), pts)

@@ -14,6 +14,7 @@ from matplotlib.collections import LineCollection
 from PIL import Image
 
 from connectoscope.cli import main
+from connectoscope.dataset import Dataset
 from connectoscope.errors import InvalidParameterError
 from connectoscope.morphology import (
     Neuron,
@@ -131,7 +132,9 @@ def test_figures_from_synthetic_skeletons(tmp_path):
 
     src = tmp_path / "synth"
     generate(src, shape_xyz=(256, 256, 128), cube=128, seed=3, progress=False)
-    ds = ingest(src / "segmentation", tmp_path / "s.cscope", layer="segmentation", workers=1)
+    ds = Dataset(
+        ingest(src / "segmentation", tmp_path / "s.cscope", layer="segmentation", workers=1).path
+    )
     import_objects(ds, src / "objects.hdf5")
     sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=1)
     cells = pd.read_parquet(src / "cells.parquet")

@@ -60,7 +60,7 @@ def test_make_surfaces_groups_files_and_precomputed(ds, tmp_path):
     assert json.loads((mesh_dir / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
     # each segment of neuron 1 lists its own patch of the neuron's one closed surface:
     # together the patches are the whole surface, each face exactly once
-    from connectoscope.export._neuroglancer_mesh import read_legacy_mesh
+    from connectoscope.precomputed import read_legacy_mesh
 
     parts = [read_legacy_mesh(mesh_dir, s) for s in (1, 2)]
     assert all(len(f) for _, f in parts)
@@ -203,10 +203,11 @@ def test_segment_properties_cap_keeps_meshed_segments(ds, tmp_path):
     import json
 
     from connectoscope.errors import ConnectoscopeWarning
-    from connectoscope.export._neuroglancer_mesh import write_segment_properties
+    from connectoscope.precomputed import write_segment_properties
 
     with pytest.warns(ConnectoscopeWarning, match="3 segments belong to object kinds"):
-        info = write_segment_properties(tmp_path, ds.objects, meshed_ids=[3], max_ids=2)
+        ids, numbers = ds.objects.segment_properties(meshed_ids=[3], max_ids=2)
+    info = write_segment_properties(tmp_path, ids, numbers)
     props = json.loads(info.read_text())["inline"]
     assert props["ids"] == ["3"]
     assert next(p for p in props["properties"] if p["id"] == "neuron")["values"] == [2]

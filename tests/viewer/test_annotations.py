@@ -16,7 +16,7 @@ from neuroglancer.read_precomputed_annotations import AnnotationReader
 
 from connectoscope.connectome import SynapseTable
 from connectoscope.errors import DataFormatError, DatasetExistsError
-from connectoscope.export._neuroglancer_annotations import (
+from connectoscope.precomputed import (
     compressed_morton_code,
     murmurhash3_x86_128_uint64,
     write_synapse_annotations,

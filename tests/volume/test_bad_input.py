@@ -61,12 +61,14 @@ def test_unmatched_names_are_skipped_and_listed(tmp_path, small_labels):
 
 
 def test_wrong_shape_cube_stops_before_writing(tmp_path, small_labels):
-    good = ingest(
-        write_cubes(tmp_path / "ok", small_labels, 32),
-        tmp_path / "d.cscope",
-        layer="segmentation",
-        voxel_size=(1, 1, 1),
-        workers=1,
+    good = Dataset(
+        ingest(
+            write_cubes(tmp_path / "ok", small_labels, 32),
+            tmp_path / "d.cscope",
+            layer="segmentation",
+            voxel_size=(1, 1, 1),
+            workers=1,
+        ).path
     )
     before = _layer_files(good.path)
     img = write_cubes(tmp_path / "img", (small_labels % 200).astype(np.uint8), 32)
@@ -107,7 +109,23 @@ def test_existing_folder_is_refused_unless_overwrite(tmp_path, small_labels):
     with pytest.raises(DatasetExistsError, match="overwrite"):
         ingest(src, target, layer="segmentation", voxel_size=(1, 1, 1), workers=1)
     assert (target / "precious.txt").read_text() == "keep me"
-    ds = ingest(src, target, layer="segmentation", voxel_size=(1, 1, 1), workers=1, overwrite=True)
+    # --overwrite never deletes a folder that is not a dataset: it names the folder and --force
+    with pytest.raises(
+        DatasetExistsError, match=r"taken: this folder is not a connectoscope .*--force"
+    ):
+        ingest(src, target, layer="segmentation", voxel_size=(1, 1, 1), workers=1, overwrite=True)
+    assert (target / "precious.txt").read_text() == "keep me"
+    ds = Dataset(
+        ingest(
+            src,
+            target,
+            layer="segmentation",
+            voxel_size=(1, 1, 1),
+            workers=1,
+            overwrite=True,
+            force=True,
+        ).path
+    )
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)
     # a complete layer is refused too, and replaced with overwrite
     with pytest.raises(DatasetExistsError, match="--overwrite"):

@@ -7,6 +7,7 @@ import pytest
 
 import connectoscope as cs
 from conftest import write_cubes
+from connectoscope.dataset import Dataset
 from connectoscope.parallel import run_graph, run_tasks
 from connectoscope.sources._h5chunks import chunk_table, read_box
 from connectoscope.volume import _downsample, downsample_image, downsample_labels, ingest
@@ -96,8 +97,8 @@ def test_resume_rebuilds_coarse_levels_from_finished_fine_shards(tmp_path, small
         chunk_xyz=(16, 16, 16),
         shard_xyz=(32, 32, 32),
     )
-    ref = ingest(src, tmp_path / "ref.cscope", **opts)
-    ds = ingest(src, tmp_path / "v.cscope", **opts)
+    ref = Dataset(ingest(src, tmp_path / "ref.cscope", **opts).path)
+    ds = Dataset(ingest(src, tmp_path / "v.cscope", **opts).path)
     assert ds.segmentation.num_levels >= 3
     root = ds.path / "volume.ome.zarr"
     desc = dict(ds.layer("segmentation"))
@@ -136,7 +137,7 @@ def test_processes_mode_gives_the_same_bytes_and_cleans_cut_shards(tmp_path, sma
     opts = dict(
         layer="segmentation", voxel_size=(8, 8, 8), chunk_xyz=(16, 16, 16), shard_xyz=(32, 32, 32)
     )
-    ref = ingest(src, tmp_path / "ref.cscope", workers=2, **opts)
+    ref = Dataset(ingest(src, tmp_path / "ref.cscope", workers=2, **opts).path)
     argv = ["ingest", str(src), str(tmp_path / "p.cscope"), "--layer", "segmentation"]
     argv += ["--voxel-size", "8,8,8", "--chunk", "16,16,16", "--shard", "32,32,32"]
     assert main([*argv, "--workers", "2", "--local", "processes"]) == 0

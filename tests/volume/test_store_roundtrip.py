@@ -6,6 +6,7 @@ import pytest
 
 import connectoscope as cs
 from conftest import write_cubes
+from connectoscope.dataset import Dataset
 from connectoscope.errors import (
     DataFormatError,
     DatasetExistsError,
@@ -18,14 +19,16 @@ from connectoscope.volume import downsample_labels, ingest, write_array
 
 def test_cube_ingest_roundtrip_all_levels(tmp_path, small_labels):
     src = write_cubes(tmp_path / "seg", small_labels, 32, skip={(1, 1, 1)})
-    ds = ingest(
-        src,
-        tmp_path / "d.cscope",
-        layer="segmentation",
-        voxel_size=(16, 16, 40),
-        workers=2,
-        chunk_xyz=(16, 16, 8),
-        shard_xyz=(32, 32, 16),
+    ds = Dataset(
+        ingest(
+            src,
+            tmp_path / "d.cscope",
+            layer="segmentation",
+            voxel_size=(16, 16, 40),
+            workers=2,
+            chunk_xyz=(16, 16, 8),
+            shard_xyz=(32, 32, 16),
+        ).path
     )
     seg = ds.segmentation
     assert seg.num_levels >= 4  # several levels, several shards each: pieces cross tasks
@@ -44,7 +47,9 @@ def test_cube_ingest_roundtrip_all_levels(tmp_path, small_labels):
     # region reads in voxels and nm
     b = cs.Bbox((10, 20, 5), (50, 60, 30))
     np.testing.assert_array_equal(seg.read(b), expect[b.slices_zyx])
-    nm = seg.read(bbox_nm=((160, 320, 200), (800, 960, 1200)))
+    # voxel centres sit at index * voxel size: voxel 10 covers x 152-168 nm
+    assert seg.frame(0).bbox_to_nm(b) == ((152, 312, 180), (792, 952, 1180))
+    nm = seg.read(bbox_nm=((152, 312, 180), (792, 952, 1180)))
     np.testing.assert_array_equal(nm, expect[5:30, 20:60, 10:50])
     np.testing.assert_array_equal(seg.read_plane("y", 7), expect[:, 7, :])
     with pytest.raises(InvalidParameterError, match="valid 0-95"):
@@ -101,7 +106,11 @@ def test_bad_inputs(tmp_path, small_labels):
     src = write_cubes(tmp_path / "seg", small_labels, 32)
     with pytest.raises(InvalidParameterError, match="voxel size"):
         ingest(src, tmp_path / "new.cscope", layer="segmentation")
-    ds = ingest(src, tmp_path / "d.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
+    ds = Dataset(
+        ingest(
+            src, tmp_path / "d.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1
+        ).path
+    )
     with pytest.raises(DatasetExistsError, match="--overwrite"):
         ingest(src, ds, layer="segmentation")
     # inconsistent image extent
@@ -147,23 +156,27 @@ def test_other_sources(tmp_path, small_labels):
     import tifffile
 
     np.save(tmp_path / "a.npy", small_labels)
-    ds = ingest(
-        tmp_path / "a.npy",
-        tmp_path / "n.cscope",
-        layer="segmentation",
-        voxel_size=(1, 1, 1),
-        workers=1,
+    ds = Dataset(
+        ingest(
+            tmp_path / "a.npy",
+            tmp_path / "n.cscope",
+            layer="segmentation",
+            voxel_size=(1, 1, 1),
+            workers=1,
+        ).path
     )
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)
     with h5py.File(tmp_path / "b.h5", "w") as f:
         f["/deep/labels"] = small_labels
         f["/other"] = small_labels[:2]
-    ds = ingest(
-        f"{tmp_path / 'b.h5'}:/deep/labels",
-        tmp_path / "h.cscope",
-        layer="segmentation",
-        voxel_size=(1, 1, 1),
-        workers=1,
+    ds = Dataset(
+        ingest(
+            f"{tmp_path / 'b.h5'}:/deep/labels",
+            tmp_path / "h.cscope",
+            layer="segmentation",
+            voxel_size=(1, 1, 1),
+            workers=1,
+        ).path
     )
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)
     stack = tmp_path / "planes"
@@ -171,7 +184,9 @@ def test_other_sources(tmp_path, small_labels):
     img = (small_labels % 251).astype(np.uint8)
     for z in range(img.shape[0]):
         tifffile.imwrite(stack / f"p{z:04d}.tif", img[z])
-    ds = ingest(stack, tmp_path / "t.cscope", layer="image", voxel_size=(1, 1, 1), workers=1)
+    ds = Dataset(
+        ingest(stack, tmp_path / "t.cscope", layer="image", voxel_size=(1, 1, 1), workers=1).path
+    )
     np.testing.assert_array_equal(ds.image.read(), img)
 
 
@@ -182,11 +197,13 @@ def test_distributed_scheduler(tmp_path, small_labels):
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        ds = ingest(
-            src,
-            tmp_path / "c.cscope",
-            layer="segmentation",
-            voxel_size=(1, 1, 1),
-            scheduler=cluster.scheduler_address,
+        ds = Dataset(
+            ingest(
+                src,
+                tmp_path / "c.cscope",
+                layer="segmentation",
+                voxel_size=(1, 1, 1),
+                scheduler=cluster.scheduler_address,
+            ).path
         )
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)

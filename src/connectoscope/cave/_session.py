@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._store import Store
 from ..errors import (
     ConnectoscopeError,
     ConnectoscopeWarning,
@@ -26,7 +27,6 @@ from ..errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..connectome import CellTable, SynapseTable
-    from ..dataset import Dataset
 
 __all__ = ["TOKEN_ENV", "CaveError", "CaveSession"]
 
@@ -242,7 +242,7 @@ class CaveSession:
         )
 
     # ------------------------------------------------------------------ provenance
-    def record(self, dataset: Dataset, step: str, **params: Any) -> None:
+    def record(self, dataset: Store, step: str, **params: Any) -> None:
         """Append a provenance step naming the server, datastack and pinned version (never
         the token)."""
         dataset.record_step(

@@ -50,11 +50,18 @@ def add_parallel_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_overwrite(p: argparse.ArgumentParser) -> None:
-    """``--overwrite``: replace existing output instead of refusing."""
+def add_overwrite(p: argparse.ArgumentParser, *, force: bool = False) -> None:
+    """``--overwrite``: replace existing output instead of refusing; with ``force``, also
+    ``--force`` (replace a folder that is not a connectoscope dataset)."""
     p.add_argument(
         "--overwrite", action="store_true", help="replace existing output (default: refuse)"
     )
+    if force:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="with --overwrite: also replace a non-empty folder that is not a dataset",
+        )
 
 
 def add_subcommand(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ def register(sub: Any) -> None:
         default="threads",
         help="without --scheduler: Dask's local threads (default) or a pool of processes",
     )
-    add_overwrite(p)
+    add_overwrite(p, force=True)
     p.set_defaults(func=run_ingest)
 
     c = add_subcommand(
@@ -78,8 +77,7 @@ def register(sub: Any) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     from ..volume import ingest
 
-    t0 = time.perf_counter()
-    ds = ingest(
+    report = ingest(
         args.source,
         args.dataset,
         layer=args.layer,
@@ -88,27 +86,19 @@ def run_ingest(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         local=args.local,
         overwrite=args.overwrite,
+        force=args.force,
         chunk_xyz=args.chunk,
         shard_xyz=args.shard,
     )
-    vol = ds.volume(args.layer)
-    dt = time.perf_counter() - t0
-    nbytes = vol.dtype.itemsize * int(__import__("numpy").prod(vol.shape_zyx(0)))
-    z, y, x = vol.shape_zyx(0)
-    print(
-        f"{ds.path}: layer {args.layer} {x} x {y} x {z} voxels {vol.dtype}, {vol.num_levels} "
-        f"levels, {nbytes / 1e6:.0f} MB in {dt:.1f} s ({nbytes / 1e6 / dt:.0f} MB/s)"
-    )
-    missing = ds.provenance[-1].get("missing") or []
-    if missing:
-        print(f"  missing cubes read as background: {', '.join(missing)}")
-    skipped = ds.provenance[-1].get("skipped") or []
-    if skipped:
+    print(report)
+    if report.missing:
+        print(f"  missing cubes read as background: {', '.join(report.missing)}")
+    if report.skipped:
         print(
-            f"  skipped {len(skipped)} files whose names are not x{{i}}y{{j}}z{{k}}.hdf5: "
-            f"{', '.join(skipped)}"
+            f"  skipped {len(report.skipped)} files whose names are not x{{i}}y{{j}}z{{k}}.hdf5: "
+            f"{', '.join(report.skipped)}"
         )
-    print(f"next: connectoscope info {ds.path}")
+    print(f"next: connectoscope info {report.path}")
     return 0
 
 

@@ -13,6 +13,7 @@ from ._analysis import (
     synapses_per_connection,
     type_by_type,
 )
+from ._annotations import write_dataset_annotations
 from ._cells import CellTable
 from ._formats import (
     convert_matrix,
@@ -63,6 +64,7 @@ __all__ = [
     "synthetic_synapses",
     "type_by_type",
     "write_conntility_h5",
+    "write_dataset_annotations",
     "write_l4dense_csv",
     "write_synthetic_dataset",
 ]

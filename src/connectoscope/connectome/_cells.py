@@ -6,18 +6,16 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..dataset import write_parquet_atomic
+from .._atomic import write_parquet_atomic
+from .._store import Store
 from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
 from ._ids import as_id_array
 from ._synapses import read_table, synth_voxel_size
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
 
 __all__ = ["DUPLICATE_POLICIES", "CellTable"]
 
@@ -123,7 +121,7 @@ class CellTable:
         )
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> CellTable:
+    def from_store(cls, dataset: Store) -> CellTable:
         """The cell table stored in a dataset (``cells/cells.parquet``)."""
         from ..errors import LayerNotFoundError
 
@@ -135,7 +133,7 @@ class CellTable:
             )
         return cls(pd.read_parquet(p))
 
-    def save(self, dataset: Dataset) -> Path:
+    def save(self, dataset: Store) -> Path:
         """Store as ``cells/cells.parquet`` in the dataset (atomically)."""
         folder = dataset.folder("cells", create=True)
         p = write_parquet_atomic(self.df.reset_index(), folder / "cells.parquet")

@@ -14,12 +14,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from ..dataset import write_parquet_atomic
+from .._atomic import write_parquet_atomic
+from .._store import Store
 from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
@@ -27,9 +28,6 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ._ids import as_id_array, common_id_dtype, to_id_dtype
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
 
 __all__ = ["ObjectLookup", "SynapseTable", "read_table", "synth_voxel_size"]
 
@@ -85,7 +83,7 @@ class SynapseTable:
     optional ``size``, optional position ``x_nm, y_nm, z_nm`` and any extra columns.
 
     Build with :meth:`read` (CSV/Parquet/Feather, MICrONS names by default),
-    :meth:`from_frame`, :meth:`from_l4dense` or :meth:`from_dataset`.
+    :meth:`from_frame`, :meth:`from_l4dense` or :meth:`from_store`.
 
     Examples
     --------
@@ -282,7 +280,7 @@ class SynapseTable:
         return cls(df)
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> SynapseTable:
+    def from_store(cls, dataset: Store) -> SynapseTable:
         """The synapse table stored in a dataset (``synapses/synapses.parquet``)."""
         from ..errors import LayerNotFoundError
 
@@ -294,7 +292,7 @@ class SynapseTable:
             )
         return cls(pd.read_parquet(p))
 
-    def save(self, dataset: Dataset) -> Path:
+    def save(self, dataset: Store) -> Path:
         """Store as ``synapses/synapses.parquet`` in the dataset (atomically)."""
         folder = dataset.folder("synapses", create=True)
         p = write_parquet_atomic(self.df, folder / "synapses.parquet")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Dataset
+from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
+from ..volume import VolumeLayer
 
 __all__ = ["export_chimerax", "write_cxc"]
 
@@ -29,7 +30,7 @@ def _blosc() -> dict[str, object]:
 
 
 def export_chimerax(
-    dataset: Dataset | str | os.PathLike[str],
+    dataset: Store | str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
     layer: str = "segmentation",
@@ -41,7 +42,7 @@ def export_chimerax(
 
     Parameters
     ----------
-    dataset : Dataset or path
+    dataset : Store or path
     out : path-like
         The ``.cmap`` file (written to a temporary name, renamed when complete).
     layer : str
@@ -61,8 +62,8 @@ def export_chimerax(
     """
     import h5py
 
-    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
-    vol = ds.volume(layer)
+    ds = dataset if isinstance(dataset, Store) else Store(dataset)
+    vol = VolumeLayer(ds, layer)
     levels = vol.levels
     out = Path(out)
     if out.exists() and not overwrite:
@@ -121,7 +122,7 @@ def export_chimerax(
     return out
 
 
-def _write_attributes(f: object, ds: Dataset) -> None:
+def _write_attributes(f: object, ds: Store) -> None:
     table = ds.path / "objects" / "segment_objects.parquet"
     if not table.exists():
         return

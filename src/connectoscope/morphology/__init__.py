@@ -3,14 +3,21 @@ distances, synapse mapping, neurons linking skeleton, synapses and mesh, plots."
 
 from __future__ import annotations
 
-from ._io import FORMATS, read_skeleton, skeleton_format, write_skeleton
+from ._io import (
+    FORMATS,
+    read_skeleton,
+    skeleton_format,
+    skeleton_from_precomputed,
+    skeleton_to_precomputed,
+    write_skeleton,
+)
 from ._mapping import map_synapses
 from ._neuron import TARGET_COLUMNS, Neuron, label_axon_dendrite
 from ._nml import NmlDocument, NmlElement, NmlTree, read_nml, write_nml
 from ._parquet import read_skeleton_parquet, write_skeleton_parquet
 from ._plots import FIGURES, plot_neuron, plot_skeleton
-from ._precomputed import decode_skeleton, encode_skeleton, write_precomputed_skeletons
 from ._skeleton import COMPARTMENTS, Skeleton
+from ._skeleton_set import SkeletonSet
 from ._skeletonize import skeletonize_dataset, skeletonize_mask
 from ._swc import read_swc, write_swc
 
@@ -24,8 +31,7 @@ __all__ = [
     "NmlElement",
     "NmlTree",
     "Skeleton",
-    "decode_skeleton",
-    "encode_skeleton",
+    "SkeletonSet",
     "label_axon_dendrite",
     "map_synapses",
     "plot_neuron",
@@ -35,10 +41,11 @@ __all__ = [
     "read_skeleton_parquet",
     "read_swc",
     "skeleton_format",
+    "skeleton_from_precomputed",
+    "skeleton_to_precomputed",
     "skeletonize_dataset",
     "skeletonize_mask",
     "write_nml",
-    "write_precomputed_skeletons",
     "write_skeleton",
     "write_skeleton_parquet",
     "write_swc",

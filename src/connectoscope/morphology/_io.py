@@ -6,11 +6,23 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from .._atomic import write_bytes_atomic, write_json_atomic
 from ..errors import InvalidParameterError, SourceNotFoundError
+from ..precomputed import decode_skeleton, encode_skeleton, skeleton_info
 from ._skeleton import Skeleton
 
-__all__ = ["FORMATS", "read_skeleton", "skeleton_format", "write_skeleton"]
+__all__ = [
+    "FORMATS",
+    "read_skeleton",
+    "skeleton_format",
+    "skeleton_from_precomputed",
+    "skeleton_to_precomputed",
+    "write_skeleton",
+]
 
 FORMATS = ("swc", "nml", "parquet", "precomputed")
 
@@ -69,7 +81,6 @@ def read_skeleton(
     """
     from ._nml import read_nml
     from ._parquet import read_skeleton_parquet
-    from ._precomputed import decode_skeleton
     from ._swc import read_swc
 
     p = Path(path)
@@ -95,14 +106,12 @@ def read_skeleton(
                 raise SourceNotFoundError(f"{p}: no skeleton for segment {segment_id}")
         info_p = p.parent / "info"
         attrs = json.loads(info_p.read_text()).get("vertex_attributes") if info_p.exists() else None
-        sk = decode_skeleton(p.read_bytes(), vertex_attributes=attrs, source=str(p))
+        sk = skeleton_from_precomputed(p.read_bytes(), vertex_attributes=attrs, source=str(p))
     return sk if root is None else reroot_at(sk, root)
 
 
 def reroot_at(sk: Skeleton, root: str | int) -> Skeleton:
     """Reroot at a node id, or at the first soma vertex (compartment 1) for ``"soma"``."""
-    import numpy as np
-
     if root == "soma":
         soma = np.flatnonzero(sk.features["compartment"] == 1)
         if soma.size == 0:
@@ -132,7 +141,6 @@ def write_skeleton(
     """
     from ._nml import write_nml
     from ._parquet import write_skeleton_parquet
-    from ._precomputed import encode_skeleton
     from ._swc import write_swc
 
     p = Path(path)
@@ -144,14 +152,40 @@ def write_skeleton(
     if fmt == "parquet":
         return write_skeleton_parquet(skel, p)
     p.mkdir(parents=True, exist_ok=True)
-    info = {
-        "@type": "neuroglancer_skeletons",
-        "vertex_attributes": [
-            {"id": "radius", "data_type": "float32", "num_components": 1},
-            {"id": "compartment", "data_type": "float32", "num_components": 1},
-        ],
-    }
-    (p / "info").write_text(json.dumps(info))
-    out = p / str(int(segment_id))
-    out.write_bytes(encode_skeleton(skel))
-    return out
+    write_json_atomic(p / "info", skeleton_info())
+    return write_bytes_atomic(p / str(int(segment_id)), skeleton_to_precomputed(skel))
+
+
+def skeleton_to_precomputed(sk: Skeleton) -> bytes:
+    """``sk`` in the precomputed skeleton encoding (edges child -> parent, radius and
+    compartment as float32 vertex attributes)."""
+    has = np.flatnonzero(sk.parent >= 0)
+    edges = np.stack([has, sk.parent[has]], axis=1)
+    return encode_skeleton(
+        sk.vertices,
+        edges,
+        {"radius": sk.features["radius"], "compartment": sk.features["compartment"]},
+    )
+
+
+def skeleton_from_precomputed(
+    data: bytes, *, vertex_attributes: list[dict[str, Any]] | None = None, source: str = "skeleton"
+) -> Skeleton:
+    """Skeleton from the precomputed encoding (any writer's).
+
+    Vertex indices become node ids; edges (in any orientation) are oriented from the lowest
+    vertex index of each piece (our root, as we write parents first). Precomputed stores
+    float32, so coordinates come back rounded to float32.
+    """
+    from ._nml import _orient
+
+    v, e, feats = decode_skeleton(data, vertex_attributes=vertex_attributes, source=source)
+    if "compartment" in feats:
+        feats["compartment"] = np.rint(feats["compartment"]).astype(np.int32)
+    if "radius" in feats:
+        feats["radius"] = feats["radius"].astype(np.float64)
+    nv = len(v)
+    parent = _orient(nv, e, np.arange(nv), None, source)
+    return Skeleton.from_parents(
+        np.arange(nv), parent, v, features=feats, source=source, name=source.rsplit("/", 1)[-1]
+    )

@@ -11,16 +11,17 @@ as the optional ``skeleton`` extra with ``method="kimimaro"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .._store import Store
 from ..errors import DependencyMissingError, InvalidParameterError
+from ..precomputed import skeleton_info, write_skeletons
+from ..segmentation import ObjectMaps, Selection
+from ..volume import VolumeLayer
+from ._io import skeleton_to_precomputed
 from ._skeleton import Skeleton
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
-    from ..segmentation import Selection
 
 __all__ = ["skeletonize_dataset", "skeletonize_mask", "skeletonize_mask_kimimaro"]
 
@@ -96,7 +97,7 @@ def skeletonize_mask(
 
 
 def skeletonize_dataset(
-    dataset: Dataset,
+    dataset: Store,
     selection: Selection,
     *,
     level: int = 1,
@@ -110,9 +111,9 @@ def skeletonize_dataset(
         raise InvalidParameterError(f"method must be 'ours' or 'kimimaro', got {method!r}")
     import fastremap
 
-    seg = dataset.segmentation
+    seg = VolumeLayer(dataset, "segmentation")
     labels = seg.read(level=level)
-    groups = selection.groups(dataset.objects)
+    groups = selection.groups(ObjectMaps.from_store(dataset))
     vs = seg.voxel_size(level).xyz
     out: dict[int, Skeleton] = {}
     from scipy import ndimage
@@ -135,11 +136,15 @@ def skeletonize_dataset(
                 big = int(np.argmax(np.bincount(sk.component)))
                 sk.features["compartment"][sk.roots[big]] = 1
             out[gid] = sk
-    from ._precomputed import write_precomputed_skeletons
     from ._swc import write_swc
 
     folder = dataset.folder("skeletons", create=True)
-    write_precomputed_skeletons(folder, out, segments={gid: groups[gid] for gid in out})
+    write_skeletons(
+        folder,
+        {gid: skeleton_to_precomputed(sk) for gid, sk in out.items()},
+        segments={gid: groups[gid] for gid in out},
+        info=skeleton_info(segment_properties="../meshes/segment_properties"),
+    )
     for gid, sk in out.items():
         write_swc(sk, folder / f"{gid}.swc")
     dataset.set_layer(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..colors import id_colors, parse_color
 from ._plane import apply_levels, parse_levels, render_dataset_plane, render_plane, save_png
 from ._scene import render_meshes, turn_frames, write_movie
-from .colors import id_colors, parse_color
 
 __all__ = [
     "apply_levels",

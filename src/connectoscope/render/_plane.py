@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._store import Store
+from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError
-from .colors import id_colors, parse_color
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from ..segmentation import ObjectMaps
+from ..volume import VolumeLayer
 
 __all__ = ["apply_levels", "parse_levels", "render_dataset_plane", "render_plane", "save_png"]
 
@@ -147,7 +146,7 @@ def render_plane(
 
 
 def render_dataset_plane(
-    dataset: Dataset,
+    dataset: Store,
     axis: str,
     index: int,
     *,
@@ -159,7 +158,7 @@ def render_dataset_plane(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     axis : {"z", "y", "x"}
     index : int
         Plane index, voxels of ``level``.
@@ -175,9 +174,9 @@ def render_dataset_plane(
     numpy.ndarray
         ``(H, W, 3)`` uint8: ``z`` -> ``[y, x]``, ``y`` -> ``[z, x]``, ``x`` -> ``[z, y]``.
     """
-    grey = dataset.image.read_plane(axis, index, level=level)
+    grey = VolumeLayer(dataset, "image").read_plane(axis, index, level=level)
     labels = (
-        dataset.segmentation.read_plane(axis, index, level=level)
+        VolumeLayer(dataset, "segmentation").read_plane(axis, index, level=level)
         if dataset.has_layer("segmentation")
         else None
     )
@@ -187,7 +186,7 @@ def render_dataset_plane(
         (kind, np.round(np.array(parse_color(colour)) * 255).astype(np.uint8))
         for kind, colour in by
     ]
-    maps = dataset.objects
+    maps = ObjectMaps.from_store(dataset)
     ids, idx = _palette_index(labels)
     pal = np.zeros((len(ids), 3), np.uint8)
     hit = np.zeros(len(ids), bool)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError
-from .colors import id_colors, parse_color
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..surfaces import Mesh

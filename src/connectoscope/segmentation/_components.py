@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._store import Store
 from ..errors import InvalidParameterError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from ..volume import VolumeLayer
 
 __all__ = ["count_components", "segment_components"]
 
@@ -174,16 +173,15 @@ class _ComponentTask:
 
 
 def _component_task(task: _ComponentTask) -> _BlockResult:
-    from ..dataset import Dataset
     from ..geometry import Bbox
 
-    layer = Dataset(task.ds_path).volume(task.layer)
+    layer = VolumeLayer(Store(task.ds_path), task.layer)
     box = Bbox(task.start_zyx[::-1], task.stop_zyx[::-1])
     return _label_block(layer.read(box, level=task.level), task.start_zyx, task.connectivity)
 
 
 def segment_components(
-    dataset: Dataset,
+    dataset: Store,
     *,
     level: int = 0,
     connectivity: int = 26,
@@ -195,7 +193,7 @@ def segment_components(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     level : int
     connectivity : {6, 18, 26}
     layer : str
@@ -211,7 +209,7 @@ def segment_components(
     from ..parallel import run_tasks
 
     _check_connectivity(connectivity)
-    vol = dataset.volume(layer)
+    vol = VolumeLayer(dataset, layer)
     shape = vol.shape_zyx(level)
     lev = vol.levels[level]
     tasks = [

@@ -14,16 +14,15 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..sources._readers import SourceReader
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
-    from ..volume import VolumeLayer
+from ..volume import VolumeLayer
+from ._maps import ObjectMaps
 
 __all__ = ["map_segmentation", "mapped_layer_name"]
 
@@ -53,12 +52,11 @@ class _MappedSource(SourceReader):
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         import fastremap
 
-        from ..dataset import Dataset
         from ..geometry import Bbox
 
         if self._state is None:
-            ds = Dataset(self.ds_path)
-            self._state = (ds.segmentation, ds.objects)
+            ds = Store(self.ds_path)
+            self._state = (VolumeLayer(ds, "segmentation"), ObjectMaps.from_store(ds))
         seg, maps = self._state
         box = Bbox(start_zyx[::-1], stop_zyx[::-1])
         labels = np.ascontiguousarray(seg.read(box, level=0))
@@ -77,7 +75,7 @@ def _dtype_for(object_ids: np.ndarray) -> np.dtype:
 
 
 def map_segmentation(
-    dataset: Dataset | str | os.PathLike[str],
+    dataset: Store | str | os.PathLike[str],
     kind: str,
     *,
     workers: int | None = None,
@@ -88,7 +86,7 @@ def map_segmentation(
 
     Parameters
     ----------
-    dataset : Dataset or path
+    dataset : Store or path
     kind : str
         An object kind of the dataset (``neuron``, ``axon``...).
     workers : int, optional
@@ -119,14 +117,12 @@ def map_segmentation(
     >>> layer = map_segmentation("demo.cscope", "neuron")  # doctest: +SKIP
     >>> layer.read(level=1).max()  # doctest: +SKIP
     """
-    from ..dataset import Dataset
-    from ..volume import VolumeLayer
     from ..volume._build import _build, _remove_layer
 
-    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
-    maps = ds.objects
+    ds = dataset if isinstance(dataset, Store) else Store(dataset)
+    maps = ObjectMaps.from_store(ds)
     seg_ids, obj_ids = maps.segments(kind), maps.lookup(kind, maps.segments(kind))
-    seg = ds.segmentation
+    seg = VolumeLayer(ds, "segmentation")
     name = mapped_layer_name(kind)
     h = hashlib.sha1()
     h.update(str(seg.description.get("signature", "")).encode())

@@ -12,22 +12,29 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..dataset import write_parquet_atomic
-from ..errors import DataFormatError, InvalidParameterError, SelectionError, SourceNotFoundError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from .._atomic import write_parquet_atomic
+from .._store import Store
+from ..errors import (
+    ConnectoscopeWarning,
+    DataFormatError,
+    InvalidParameterError,
+    SelectionError,
+    SourceNotFoundError,
+)
 
 __all__ = ["ObjectMaps", "import_objects"]
 
 TABLE = "segment_objects.parquet"
+#: Most segments written as inline Neuroglancer segment properties (JSON size).
+MAX_INLINE_IDS = 1_000_000
 
 
 class ObjectMaps:
@@ -123,7 +130,7 @@ class ObjectMaps:
         return cls.from_hdf5(path)
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> ObjectMaps:
+    def from_store(cls, dataset: Store) -> ObjectMaps:
         """The maps stored in a dataset (empty when none were imported)."""
         p = dataset.path / "objects" / TABLE
         if not p.exists():
@@ -245,6 +252,36 @@ class ObjectMaps:
         maps.update(other._maps)
         return ObjectMaps(maps)
 
+    def segment_properties(
+        self,
+        *,
+        segment_ids: Iterable[int] = (),
+        meshed_ids: Iterable[int] = (),
+        max_ids: int = MAX_INLINE_IDS,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The segments to describe in Neuroglancer segment properties, with their object
+        id of every kind: ``(ids (N,) uint64, {kind: (N,) object ids})``.
+
+        Every segment of any kind, plus ``segment_ids``. The properties are inline JSON, so
+        above ``max_ids`` segments only ``meshed_ids`` plus ``segment_ids`` are kept, with
+        a warning. Write them with :func:`connectoscope.precomputed.write_segment_properties`.
+        """
+        pools = [self.segments(k) for k in self.kinds]
+        extra = np.fromiter((int(s) for s in segment_ids), np.uint64)
+        ids = np.unique(np.concatenate([*pools, extra])) if pools or extra.size else extra
+        ids = ids[ids != 0]
+        if len(ids) > max_ids:
+            meshed = np.fromiter((int(s) for s in meshed_ids), np.uint64)
+            keep = np.unique(np.concatenate([meshed, extra]))
+            warnings.warn(
+                f"{len(ids):,} segments belong to object kinds, more than {max_ids:,} inline "
+                f"segment properties; writing the {len(keep):,} meshed ones only",
+                ConnectoscopeWarning,
+                stacklevel=2,
+            )
+            ids = keep[keep != 0]
+        return ids, {k: self.lookup(k, ids) for k in self.kinds}
+
     @property
     def table(self) -> pd.DataFrame:
         """Long table ``segment_id`` (uint64), ``kind``, ``object_id`` (int64)."""
@@ -262,7 +299,7 @@ class ObjectMaps:
             )
         return pd.concat(parts, ignore_index=True)
 
-    def save(self, dataset: Dataset) -> Path:
+    def save(self, dataset: Store) -> Path:
         """Write into ``dataset/objects/`` and record the ``objects`` layer."""
         folder = dataset.folder("objects", create=True)
         p = write_parquet_atomic(self.table, folder / TABLE)
@@ -285,7 +322,7 @@ class ObjectMaps:
 
 
 def import_objects(
-    dataset: Dataset | str | os.PathLike[str],
+    dataset: Store | str | os.PathLike[str],
     source: str | os.PathLike[str],
     *,
     kind: str | None = None,
@@ -295,7 +332,7 @@ def import_objects(
 
     Parameters
     ----------
-    dataset : Dataset or path
+    dataset : Store or path
     source : path-like
         HDF5 ``/attributes/<kind>`` / ``.cmap``, Parquet/CSV ``(segment_id, kind,
         object_id)``, or agglomerate JSON.
@@ -304,11 +341,10 @@ def import_objects(
     replace : bool
         Drop the kinds already stored instead of merging.
     """
-    from ..dataset import Dataset
 
-    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    ds = dataset if isinstance(dataset, Store) else Store(dataset)
     new = ObjectMaps.read(source, kind=kind)
-    maps = new if replace else ObjectMaps.from_dataset(ds).merged(new)
+    maps = new if replace else ObjectMaps.from_store(ds).merged(new)
     maps.save(ds)
     ds.record_step("objects import", source=str(source), kinds=new.counts())
     return maps

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from .._store import Store
+from ..volume import VolumeLayer
 
 __all__ = ["object_stats"]
 
 
 def object_stats(
-    dataset: Dataset | str | os.PathLike[str],
+    dataset: Store | str | os.PathLike[str],
     *,
     level: int = 0,
     workers: int | None = None,
@@ -29,7 +29,7 @@ def object_stats(
 
     Parameters
     ----------
-    dataset : Dataset or path
+    dataset : Store or path
     level : int
         Pyramid level measured (voxel counts and boxes are in its voxels).
     workers : int, optional
@@ -48,11 +48,10 @@ def object_stats(
         "voxels": n}}}``; with ``components``, also ``"components"`` (pieces in all) and
         ``"split_segments"`` (segments in more than one piece).
     """
-    from ..dataset import Dataset
     from ._maps import ObjectMaps
     from ._tables import object_table, segment_table, write_segment_table
 
-    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    ds = dataset if isinstance(dataset, Store) else Store(dataset)
     seg = segment_table(ds, level=level, workers=workers, scheduler=scheduler)
     extra: dict[str, Any] = {}
     if components:
@@ -69,8 +68,8 @@ def object_stats(
         }
     write_segment_table(ds, seg, level=level)
     folder = ds.folder("objects", create=True)
-    maps = ObjectMaps.from_dataset(ds)
-    vs = ds.segmentation.voxel_size(level).xyz
+    maps = ObjectMaps.from_store(ds)
+    vs = VolumeLayer(ds, "segmentation").voxel_size(level).xyz
     kinds: dict[str, dict[str, int]] = {}
     for kind in maps.kinds:
         ot = object_table(seg, maps, kind, vs)

@@ -10,13 +10,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from .._store import Store
+from ..volume import VolumeLayer
 
 __all__ = [
     "block_statistics",
@@ -110,16 +109,15 @@ class _StatsTask:
 
 
 def _stats_task(task: _StatsTask) -> pd.DataFrame:
-    from ..dataset import Dataset
     from ..geometry import Bbox
 
-    layer = Dataset(task.ds_path).volume(task.layer)
+    layer = VolumeLayer(Store(task.ds_path), task.layer)
     labels = layer.read(Bbox(task.start_xyz, task.stop_xyz), level=task.level)
     return block_statistics(labels, task.start_xyz)
 
 
 def segment_table(
-    dataset: Dataset,
+    dataset: Store,
     *,
     level: int = 0,
     layer: str = "segmentation",
@@ -130,7 +128,7 @@ def segment_table(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     level : int
         Pyramid level measured.
     layer : str
@@ -149,7 +147,7 @@ def segment_table(
     """
     from ..parallel import run_tasks
 
-    vol = dataset.volume(layer)
+    vol = VolumeLayer(dataset, layer)
     vol.shape_zyx(level)  # names the levels that exist when ``level`` does not
     lev = vol.levels[level]
     tasks = [
@@ -181,12 +179,12 @@ def segment_table(
     return out
 
 
-def _signature(dataset: Dataset, layer: str) -> str:
+def _signature(dataset: Store, layer: str) -> str:
     return str(dataset.layer(layer).get("signature", ""))
 
 
 def write_segment_table(
-    dataset: Dataset, table: pd.DataFrame, *, level: int, layer: str = "segmentation"
+    dataset: Store, table: pd.DataFrame, *, level: int, layer: str = "segmentation"
 ) -> Path:
     """Store a per-segment table as ``objects/segments.parquet``, recording the level and
     the segmentation it was measured on (so a stale table is never used)."""
@@ -207,7 +205,7 @@ def write_segment_table(
 
 
 def read_segment_table(
-    dataset: Dataset, *, layer: str = "segmentation"
+    dataset: Store, *, layer: str = "segmentation"
 ) -> tuple[pd.DataFrame, int] | None:
     """The per-segment table stored by ``objects stats``, with the level it was measured at.
 

@@ -55,6 +55,10 @@ class SourceReader:
         """Files in the source folder that were not read (names not matching the pattern)."""
         return []
 
+    def files(self) -> int:
+        """Number of source files read (1 for a single file or an in-memory array)."""
+        return 1
+
 
 @dataclass
 class CubeSource(SourceReader):
@@ -67,6 +71,9 @@ class CubeSource(SourceReader):
 
     def skipped(self) -> list[str]:
         return list(self.skipped_names)
+
+    def files(self) -> int:
+        return len(self.cubes)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         return self.read_into(start_zyx, stop_zyx, None)
@@ -166,11 +173,16 @@ class NpySource(SourceReader):
 
 @dataclass
 class StackSource(SourceReader):
-    files: tuple[str, ...] = ()
+    planes: tuple[str, ...] = ()
+
+    def files(self) -> int:
+        return len(self.planes)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         planes = [
-            _read_plane(Path(self.files[z]))[start_zyx[1] : stop_zyx[1], start_zyx[2] : stop_zyx[2]]
+            _read_plane(Path(self.planes[z]))[
+                start_zyx[1] : stop_zyx[1], start_zyx[2] : stop_zyx[2]
+            ]
             for z in range(start_zyx[0], stop_zyx[0])
         ]
         return np.stack(planes).astype(self.dtype, copy=False)
@@ -229,7 +241,7 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
                 p,
                 (len(images), first.shape[0], first.shape[1]),
                 first.dtype,
-                files=tuple(map(str, images)),
+                planes=tuple(map(str, images)),
             )
         cf = CubeFolder(p)
         b = cf.bbox

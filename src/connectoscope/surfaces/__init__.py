@@ -6,9 +6,9 @@ Vertices are x, y, z in nm. See ``docs/surfaces.md``.
 
 from __future__ import annotations
 
-from ..export._neuroglancer_mesh import write_legacy_meshes, write_segment_properties
 from ._io import load_mesh, save_mesh
 from ._mesh import Mesh
+from ._mesh_set import MeshSet
 from ._mesher import BlockTask, GroupTable, mesh_blocks, mesh_labels, plan_blocks
 from ._stitch import stitch_pieces
 from ._surfaces import SurfaceResult, choose_level, color_meshes, make_surfaces, mesh_selection
@@ -17,6 +17,7 @@ __all__ = [
     "BlockTask",
     "GroupTable",
     "Mesh",
+    "MeshSet",
     "SurfaceResult",
     "choose_level",
     "color_meshes",
@@ -28,6 +29,4 @@ __all__ = [
     "plan_blocks",
     "save_mesh",
     "stitch_pieces",
-    "write_legacy_meshes",
-    "write_segment_properties",
 ]

@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .._store import Store
 from ..errors import InvalidParameterError
+from ..geometry import Bbox
+from ..volume import VolumeLayer
 from ._mesh import Mesh
 from ._stitch import stitch_pieces
 
@@ -98,11 +101,9 @@ class BlockTask:
         """The block's labels, ``[z, y, x]`` (overlap included, padding not)."""
         if self.array is not None:
             return self.array
-        from ..dataset import Dataset
-        from ..geometry import Bbox
 
         assert self.ds_path is not None
-        layer = Dataset(self.ds_path).volume(self.layer)
+        layer = VolumeLayer(Store(self.ds_path), self.layer)
         return layer.read(Bbox(self.read_start, self.read_stop), level=self.level)
 
 

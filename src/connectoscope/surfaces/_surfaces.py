@@ -14,19 +14,19 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .._store import Store
 from ..errors import InvalidParameterError, SelectionError
+from ..geometry import Bbox
+from ..precomputed import write_legacy_meshes, write_segment_properties
+from ..segmentation import ObjectMaps, Selection
+from ..volume import VolumeLayer
 from ._io import FORMATS
 from ._mesh import Mesh
 from ._mesher import DEFAULT_BLOCK, BlockTask, GroupTable, mesh_blocks, plan_blocks
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
-    from ..geometry import Bbox
-    from ..segmentation import ObjectMaps, Selection
 
 __all__ = ["SurfaceResult", "choose_level", "color_meshes", "make_surfaces", "mesh_selection"]
 
@@ -67,10 +67,10 @@ class SurfaceResult:
         return getattr(self, key)
 
 
-def choose_level(dataset: Dataset, bbox_voxels0: int, max_voxels: int) -> int:
+def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
     """The finest level at which a region of ``bbox_voxels0`` level-0 voxels stays under
     ``max_voxels`` (the coarsest level when none does)."""
-    seg = dataset.segmentation
+    seg = VolumeLayer(dataset, "segmentation")
     for i, lev in enumerate(seg.levels):
         f = lev.factor_xyz
         if bbox_voxels0 / (f[0] * f[1] * f[2]) <= max_voxels:
@@ -79,7 +79,7 @@ def choose_level(dataset: Dataset, bbox_voxels0: int, max_voxels: int) -> int:
 
 
 def _rgb(text: str) -> np.ndarray:
-    from ..render.colors import parse_color
+    from ..colors import parse_color
 
     return np.asarray(parse_color(text), np.float64)
 
@@ -99,7 +99,7 @@ def color_meshes(
     stable colour per value. Meshes without :attr:`Mesh.segments` cannot be coloured by a
     kind.
     """
-    from ..render.colors import id_colors
+    from ..colors import id_colors
 
     base = np.round(np.append(_rgb(color) if color else GREY, 1.0) * 255).astype(np.uint8)
     hit_rgb = np.round(_rgb(by_color) * 255).astype(np.uint8) if by_color else None
@@ -117,7 +117,7 @@ def color_meshes(
         mesh.colors = cols
 
 
-def _table_boxes(dataset: Dataset, level: int) -> Any:
+def _table_boxes(dataset: Store, level: int) -> Any:
     """The per-segment table's boxes scaled to ``level`` (None when unusable)."""
     from ..segmentation._tables import read_segment_table
 
@@ -127,7 +127,7 @@ def _table_boxes(dataset: Dataset, level: int) -> Any:
     df, tlevel = table
     if tlevel > level:
         return None  # boxes of a coarser level may miss thin parts at a finer one
-    levels = dataset.segmentation.levels
+    levels = VolumeLayer(dataset, "segmentation").levels
     ft = np.asarray(levels[tlevel].factor_xyz)
     fk = np.asarray(levels[level].factor_xyz)
     r = fk // ft
@@ -137,12 +137,11 @@ def _table_boxes(dataset: Dataset, level: int) -> Any:
 
 
 def _region(
-    dataset: Dataset, table: GroupTable, level: int
+    dataset: Store, table: GroupTable, level: int
 ) -> tuple[Bbox, np.ndarray | None, np.ndarray | None]:
     """Region (voxels of ``level``) covering the selected segments, and their boxes."""
-    from ..geometry import Bbox
 
-    whole = dataset.segmentation.bbox(level)
+    whole = VolumeLayer(dataset, "segmentation").bbox(level)
     boxes = _table_boxes(dataset, level)
     if boxes is None:
         return whole, None, None
@@ -156,7 +155,7 @@ def _region(
 
 
 def _mesh_selection(
-    dataset: Dataset,
+    dataset: Store,
     selection: Selection,
     *,
     level: int | None,
@@ -169,8 +168,8 @@ def _mesh_selection(
 ) -> SurfaceResult:
     from .._config import config
 
-    seg = dataset.segmentation
-    objects = dataset.objects
+    seg = VolumeLayer(dataset, "segmentation")
+    objects = ObjectMaps.from_store(dataset)
     # colours first: a misspelt colour fails before any meshing
     for c in (selection.color, selection.by_color):
         if c:
@@ -254,7 +253,7 @@ def _default_block(lev: Any) -> tuple[int, int, int]:
 
 
 def mesh_selection(
-    dataset: Dataset,
+    dataset: Store,
     selection: Selection,
     *,
     level: int | None = None,
@@ -268,7 +267,7 @@ def mesh_selection(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     selection : Selection
         One surface per group (``each`` kind, first ``where`` kind, or segment id).
     level : int, optional
@@ -309,7 +308,7 @@ def mesh_selection(
 
 
 def make_surfaces(
-    dataset: Dataset | str | os.PathLike[str],
+    dataset: Store | str | os.PathLike[str],
     selection: Selection,
     out: str | os.PathLike[str] | None = None,
     *,
@@ -335,12 +334,9 @@ def make_surfaces(
     SurfaceResult
         Also readable as a dict: ``r["level"]``, ``r["meshes"]``, ``r["files"]``.
     """
-    from ..dataset import Dataset
-    from ..export._neuroglancer_mesh import write_legacy_meshes, write_segment_properties
-
     if fmt not in FORMATS:
         raise InvalidParameterError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    ds = dataset if isinstance(dataset, Store) else Store(dataset)
     res = _mesh_selection(
         ds,
         selection,
@@ -357,13 +353,14 @@ def make_surfaces(
         for gid, m in res.meshes.items():
             res.files.append(m.save(Path(out) / f"{prefix}_{gid}.{fmt}"))
     if precomputed:
-        objects = ds.objects
+        objects = ObjectMaps.from_store(ds)
         groups = selection.groups(objects)
         folder = ds.folder("meshes", create=True)
         res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
         meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])
-        write_segment_properties(folder, objects, segment_ids=plain, meshed_ids=meshed.tolist())
+        ids, numbers = objects.segment_properties(segment_ids=plain, meshed_ids=meshed.tolist())
+        write_segment_properties(folder, ids, numbers)
         ds.set_layer(
             "meshes",
             {

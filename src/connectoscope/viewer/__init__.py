@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ..export._neuroglancer_annotations import (
-    write_dataset_annotations,
-    write_synapse_annotations,
-)
+from ..connectome import write_dataset_annotations
+from ..precomputed import write_synapse_annotations
 from ._annotations import ensure_annotations
 from ._server import ViewerServer, client_dir
 from ._state import annotation_layer, viewer_state, viewer_url

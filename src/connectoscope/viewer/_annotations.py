@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ._state import ANNOTATIONS_PATH
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
+from .._store import Store
+from ..connectome import write_dataset_annotations
 
 __all__ = ["ensure_annotations"]
 
 
-def ensure_annotations(dataset: Dataset) -> Path | None:
+def ensure_annotations(dataset: Store) -> Path | None:
     """Make sure ``annotations/synapses`` matches the dataset's synapse table.
 
     Writes the annotations (see
-    :func:`connectoscope.export.write_synapse_annotations`) when the dataset has a synapse
+    :func:`connectoscope.connectome.write_dataset_annotations`) when the dataset has a synapse
     table with positions and the annotations are missing or older than the table.
 
     Returns
@@ -25,12 +22,10 @@ def ensure_annotations(dataset: Dataset) -> Path | None:
     Path or None
         The annotation folder, or None when the dataset has no synapse table with positions.
     """
-    from ..export._neuroglancer_annotations import write_dataset_annotations
-
-    table = dataset.path / "synapses" / "synapses.parquet"
+    table = dataset.layout.synapses_table
     if not table.is_file():
         return None
-    out = dataset.path / ANNOTATIONS_PATH
+    out = dataset.layout.synapse_annotations
     info = out / "info"
     if info.is_file() and info.stat().st_mtime >= table.stat().st_mtime:
         return out

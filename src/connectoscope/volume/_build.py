@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset, is_dataset
+from .._store import Store, is_dataset
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import VoxelSize, VoxelSizeLike
 from ..sources._readers import SourceReader, open_source
@@ -253,7 +253,7 @@ def _levels_for(
 
 
 def _build(
-    ds: Dataset,
+    ds: Store,
     name: str,
     kind: str,
     source: SourceReader,
@@ -499,7 +499,7 @@ def _signature(source: SourceReader, kind: str) -> str:
 
 def ingest(
     source: str | os.PathLike[str],
-    dataset: str | os.PathLike[str] | Dataset,
+    dataset: str | os.PathLike[str] | Store,
     *,
     layer: str = "image",
     voxel_size: VoxelSizeLike | None = None,
@@ -507,16 +507,17 @@ def ingest(
     scheduler: Any = None,
     local: str = "threads",
     overwrite: bool = False,
+    force: bool = False,
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
-) -> Dataset:
+) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
     Parameters
     ----------
     source : path-like
         L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``.
-    dataset : path-like or Dataset
+    dataset : path-like or Store
         Target dataset; created when it does not exist (needs a voxel size).
     layer : {"image", "segmentation"}
         Which layer the source becomes.
@@ -534,24 +535,28 @@ def ingest(
         memory) or its multiprocessing scheduler on a warm pool of worker processes.
     overwrite : bool
         Replace an existing complete layer of this name. An incomplete layer from the same
-        source resumes without it.
+        source resumes without it. A folder that is not a dataset is never deleted by it.
+    force : bool
+        With ``overwrite``: also replace a non-empty folder that is not a dataset.
     chunk_xyz, shard_xyz : (x, y, z) voxels, optional
         Override the chunk shape (default: about 1 MB) and the shard shape (default: 4
         chunks per axis; rounded up to whole chunks).
 
     Returns
     -------
-    Dataset
+    IngestReport
+        Source files read, missing and skipped, bytes, seconds; ``report.path`` is the
+        dataset.
     """
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
     if local not in ("threads", "processes"):
         raise InvalidParameterError(f"local must be 'threads' or 'processes', got {local!r}")
     src = open_source(source)
-    if isinstance(dataset, Dataset):
+    if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
-        ds = Dataset(dataset)
+        ds = Store(dataset)
     else:
         vs = voxel_size if voxel_size is not None else _manifest_voxel_size(Path(source))
         if vs is None:
@@ -559,7 +564,9 @@ def ingest(
                 f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "
                 "(for example 11.24,11.24,28 for L4dense)"
             )
-        ds = Dataset.create(dataset, voxel_size=vs, offset_vx=src.offset_vx, overwrite=overwrite)
+        ds = Store.create(
+            dataset, voxel_size=vs, offset_vx=src.offset_vx, overwrite=overwrite, force=force
+        )
     if voxel_size is not None and VoxelSize.parse(voxel_size) != ds.voxel_size:
         raise InvalidParameterError(
             f"{ds.path}: voxel size {VoxelSize.parse(voxel_size).xyz} nm differs from the "
@@ -584,7 +591,9 @@ def ingest(
             )
     kind = "image" if layer == "image" else "segmentation"
     sig = _signature(src, kind) + (f"-{chunk_xyz}-{shard_xyz}" if chunk_xyz or shard_xyz else "")
-    _build(
+    resumed = ds.has_layer(layer)
+    t0 = time.perf_counter()
+    vol = _build(
         ds,
         layer,
         kind,
@@ -596,10 +605,86 @@ def ingest(
         chunk_xyz=chunk_xyz,
         shard_xyz=shard_xyz,
     )
-    return ds
+    step = ds.provenance[-1]
+    return IngestReport(
+        path=ds.path,
+        layer=layer,
+        source=src.description,
+        shape_zyx=vol.shape_zyx(0),
+        dtype=vol.dtype.name,
+        levels=vol.num_levels,
+        files=src.files(),
+        missing=src.missing(),
+        skipped=src.skipped(),
+        bytes_written=int(step.get("bytes_written", 0)),
+        seconds=time.perf_counter() - t0,
+        resumed=resumed,
+    )
 
 
-def _remove_layer(ds: Dataset, name: str) -> None:
+@dataclass(frozen=True)
+class IngestReport:
+    """What :func:`ingest` did.
+
+    Attributes
+    ----------
+    path : Path
+        The dataset directory (open it with ``connectoscope.Dataset(report.path)``).
+    layer : str
+        The layer written.
+    source : str
+        The source, as described in the dataset's provenance.
+    shape_zyx : (z, y, x) int
+        Level-0 shape in voxels.
+    dtype : str
+    levels : int
+        Pyramid levels written.
+    files : int
+        Source files read (cube files; 1 for a single file).
+    missing : list of str
+        Grid positions of the source without a file (read as background).
+    skipped : list of str
+        Files in the source folder that were not read (names not matching the pattern).
+    bytes_written : int
+        Uncompressed bytes of every level written by this run (0 when all was done).
+    seconds : float
+    resumed : bool
+        True when an interrupted ingest of the same source was continued.
+    """
+
+    path: Path
+    layer: str
+    source: str
+    shape_zyx: tuple[int, int, int]
+    dtype: str
+    levels: int
+    files: int
+    missing: list[str]
+    skipped: list[str]
+    bytes_written: int
+    seconds: float
+    resumed: bool
+
+    @property
+    def store(self) -> Store:
+        """The dataset, opened."""
+        return Store(self.path)
+
+    def __str__(self) -> str:
+        z, y, x = self.shape_zyx
+        mb = self.bytes_written / 1e6
+        rate = mb / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"{self.path}: layer {self.layer} {x} x {y} x {z} voxels {self.dtype}, "
+            f"{self.levels} levels, {self.files} source file{'s' if self.files != 1 else ''}, "
+            f"{mb:.0f} MB in {self.seconds:.1f} s ({rate:.0f} MB/s)"
+        )
+        if self.resumed:
+            text += " (resumed)"
+        return text
+
+
+def _remove_layer(ds: Store, name: str) -> None:
     import shutil
 
     desc = ds.layer(name)
@@ -613,7 +698,7 @@ def _remove_layer(ds: Dataset, name: str) -> None:
     prog = ds.path / ROOT / ".progress" / (Path(desc["path"]).name if name != "image" else "image")
     if prog.exists():
         shutil.rmtree(prog)
-    ds.remove_layer(name)
+    ds.forget_layer(name)
 
 
 def _manifest_voxel_size(source: Path) -> VoxelSize | None:
@@ -637,7 +722,7 @@ class _ArraySource(SourceReader):
 
 
 def write_array(
-    dataset: Dataset,
+    dataset: Store,
     name: str,
     array_zyx: np.ndarray,
     *,
@@ -649,7 +734,7 @@ def write_array(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     name : str
         ``"image"``, ``"segmentation"`` or the name of another label layer (``"neuron"``).
     array_zyx : numpy.ndarray

@@ -13,14 +13,15 @@ def demo_step(ctx: DemoContext) -> None:
     """Ingest ``ctx.synth_dir/{color,segmentation}`` into ``ctx.dataset_path``; export .cmap."""
     from ..export import export_chimerax
     from ._build import ingest
+    from ._volume_layer import VolumeLayer
 
     t0 = time.perf_counter()
     ingest(
         ctx.synth_dir / "segmentation", ctx.dataset_path, layer="segmentation", workers=ctx.workers
     )
-    ds = ingest(ctx.synth_dir / "color", ctx.dataset_path, layer="image", workers=ctx.workers)
+    ds = ingest(ctx.synth_dir / "color", ctx.dataset_path, layer="image", workers=ctx.workers).store
     dt = time.perf_counter() - t0
-    seg = ds.segmentation
+    seg = VolumeLayer(ds, "segmentation")
     raw = sum(c.stat().st_size for c in (ctx.synth_dir / "segmentation").glob("*.hdf5"))
     stored = sum(
         f.stat().st_size

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import write_json_atomic
+from .._atomic import write_json_atomic
 from ..geometry import VoxelSize
 
 __all__ = [

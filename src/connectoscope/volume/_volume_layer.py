@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .._store import Store
 from ..errors import IncompleteStoreError, InvalidParameterError, LayerNotFoundError
-from ..geometry import Bbox, VoxelSize
+from ..geometry import Bbox, LevelFrame, VoxelSize
 from ._omezarr import LevelSpec, open_level
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
 
 __all__ = ["Level", "VolumeLayer"]
 
@@ -24,14 +22,14 @@ class VolumeLayer:
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Store
     name : str
         Layer name as listed in the dataset metadata.
     allow_incomplete : bool
         Read a layer whose ingest was interrupted (missing parts read as 0).
     """
 
-    def __init__(self, dataset: Dataset, name: str, *, allow_incomplete: bool = False) -> None:
+    def __init__(self, dataset: Store, name: str, *, allow_incomplete: bool = False) -> None:
         self.dataset = dataset
         self.name = name
         self.allow_incomplete = allow_incomplete
@@ -97,6 +95,10 @@ class VolumeLayer:
         """Voxel size (nm) of a level."""
         return self._level(level).voxel_size
 
+    def frame(self, level: int = 0) -> LevelFrame:
+        """The voxel <-> nm frame of a level (dataset offset and voxel-centre convention)."""
+        return self.dataset.frame.level(self._level(level).factor_xyz)
+
     def bbox(self, level: int = 0) -> Bbox:
         """The whole level as a box in its voxels."""
         return Bbox.from_shape_zyx(self.shape_zyx(level))
@@ -131,7 +133,9 @@ class VolumeLayer:
         level : int
             Pyramid level (0 = finest).
         bbox_nm : ((x0, y0, z0), (x1, y1, z1)), optional
-            Region in nm from the dataset origin; converted to the covering voxel box.
+            Region in dataset nm (the frame of meshes, tables and skeletons: the dataset
+            offset included); converted to the voxels of ``level`` it overlaps, clipped to
+            the volume.
 
         Returns
         -------
@@ -142,7 +146,7 @@ class VolumeLayer:
             raise InvalidParameterError("give bbox (voxels) or bbox_nm, not both")
         whole = self.bbox(level)
         if bbox_nm is not None:
-            bbox = Bbox.from_nm(bbox_nm[0], bbox_nm[1], self.voxel_size(level)).intersection(whole)
+            bbox = self.frame(level).bbox_from_nm(bbox_nm[0], bbox_nm[1]).intersection(whole)
         if bbox is None:
             bbox = whole
         if not whole.contains(bbox):

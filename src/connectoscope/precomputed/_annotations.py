@@ -26,10 +26,6 @@ spatially uniform sample: a million synapses load progressively.
 
 from __future__ import annotations
 
-import gzip
-import itertools
-import json
-import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -38,259 +34,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._atomic import write_json_atomic
 from ..errors import DataFormatError, DatasetExistsError, InvalidParameterError
+from ._sharding import compressed_morton_code, sharding_spec, write_sharded
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..connectome import SynapseTable
-    from ..dataset import Dataset
+    import pandas as pd
 
-__all__ = [
-    "compressed_morton_code",
-    "murmurhash3_x86_128_uint64",
-    "sharding_spec",
-    "write_dataset_annotations",
-    "write_sharded",
-    "write_synapse_annotations",
-]
-
-_U64 = np.uint64
-_M32 = np.uint64(0xFFFFFFFF)
+__all__ = ["write_synapse_annotations"]
 #: Relationship names, as Neuroglancer shows them.
 RELATIONSHIPS = ("pre_segment", "post_segment")
-
-
-# --------------------------------------------------------------------------- hashing, keys
-def _rotl32(x: np.ndarray, r: int) -> np.ndarray:
-    return ((x << _U64(r)) | (x >> _U64(32 - r))) & _M32
-
-
-def _mul32(a: np.ndarray, c: int) -> np.ndarray:
-    return (a * _U64(c)) & _M32
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U64(16))
-    h = _mul32(h, 0x85EBCA6B)
-    h = h ^ (h >> _U64(13))
-    h = _mul32(h, 0xC2B2AE35)
-    return h ^ (h >> _U64(16))
-
-
-def murmurhash3_x86_128_uint64(keys: np.ndarray) -> np.ndarray:
-    """Low 64 bits of MurmurHash3_x86_128 (seed 0) of each key's 8 little-endian bytes.
-
-    This is the ``murmurhash3_x86_128`` hash of the Neuroglancer sharded format, vectorised.
-
-    Parameters
-    ----------
-    keys : ndarray of uint64, shape (n,)
-
-    Returns
-    -------
-    ndarray of uint64, shape (n,)
-    """
-    k = np.asarray(keys, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        k1 = k & _M32  # bytes 0-3
-        k2 = k >> _U64(32)  # bytes 4-7
-        zero = np.zeros_like(k)
-        k2 = _mul32(_rotl32(_mul32(k2, 0xAB0E9789), 16), 0x38B34AE5)
-        h2 = zero ^ k2
-        k1 = _mul32(_rotl32(_mul32(k1, 0x239B961B), 15), 0xAB0E9789)
-        h1 = zero ^ k1
-        h3 = zero.copy()
-        h4 = zero.copy()
-        n = _U64(8)
-        h1, h2, h3, h4 = h1 ^ n, h2 ^ n, h3 ^ n, h4 ^ n
-        h1 = (h1 + h2 + h3 + h4) & _M32
-        h2 = (h2 + h1) & _M32
-        h3 = (h3 + h1) & _M32
-        h4 = (h4 + h1) & _M32
-        h1, h2, h3, h4 = _fmix32(h1), _fmix32(h2), _fmix32(h3), _fmix32(h4)
-        h1 = (h1 + h2 + h3 + h4) & _M32
-        h2 = (h2 + h1) & _M32
-    return h1 | (h2 << _U64(32))
-
-
-def compressed_morton_code(cells: np.ndarray, grid_shape: Sequence[int]) -> np.ndarray:
-    """Neuroglancer's compressed Morton code of grid cells.
-
-    Bit ``i`` of dimension ``d`` is used only where ``2**i < grid_shape[d]``; bits interleave
-    with the first dimension (x) fastest.
-
-    Parameters
-    ----------
-    cells : ndarray of int, shape (n, rank)
-        Cell coordinates in the annotation dimension order (x, y, z).
-    grid_shape : sequence of int, length rank
-
-    Returns
-    -------
-    ndarray of uint64, shape (n,)
-
-    Examples
-    --------
-    >>> compressed_morton_code(np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1]]), [2, 2, 2]).tolist()
-    [1, 2, 7]
-    >>> compressed_morton_code(np.array([[0, 3, 0]]), [1, 4, 1]).tolist()
-    [3]
-    """
-    c = np.asarray(cells, dtype=np.uint64).reshape(-1, len(grid_shape))
-    out = np.zeros(len(c), np.uint64)
-    bit_out = 0
-    for bit in range(64):
-        for d, size in enumerate(grid_shape):
-            if (int(size) - 1) >> bit:
-                out |= ((c[:, d] >> _U64(bit)) & _U64(1)) << _U64(bit_out)
-                bit_out += 1
-    if bit_out > 64:
-        raise InvalidParameterError(f"grid {list(grid_shape)} needs {bit_out} > 64 Morton bits")
-    return out
-
-
-# --------------------------------------------------------------------------- sharded format
-def sharding_spec(
-    n_keys: int,
-    *,
-    hash: str = "murmurhash3_x86_128",
-    keys_per_minishard: int = 64,
-    max_minishard_bits: int = 8,
-    max_shard_bits: int = 12,
-    data_encoding: str = "gzip",
-) -> dict[str, Any]:
-    """Sharding parameters (``neuroglancer_uint64_sharded_v1``) for about ``n_keys`` keys.
-
-    About ``keys_per_minishard`` keys per minishard, up to ``2**max_minishard_bits``
-    minishards per shard, then more shard files (up to ``2**max_shard_bits``).
-    """
-    if hash not in ("identity", "murmurhash3_x86_128"):
-        raise InvalidParameterError(f"hash must be identity or murmurhash3_x86_128, got {hash!r}")
-    bits = max(0, math.ceil(math.log2(max(1.0, n_keys / max(1, keys_per_minishard)))))
-    minishard_bits = min(bits, max_minishard_bits)
-    shard_bits = min(bits - minishard_bits, max_shard_bits)
-    return {
-        "@type": "neuroglancer_uint64_sharded_v1",
-        "hash": hash,
-        "preshift_bits": 0,
-        "minishard_bits": int(minishard_bits),
-        "shard_bits": int(shard_bits),
-        "minishard_index_encoding": "gzip",
-        "data_encoding": data_encoding,
-    }
-
-
-def _hashed(keys: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
-    k = np.asarray(keys, np.uint64) >> _U64(spec["preshift_bits"])
-    return murmurhash3_x86_128_uint64(k) if spec["hash"] == "murmurhash3_x86_128" else k
-
-
-def _gzip_all(items: list[bytes]) -> list[bytes]:
-    return [gzip.compress(d, compresslevel=1, mtime=0) for d in items]
-
-
-_POOL: list[Any] = []
-
-
-def _pool() -> Any:
-    """A shared thread pool (one thread per core) for compression."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(max(1, os.cpu_count() or 1)))
-    return _POOL[0]
-
-
-def shard_file_name(shard: int, spec: dict[str, Any]) -> str:
-    """``<shard>.shard``: lowercase hex, zero-padded to ``ceil(shard_bits / 4)`` digits."""
-    digits = math.ceil(spec["shard_bits"] / 4)
-    return f"{shard:0{digits}x}.shard"
-
-
-def write_sharded(
-    folder: Path,
-    keys: np.ndarray,
-    buffer: np.ndarray,
-    offsets: np.ndarray,
-    spec: dict[str, Any],
-) -> list[Path]:
-    """Write key -> bytes pairs as Neuroglancer sharded files in ``folder``.
-
-    Parameters
-    ----------
-    folder : Path
-        Created if needed; one ``<shard>.shard`` file per non-empty shard.
-    keys : ndarray of uint64, shape (n,)
-        Distinct chunk ids (annotation ids, segment ids or compressed Morton codes).
-    buffer : ndarray of uint8
-        All values concatenated; value ``i`` is ``buffer[offsets[i]:offsets[i + 1]]``.
-    offsets : ndarray of int64, shape (n + 1,)
-    spec : dict
-        From :func:`sharding_spec`.
-
-    Returns
-    -------
-    list of Path
-        The shard files written (each written to a temporary name, then renamed).
-    """
-    keys = np.asarray(keys, np.uint64)
-    offsets = np.asarray(offsets, np.int64)
-    folder.mkdir(parents=True, exist_ok=True)
-    if not len(keys):
-        return []
-    h = _hashed(keys, spec)
-    mbits, sbits = int(spec["minishard_bits"]), int(spec["shard_bits"])
-    minishard = (h & _U64((1 << mbits) - 1)).astype(np.int64)
-    shard = ((h >> _U64(mbits)) & _U64((1 << sbits) - 1)).astype(np.int64)
-    order = np.lexsort((keys, minishard, shard))
-    if len(keys) > 1 and (keys[order][1:] == keys[order][:-1]).any():
-        raise InvalidParameterError("sharded keys must be distinct")
-    bounds = np.flatnonzero(np.r_[True, shard[order][1:] != shard[order][:-1], True])
-    gz = spec["data_encoding"] == "gzip"
-    written = []
-    n_mini = 1 << mbits
-    for a, b in itertools.pairwise(bounds.tolist()):
-        idx = order[a:b]
-        if gz:  # zlib releases the GIL: compress on every core
-            raw = [bytes(buffer[offsets[i] : offsets[i + 1]]) for i in idx.tolist()]
-            step = max(1, -(-len(raw) // (4 * (os.cpu_count() or 1))))
-            parts_in = [raw[i : i + step] for i in range(0, len(raw), step)]
-            chunks = [c for part in _pool().map(_gzip_all, parts_in) for c in part]
-            sizes = np.fromiter((len(c) for c in chunks), np.int64, count=len(chunks))
-            data = b"".join(chunks)
-        else:  # one vectorised gather
-            sizes = offsets[idx + 1] - offsets[idx]
-            begin = np.repeat(offsets[idx] - np.r_[0, np.cumsum(sizes)[:-1]], sizes)
-            data = buffer[begin + np.arange(int(sizes.sum()))].tobytes()
-        starts = np.r_[0, np.cumsum(sizes)[:-1]]  # relative to the end of the shard index
-        mini = minishard[idx]
-        parts: list[bytes] = []
-        index = np.zeros((n_mini, 2), "<u8")
-        pos = len(data)
-        mb = np.flatnonzero(np.r_[True, mini[1:] != mini[:-1], True])
-        for s0, s1 in zip(mb[:-1].tolist(), mb[1:].tolist()):
-            sel = np.arange(s0, s1)
-            m = int(mini[s0])
-            k = keys[idx[sel]]
-            st, sz = starts[sel], sizes[sel]
-            arr = np.empty((3, len(sel)), "<u8")
-            arr[0] = np.diff(k, prepend=_U64(0))
-            prev_end = np.r_[0, st[:-1] + sz[:-1]]
-            arr[1] = (st - prev_end).astype(np.uint64)
-            arr[2] = sz.astype(np.uint64)
-            enc = gzip.compress(arr.tobytes(), compresslevel=6, mtime=0)
-            index[m] = (pos, pos + len(enc))
-            pos += len(enc)
-            parts.append(enc)
-        out = folder / shard_file_name(int(shard[idx[0]]), spec)
-        tmp = out.with_name(out.name + ".part")
-        with open(tmp, "wb") as f:
-            f.write(index.tobytes())
-            f.write(data)
-            for p in parts:
-                f.write(p)
-        os.replace(tmp, out)
-        written.append(out)
-    return written
 
 
 # --------------------------------------------------------------------------- encoding
@@ -316,7 +69,7 @@ def _spatial_levels(
 
 
 def write_synapse_annotations(
-    synapses: SynapseTable,
+    synapses: pd.DataFrame | Any,
     out: str | os.PathLike[str],
     *,
     properties: Sequence[str] = ("size",),
@@ -329,8 +82,8 @@ def write_synapse_annotations(
 
     Parameters
     ----------
-    synapses : SynapseTable
-        Needs positions ``x_nm, y_nm, z_nm`` (nm) and ``pre``/``post`` ids (non-negative,
+    synapses : pandas.DataFrame or SynapseTable
+        A table (or any object whose ``.df`` is one). Needs positions ``x_nm, y_nm, z_nm`` (nm) and ``pre``/``post`` ids (non-negative,
         64-bit exact). The ``pre_segment``/``post_segment`` relationships hold the ids of the
         segmentation: the ``pre_segment_id``/``post_segment_id`` columns when the table has
         both (segments grouped into objects, as in L4dense and the synthetic data), else
@@ -363,7 +116,7 @@ def write_synapse_annotations(
         ``out`` exists and ``overwrite`` is False.
     """
     out = Path(out)
-    df = synapses.df
+    df = synapses.df if hasattr(synapses, "df") else synapses
     need = ["x_nm", "y_nm", "z_nm"]
     if any(c not in df.columns for c in need):
         raise DataFormatError(
@@ -503,7 +256,7 @@ def write_synapse_annotations(
             }
         )
         remaining = np.sort(remaining[order[~emit]])
-    (out / "info").write_text(json.dumps(info, indent=1))
+    write_json_atomic(out / "info", info, indent=1)
     return out
 
 
@@ -538,36 +291,3 @@ def _group_encode(
         buf[o + 8 : o + 8 + c * w] = recs[s : s + c].reshape(-1)
         buf[o + 8 + c * w : o + 8 + c * (w + 8)] = ids[s : s + c].reshape(-1)
     return group[starts], buf, offs
-
-
-def write_dataset_annotations(
-    dataset: Dataset,
-    synapses: SynapseTable | None = None,
-    *,
-    limit: int = 2000,
-    seed: int = 0,
-) -> Path:
-    """Write the dataset's synapses (or ``synapses``) as annotations.
-
-    Writes ``annotations/synapses`` (see :func:`write_synapse_annotations`), replacing earlier
-    annotations, and records the ``annotations`` layer and a provenance step.
-
-    Returns
-    -------
-    Path
-        The annotation folder.
-    """
-    syn = synapses if synapses is not None else dataset.synapses
-    out = dataset.folder("annotations", create=True) / "synapses"
-    write_synapse_annotations(syn, out, limit=limit, seed=seed, overwrite=True)
-    dataset.set_layer(
-        "annotations",
-        {
-            "kind": "annotations",
-            "format": "neuroglancer_annotations_v1",
-            "path": "annotations/synapses",
-            "n_synapses": len(syn),
-        },
-    )
-    dataset.record_step("annotations", n_synapses=len(syn), limit=limit, seed=seed)
-    return out

@@ -22,28 +22,40 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from .._atomic import write_bytes_atomic
 from ..errors import ConnectoscopeWarning, DataFormatError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..segmentation import ObjectMaps
-    from ..surfaces import Mesh
-
 __all__ = [
+    "MeshLike",
+    "decode_legacy_fragment",
     "encode_legacy_fragment",
     "read_legacy_mesh",
     "write_legacy_meshes",
     "write_segment_properties",
 ]
 
+
+class MeshLike(Protocol):
+    """What the writers need of a mesh: ``vertices`` ``(N, 3)`` nm, ``faces`` ``(M, 3)``
+    vertex indices, and optionally ``segments`` ``(N,)`` the segment id under each vertex."""
+
+    @property
+    def vertices(self) -> np.ndarray: ...
+
+    @property
+    def faces(self) -> np.ndarray: ...
+
+    @property
+    def segments(self) -> np.ndarray | None: ...
+
+
 INFO = {"@type": "neuroglancer_legacy_mesh", "segment_properties": "segment_properties"}
-#: Most segments written as inline Neuroglancer segment properties (JSON size).
-MAX_INLINE_IDS = 1_000_000
 
 
 def encode_legacy_fragment(vertices_nm: np.ndarray, faces: np.ndarray) -> bytes:
@@ -58,10 +70,29 @@ def encode_legacy_fragment(vertices_nm: np.ndarray, faces: np.ndarray) -> bytes:
     return np.uint32(len(v)).astype("<u4").tobytes() + v.tobytes() + f.tobytes()
 
 
-def _decode(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+def decode_legacy_fragment(
+    raw: bytes, *, source: str = "fragment"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`encode_legacy_fragment`: ``(N, 3)`` float32 vertices (nm) and
+    ``(M, 3)`` uint32 faces.
+
+    Raises
+    ------
+    DataFormatError
+        The byte count does not match the vertex count (names ``source``).
+    """
+    if len(raw) < 4:
+        raise DataFormatError(f"{source}: {len(raw)} bytes, too short for a mesh fragment")
     n = int(np.frombuffer(raw[:4], "<u4")[0])
+    rest = len(raw) - 4 - 12 * n
+    if rest < 0 or rest % 12:
+        raise DataFormatError(
+            f"{source}: {len(raw)} bytes do not hold {n} vertices and whole triangles"
+        )
     v = np.frombuffer(raw[4 : 4 + 12 * n], "<f4").reshape(-1, 3)
     f = np.frombuffer(raw[4 + 12 * n :], "<u4").reshape(-1, 3)
+    if len(f) and int(f.max()) >= n:
+        raise DataFormatError(f"{source}: a triangle refers to vertex {int(f.max())} of {n}")
     return v, f
 
 
@@ -81,7 +112,7 @@ def read_legacy_mesh(
         raise DataFormatError(f"{folder}: no mesh manifest for segment {segment_id}")
     vs, fs, n = [], [], 0
     for name in json.loads(manifest.read_text())["fragments"]:
-        v, f = _decode((folder / name).read_bytes())
+        v, f = decode_legacy_fragment((folder / name).read_bytes(), source=str(folder / name))
         vs.append(v)
         fs.append(f + n)
         n += len(v)
@@ -90,7 +121,7 @@ def read_legacy_mesh(
     return np.concatenate(vs), np.concatenate(fs)
 
 
-def _face_segments(mesh: Mesh, allowed: np.ndarray) -> np.ndarray:
+def _face_segments(mesh: MeshLike, allowed: np.ndarray) -> np.ndarray:
     """The segment of each face: the one shared by two of its vertices, else the first."""
     assert mesh.segments is not None
     s = mesh.segments[mesh.faces.astype(np.int64)]
@@ -104,15 +135,9 @@ def _face_segments(mesh: Mesh, allowed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_legacy_meshes(
     folder: str | os.PathLike[str],
-    meshes: Mapping[int, Mesh],
+    meshes: Mapping[int, MeshLike],
     segments: Mapping[int, np.ndarray] | None = None,
     *,
     prefix: str = "mesh",
@@ -123,7 +148,7 @@ def write_legacy_meshes(
     ----------
     folder : path-like
         The mesh folder (created; ``info`` written when absent).
-    meshes : mapping of int to Mesh
+    meshes : mapping of int to MeshLike
         One surface per group (object id, or segment id for plain selections).
     segments : mapping of int to array, optional
         ``{group: segment ids}``: the segments that show the group. Default: the group id
@@ -141,7 +166,7 @@ def write_legacy_meshes(
     folder.mkdir(parents=True, exist_ok=True)
     info = folder / "info"
     if not info.exists():
-        _write_atomic(info, json.dumps(INFO).encode())
+        write_bytes_atomic(info, json.dumps(INFO).encode())
     n = 0
     for gid, mesh in meshes.items():
         segs = np.asarray(
@@ -154,18 +179,18 @@ def write_legacy_meshes(
                 f = mesh.faces[fseg == s]
                 used, inv = np.unique(f.reshape(-1), return_inverse=True)
                 name = f"frag_{prefix}_{gid}_{s}"
-                _write_atomic(
+                write_bytes_atomic(
                     folder / name,
                     encode_legacy_fragment(mesh.vertices[used], inv.reshape(-1, 3)),
                 )
                 frags[int(s)].append(name)
         else:
             name = f"frag_{prefix}_{gid}"
-            _write_atomic(folder / name, encode_legacy_fragment(mesh.vertices, mesh.faces))
+            write_bytes_atomic(folder / name, encode_legacy_fragment(mesh.vertices, mesh.faces))
             for s in frags:
                 frags[s].append(name)
         for s, names in frags.items():
-            _write_atomic(folder / f"{s}:0", json.dumps({"fragments": names}).encode())
+            write_bytes_atomic(folder / f"{s}:0", json.dumps({"fragments": names}).encode())
             n += 1
     return n
 
@@ -181,43 +206,36 @@ def _number_type(values: np.ndarray) -> str | None:
 
 def write_segment_properties(
     folder: str | os.PathLike[str],
-    objects: ObjectMaps,
-    *,
-    segment_ids: Iterable[int] = (),
-    meshed_ids: Iterable[int] = (),
-    max_ids: int = MAX_INLINE_IDS,
+    segment_ids: np.ndarray,
+    numbers: Mapping[str, np.ndarray],
 ) -> Path:
     """Write ``segment_properties/info`` under ``folder``.
 
-    Every segment of any kind (plus ``segment_ids``) gets: a ``label`` (``"neuron 1,
-    spinehead 9"``), one ``number`` property per kind (its object id of that kind, 0 for
-    none) and ``tags`` naming the kinds it belongs to. Neuroglancer then answers the query
-    ``neuron=1`` with the segments ChimeraX selects with ``where neuron=1``.
+    Every segment gets a ``label`` (``"neuron 1, spinehead 9"``), one ``number`` property
+    per kind (its object id of that kind, 0 for none) and ``tags`` naming the kinds it
+    belongs to. Neuroglancer then answers the query ``neuron=1`` with the segments ChimeraX
+    selects with ``where neuron=1``.
 
-    The properties are inline JSON: above ``max_ids`` segments, only ``meshed_ids`` (the
-    segments that have meshes) plus ``segment_ids`` are written, with a warning.
+    Parameters
+    ----------
+    folder : path-like
+        The mesh (or skeleton) folder.
+    segment_ids : (N,) uint64
+        The segments to describe.
+    numbers : mapping of str to (N,) int
+        Per kind, the object id of each segment (0: not part of such an object).
 
     Returns
     -------
     pathlib.Path
         The ``info`` file.
     """
-    kinds = objects.kinds
-    pools = [objects.segments(k) for k in kinds]
-    extra = np.fromiter((int(s) for s in segment_ids), np.uint64)
-    ids = np.unique(np.concatenate([*pools, extra])) if pools or extra.size else extra
-    ids = ids[ids != 0]
-    if len(ids) > max_ids:
-        meshed = np.fromiter((int(s) for s in meshed_ids), np.uint64)
-        keep = np.unique(np.concatenate([meshed, extra]))
-        warnings.warn(
-            f"{len(ids):,} segments belong to object kinds, more than {max_ids:,} inline "
-            f"segment properties; writing the {len(keep):,} meshed ones only",
-            ConnectoscopeWarning,
-            stacklevel=2,
-        )
-        ids = keep[keep != 0]
-    values = {k: objects.lookup(k, ids) for k in kinds}
+    ids = np.asarray(segment_ids, np.uint64).reshape(-1)
+    kinds = list(numbers)
+    values = {k: np.asarray(numbers[k]).reshape(-1) for k in kinds}
+    for k, v in values.items():
+        if len(v) != len(ids):
+            raise DataFormatError(f"segment properties: {k} has {len(v)} values for {len(ids)} ids")
     labels = [
         ", ".join(f"{k} {int(values[k][i])}" for k in kinds if values[k][i])
         for i in range(len(ids))
@@ -254,10 +272,9 @@ def write_segment_properties(
             }
         )
     out = Path(folder) / "segment_properties"
-    out.mkdir(parents=True, exist_ok=True)
     doc = {
         "@type": "neuroglancer_segment_properties",
         "inline": {"ids": [str(i) for i in ids.tolist()], "properties": props},
     }
-    _write_atomic(out / "info", json.dumps(doc).encode())
+    write_bytes_atomic(out / "info", json.dumps(doc).encode())
     return out / "info"

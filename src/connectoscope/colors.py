@@ -6,7 +6,7 @@ import difflib
 
 import numpy as np
 
-from ..errors import InvalidParameterError
+from .errors import InvalidParameterError
 
 __all__ = ["id_colors", "parse_color"]
 

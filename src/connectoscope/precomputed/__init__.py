@@ -1,0 +1,65 @@
+"""Neuroglancer precomputed formats, read and write: one home for every codec.
+
+Arrays and tables in, files out, and back; nothing here knows a dataset, a ``Mesh`` or a
+``Skeleton`` class (the layers adapt their objects to these arrays):
+
+* sharding (``neuroglancer_uint64_sharded_v1``): MurmurHash3, compressed Morton codes,
+  :func:`write_sharded` / :func:`read_sharded`;
+* legacy meshes: :func:`encode_legacy_fragment`, :func:`write_legacy_meshes`,
+  :func:`read_legacy_mesh`; segment properties: :func:`write_segment_properties`;
+* skeletons: :func:`encode_skeleton`, :func:`decode_skeleton`, :func:`write_skeletons`;
+* annotations (``neuroglancer_annotations_v1``, sharded, with a spatial index):
+  :func:`write_synapse_annotations`.
+
+The specifications are Neuroglancer's ``src/datasource/precomputed/*.md``.
+"""
+
+from __future__ import annotations
+
+from ._annotations import write_synapse_annotations
+from ._mesh import (
+    MeshLike,
+    decode_legacy_fragment,
+    encode_legacy_fragment,
+    read_legacy_mesh,
+    write_legacy_meshes,
+    write_segment_properties,
+)
+from ._sharding import (
+    compressed_morton_code,
+    murmurhash3_x86_128_uint64,
+    read_sharded,
+    shard_file_name,
+    shard_of,
+    sharding_spec,
+    write_sharded,
+)
+from ._skeleton import (
+    DEFAULT_VERTEX_ATTRIBUTES,
+    decode_skeleton,
+    encode_skeleton,
+    skeleton_info,
+    write_skeletons,
+)
+
+__all__ = [
+    "DEFAULT_VERTEX_ATTRIBUTES",
+    "MeshLike",
+    "compressed_morton_code",
+    "decode_legacy_fragment",
+    "decode_skeleton",
+    "encode_legacy_fragment",
+    "encode_skeleton",
+    "murmurhash3_x86_128_uint64",
+    "read_legacy_mesh",
+    "read_sharded",
+    "shard_file_name",
+    "shard_of",
+    "sharding_spec",
+    "skeleton_info",
+    "write_legacy_meshes",
+    "write_segment_properties",
+    "write_sharded",
+    "write_skeletons",
+    "write_synapse_annotations",
+]
