@@ -7,7 +7,7 @@ import connectoscope as cs
 from connectoscope.connectome import SynapseTable
 from connectoscope.demo import DemoContext
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.viewer._demo import demo_step
+from connectoscope.demo.step_viewer import demo_step
 from connectoscope.volume import write_array
 
 
