@@ -18,6 +18,7 @@ import numpy as np
 
 from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
+from ..geometry import Bbox
 from ..volume import VolumeLayer
 
 __all__ = ["export_chimerax", "write_cxc"]
@@ -109,7 +110,6 @@ def export_chimerax(
                 step_z = max(1, lev.shard_zyx[0])
                 for z0 in range(0, shape[0], step_z):
                     z1 = min(shape[0], z0 + step_z)
-                    from ..geometry import Bbox
 
                     d[z0:z1] = vol.read(Bbox((0, 0, z0), (shape[2], shape[1], z1)), level=li)
             _write_attributes(f, ds)
@@ -123,7 +123,7 @@ def export_chimerax(
 
 
 def _write_attributes(f: object, ds: Store) -> None:
-    table = ds.path / "objects" / "segment_objects.parquet"
+    table = ds.layout.segment_objects
     if not table.exists():
         return
     import pandas as pd

@@ -32,7 +32,6 @@ from ..errors import (
 
 __all__ = ["ObjectMaps", "import_objects"]
 
-TABLE = "segment_objects.parquet"
 #: Most segments written as inline Neuroglancer segment properties (JSON size).
 MAX_INLINE_IDS = 1_000_000
 
@@ -132,7 +131,7 @@ class ObjectMaps:
     @classmethod
     def from_store(cls, dataset: Store) -> ObjectMaps:
         """The maps stored in a dataset (empty when none were imported)."""
-        p = dataset.path / "objects" / TABLE
+        p = dataset.layout.segment_objects
         if not p.exists():
             return cls({})
         return cls.from_table(pd.read_parquet(p))
@@ -301,15 +300,14 @@ class ObjectMaps:
 
     def save(self, dataset: Store) -> Path:
         """Write into ``dataset/objects/`` and record the ``objects`` layer."""
-        folder = dataset.folder("objects", create=True)
-        p = write_parquet_atomic(self.table, folder / TABLE)
+        p = write_parquet_atomic(self.table, dataset.layout.segment_objects)
         all_segs = [s for s, _ in self._maps.values()]
         n_segments = int(np.unique(np.concatenate(all_segs)).size) if all_segs else 0
         dataset.set_layer(
             "objects",
             {
                 "kind": "objects",
-                "path": f"objects/{TABLE}",
+                "path": dataset.layout.relative(p),
                 "kinds": self.counts(),
                 "segments_per_kind": self.segment_counts(),
                 "n_segments": n_segments,

@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from .._store import Store
+from .._progress import progress
+from .._store import Layout, Store
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import VoxelSize, int3
+from ..parallel import run_graph
 from ..sources import BaseSource, SourceReader
 from ._downsample import downsample_image, downsample_labels
 from ._omezarr import (
-    ROOT,
     LevelSpec,
     choose_chunk_shard,
     create_level,
-    layer_relpath,
     open_level,
     write_ome_metadata,
 )
@@ -114,7 +114,7 @@ class _ShardTask:
 
 
 def _record(ds_path: str, progress_name: str, level: int, index: int) -> Path:
-    return Path(ds_path) / ROOT / ".progress" / progress_name / str(level) / f"{index}.done"
+    return Layout(Path(ds_path)).progress(progress_name) / str(level) / f"{index}.done"
 
 
 #: One shard's downsampled data handed to the next level: (start_zyx there, array).
@@ -298,7 +298,7 @@ def build_layer(
     :func:`~connectoscope.volume.write_layer` and :func:`~connectoscope.volume.ingest`)."""
     label = kind != "image"
     dtype = np.dtype(source.dtype)
-    relpath = layer_relpath(name, kind)
+    relpath = Layout.layer_relpath(name, kind)
     method = "mode (COUNTLESS 2x2x1, most frequent otherwise)" if label else "area average"
     existing = ds.layers.get(name)
     if existing is not None and existing.get("signature") != signature:
@@ -399,7 +399,7 @@ def _plan(
     done but feeds an unfinished coarser one re-reads itself from the store. Returns the
     graph, the keys to ask for (tasks nothing else depends on) and the tasks to write.
     """
-    prog = Path(relpath).name if relpath != ROOT else "image"
+    prog = "image" if relpath == Layout.layer_relpath("image", "image") else Path(relpath).name
     boxes = [lev.shard_boxes() for lev in levels]
     done = [
         [_record(ds_path, prog, li, i).exists() for i in range(len(b))]
@@ -479,8 +479,6 @@ def _execute(
     name: str,
     workers: int | None,
 ) -> None:
-    from .._progress import progress
-    from ..parallel import run_graph
 
     if not graph:
         return
