@@ -26,10 +26,16 @@ def register(sub: Any) -> None:
             "  connectoscope ingest src/color demo.cscope --layer image --voxel-size 11.24,11.24,28\n"
             "  connectoscope ingest src/segmentation demo.cscope --layer segmentation\n"
             "  connectoscope ingest labels.h5:/volumes/labels my.cscope --layer segmentation "
-            "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786"
+            "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786\n"
+            "  connectoscope ingest precomputed://https://HOST/layer my.cscope --layer segmentation "
+            "--scale 16_16_40 --bbox 0,0,0:512,512,64"
         ),
     )
-    p.add_argument("source", help="cube folder, FILE.h5[:/path], plane folder, .npy or .npz")
+    p.add_argument(
+        "source",
+        help="cube folder, FILE.h5[:/path], plane folder, .npy, .npz, or a precomputed layer "
+        "(PATH, precomputed://file://PATH, http(s)://, gs://, s3://)",
+    )
     p.add_argument("dataset", help="dataset directory (created when missing)")
     p.add_argument("--layer", choices=["image", "segmentation"], default="image")
     p.add_argument("--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="nm")
@@ -39,6 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
     )
+    _add_precomputed_options(p, bbox=True)
     add_parallel_options(p)
     p.add_argument(
         "--local",
@@ -60,7 +67,7 @@ def register(sub: Any) -> None:
             "  connectoscope cutout demo.cscope --level 2 -o whole_level2.tif"
         ),
     )
-    c.add_argument("dataset")
+    c.add_argument("dataset", help="dataset, or a precomputed layer path/URL")
     c.add_argument("--layer", default="image", help="image, segmentation or another layer")
     c.add_argument(
         "--bbox",
@@ -69,6 +76,7 @@ def register(sub: Any) -> None:
         help="half-open box in voxels of --level (default: the whole level)",
     )
     c.add_argument("--level", type=int, default=0)
+    _add_precomputed_options(c, bbox=False)
     c.add_argument("-o", "--output", required=True, help="out.npy, out.h5 or out.tif")
     add_overwrite(c)
     c.set_defaults(func=run_cutout)
@@ -89,6 +97,9 @@ def run_ingest(args: argparse.Namespace) -> int:
         force=args.force,
         chunk_xyz=args.chunk,
         shard_xyz=args.shard,
+        scale=args.scale,
+        bbox=args.bbox,
+        fill_missing=args.fill_missing,
     )
     print(report)
     if report.missing:
@@ -105,16 +116,29 @@ def run_ingest(args: argparse.Namespace) -> int:
 def run_cutout(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .._store import is_dataset
     from ..dataset import Dataset
     from ..errors import DatasetExistsError, InvalidParameterError
     from ..geometry import Bbox
+    from ..sources._precomputed import looks_like_precomputed
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
-    ds = Dataset(args.dataset)
     bbox = Bbox.parse(args.bbox) if args.bbox else None
-    arr = ds.volume(args.layer).read(bbox, level=args.level)
+    voxel_size: tuple[float, ...]
+    if not is_dataset(args.dataset) and looks_like_precomputed(args.dataset):
+        from ..sources._precomputed import open_precomputed
+
+        src = open_precomputed(
+            args.dataset, scale=args.scale, bbox=bbox, fill_missing=args.fill_missing
+        )
+        arr = src.read((0, 0, 0), src.shape_zyx)
+        voxel_size = src.voxel_size_nm
+    else:
+        ds = Dataset(args.dataset)
+        arr = ds.volume(args.layer).read(bbox, level=args.level)
+        voxel_size = ds.volume(args.layer).voxel_size(args.level).xyz
     suffix = out.suffix.lower()
     if suffix == ".npy":
         np.save(out, arr)
@@ -124,7 +148,7 @@ def run_cutout(args: argparse.Namespace) -> int:
         with h5py.File(out, "w") as f:
             d = f.create_dataset("data", data=arr, compression="gzip")
             d.attrs["axes"] = "zyx"
-            d.attrs["voxel_size_nm_xyz"] = ds.volume(args.layer).voxel_size(args.level).xyz
+            d.attrs["voxel_size_nm_xyz"] = voxel_size
     elif suffix in (".tif", ".tiff"):
         import tifffile
 
@@ -133,3 +157,27 @@ def run_cutout(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
     print(f"{out}: {arr.shape} [z, y, x] {arr.dtype}")
     return 0
+
+
+def _add_precomputed_options(p: argparse.ArgumentParser, *, bbox: bool) -> None:
+    """``--scale``, ``--fill-missing`` (and ``--bbox``) for precomputed sources."""
+    p.add_argument(
+        "--scale",
+        default=None,
+        metavar="KEY",
+        help="precomputed source: the scale key (e.g. 16_16_40) or resolution X,Y,Z nm "
+        "(default: the finest)",
+    )
+    if bbox:
+        p.add_argument(
+            "--bbox",
+            default=None,
+            metavar="X0,Y0,Z0:X1,Y1,Z1",
+            help="precomputed source: ingest only this half-open box (voxels of --scale, the "
+            "layer's own coordinates as Neuroglancer shows them)",
+        )
+    p.add_argument(
+        "--fill-missing",
+        action="store_true",
+        help="precomputed source: read missing chunks as 0 instead of failing",
+    )

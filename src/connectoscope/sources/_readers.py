@@ -206,20 +206,39 @@ def _read_plane(p: Path) -> np.ndarray:
     return arr
 
 
-def open_source(source: str | os.PathLike[str]) -> SourceReader:
+def open_source(
+    source: str | os.PathLike[str],
+    *,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+) -> SourceReader:
     """Open a volume source for region reads.
 
     Parameters
     ----------
-    source : path-like
+    source : path-like or URL
         A cube folder, ``file.h5`` / ``file.h5:/inner/path``, a folder of PNG/TIFF planes,
-        ``.npy`` or ``.npz`` (``file.npz:key``).
+        ``.npy`` or ``.npz`` (``file.npz:key``), or a Neuroglancer precomputed layer (a
+        folder with ``info``, ``precomputed://...``, ``http(s)://``, ``gs://``, ``s3://``).
+    scale, bbox, fill_missing
+        Precomputed layers only: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of
+        that scale), and whether missing chunks read as 0 (see
+        :func:`connectoscope.sources._precomputed.open_precomputed`).
 
     Raises
     ------
     SourceNotFoundError, DataFormatError
     """
     text = str(source)
+    from ._precomputed import looks_like_precomputed
+
+    if looks_like_precomputed(text):
+        from ._precomputed import open_precomputed
+
+        return open_precomputed(text, scale=scale, bbox=bbox, fill_missing=fill_missing)
+    if scale is not None or bbox is not None:
+        raise InvalidParameterError(f"{text}: --scale and --bbox apply to precomputed layers only")
     inner: str | None = None
     if ":" in text and not Path(text).exists():
         text, inner = text.split(":", 1)

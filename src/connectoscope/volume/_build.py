@@ -498,7 +498,7 @@ def _signature(source: SourceReader, kind: str) -> str:
 
 
 def ingest(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | SourceReader,
     dataset: str | os.PathLike[str] | Store,
     *,
     layer: str = "image",
@@ -510,13 +510,18 @@ def ingest(
     force: bool = False,
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
 ) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
     Parameters
     ----------
-    source : path-like
-        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``.
+    source : path-like, URL or SourceReader
+        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``,
+        a Neuroglancer precomputed layer (path or ``precomputed://``/``http(s)://``/``gs://``/
+        ``s3://`` URL), or an opened reader (:func:`connectoscope.sources.open_source`).
     dataset : path-like or Store
         Target dataset; created when it does not exist (needs a voxel size).
     layer : {"image", "segmentation"}
@@ -541,6 +546,9 @@ def ingest(
     chunk_xyz, shard_xyz : (x, y, z) voxels, optional
         Override the chunk shape (default: about 1 MB) and the shard shape (default: 4
         chunks per axis; rounded up to whole chunks).
+    scale, bbox, fill_missing
+        Precomputed sources: the scale key (default the finest), the box
+        ``x0,y0,z0:x1,y1,z1`` in voxels of that scale, missing chunks as 0.
 
     Returns
     -------
@@ -552,13 +560,18 @@ def ingest(
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
     if local not in ("threads", "processes"):
         raise InvalidParameterError(f"local must be 'threads' or 'processes', got {local!r}")
-    src = open_source(source)
+    if isinstance(source, SourceReader):
+        src = source
+    else:
+        src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
         ds = Store(dataset)
     else:
-        vs = voxel_size if voxel_size is not None else _manifest_voxel_size(Path(source))
+        vs = voxel_size if voxel_size is not None else getattr(src, "voxel_size_nm", None)
+        if vs is None and not isinstance(source, SourceReader):
+            vs = _manifest_voxel_size(Path(source))
         if vs is None:
             raise InvalidParameterError(
                 f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "

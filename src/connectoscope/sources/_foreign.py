@@ -1,0 +1,31 @@
+"""``connectoscope info`` for data in other tools' formats: which reader describes a path/URL.
+
+:func:`describe_foreign` returns ``None`` when none of them recognises the location (the
+caller then tries its own kinds), else a JSON-ready dict with ``"foreign": True``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["describe_foreign", "format_foreign"]
+
+
+def describe_foreign(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Describe a precomputed layer (path or URL); None when it is not one."""
+    from ._precomputed import describe_precomputed, looks_like_precomputed
+
+    text = os.fspath(path)
+    if looks_like_precomputed(text):
+        d = describe_precomputed(text)
+        d["foreign"] = True
+        return d
+    return None
+
+
+def format_foreign(d: dict[str, Any]) -> str:
+    """Text for a :func:`describe_foreign` dict."""
+    from ._precomputed import format_precomputed
+
+    return format_precomputed(d)
