@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConnectoscopeError
+from ..parallel import executor
 
 __all__ = ["build_parser", "main"]
 
@@ -66,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
         return 2
     try:
-        rc = args.func(args)
+        with executor(
+            getattr(args, "scheduler", None),
+            workers=getattr(args, "workers", None),
+            local=getattr(args, "local", None),
+        ):
+            rc = args.func(args)
     except ConnectoscopeError as e:
         if args.debug:
             raise

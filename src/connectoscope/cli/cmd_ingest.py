@@ -47,12 +47,6 @@ def register(sub: Any) -> None:
     )
     _add_precomputed_options(p, bbox=True)
     add_parallel_options(p)
-    p.add_argument(
-        "--local",
-        choices=["threads", "processes"],
-        default="threads",
-        help="without --scheduler: Dask's local threads (default) or a pool of processes",
-    )
     add_overwrite(p, force=True)
     p.set_defaults(func=run_ingest)
 
@@ -91,8 +85,6 @@ def run_ingest(args: argparse.Namespace) -> int:
         layer=args.layer,
         voxel_size=args.voxel_size,
         workers=args.workers,
-        scheduler=args.scheduler,
-        local=args.local,
         overwrite=args.overwrite,
         force=args.force,
         chunk_xyz=args.chunk,

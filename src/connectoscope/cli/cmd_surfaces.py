@@ -82,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
         smooth=args.smooth,
         block_xyz=args.block,
         workers=args.workers,
-        scheduler=args.scheduler,
     )
     how = "chosen automatically" if r.auto_level else "as asked"
     print(f"level {r.level} ({how}): {len(r.meshes)} meshes ({sel.describe()})")
