@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
         "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
     )
     _add_precomputed_options(p, bbox=True)
+    p.add_argument(
+        "--axes",
+        choices=["xyz", "zyx"],
+        default=None,
+        help=".npy/.npz: the stored array's axis order; required for Fortran-ordered arrays "
+        "(seung-lab [x, y, z] files: --axes xyz); default zyx for C-ordered ones",
+    )
     add_parallel_options(p)
     add_overwrite(p, force=True)
     p.set_defaults(func=run_ingest)
@@ -92,6 +99,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         scale=args.scale,
         bbox=args.bbox,
         fill_missing=args.fill_missing,
+        axes=args.axes,
     )
     print(report)
     if report.missing:

@@ -160,18 +160,6 @@ class HDF5Source(SourceReader):
 
 
 @dataclass
-class NpySource(SourceReader):
-    key: str | None = None
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        sl = tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))
-        if self.key is None:
-            return np.array(np.load(self.path, mmap_mode="r")[sl])
-        with np.load(self.path) as f:
-            return np.array(f[self.key][sl])
-
-
-@dataclass
 class StackSource(SourceReader):
     planes: tuple[str, ...] = ()
 
@@ -212,6 +200,7 @@ def open_source(
     scale: str | int | None = None,
     bbox: Any = None,
     fill_missing: bool = False,
+    axes: str | None = None,
 ) -> SourceReader:
     """Open a volume source for region reads.
 
@@ -225,6 +214,9 @@ def open_source(
         Precomputed layers only: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of
         that scale), and whether missing chunks read as 0 (see
         :func:`connectoscope.sources._precomputed.open_precomputed`).
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` only: the stored array's axis order. Needed for Fortran-ordered
+        arrays (refused without it); default ``zyx`` for C-ordered ones.
 
     Raises
     ------
@@ -278,27 +270,10 @@ def open_source(
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".hdf"):
         return _open_hdf5(p, inner)
-    if suffix == ".npy":
-        try:
-            arr = np.load(p, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise DataFormatError(f"{p}: unreadable .npy file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype)  # type: ignore[arg-type]
-    if suffix == ".npz":
-        try:
-            with np.load(p) as f:
-                keys = f.files
-                key = inner or (keys[0] if len(keys) == 1 else None)
-                if key is None or key not in keys:
-                    raise InvalidParameterError(
-                        f"{p}: holds arrays {', '.join(keys)}; name one as {p}:NAME"
-                    )
-                arr = f[key]
-        except (OSError, ValueError, EOFError) as err:
-            raise DataFormatError(f"{p}: unreadable .npz file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype, key=key)  # type: ignore[arg-type]
+    if suffix in (".npy", ".npz"):
+        from ._numpy import open_numpy
+
+        return open_numpy(p, inner, axes)
     raise SourceNotFoundError(
         f"{p}: unrecognised source; expected a cube folder, a PNG/TIFF plane folder, "
         ".h5/.hdf5[:/path], .npy or .npz"

@@ -504,6 +504,7 @@ def ingest(
     scale: str | int | None = None,
     bbox: Any = None,
     fill_missing: bool = False,
+    axes: str | None = None,
 ) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
@@ -533,6 +534,9 @@ def ingest(
     scale, bbox, fill_missing
         Precomputed sources: the scale key (default the finest), the box
         ``x0,y0,z0:x1,y1,z1`` in voxels of that scale, missing chunks as 0.
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` sources: the stored axis order (required for Fortran-ordered
+        arrays; C-ordered ones default to ``zyx``).
 
     Returns
     -------
@@ -545,7 +549,7 @@ def ingest(
     if isinstance(source, SourceReader):
         src = source
     else:
-        src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing)
+        src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing, axes=axes)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
