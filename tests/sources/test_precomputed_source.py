@@ -8,13 +8,13 @@ import pytest
 from precomputed_writers import write_layer
 
 from connectoscope import Dataset
+from connectoscope._kvstore import RemoteAccessError
 from connectoscope.cli import main
 from connectoscope.errors import (
     DataFormatError,
     InvalidParameterError,
     SourceNotFoundError,
 )
-from connectoscope.sources._kvstore import RemoteAccessError
 from connectoscope.sources._precomputed import open_precomputed
 from connectoscope.sources._readers import open_source
 from connectoscope.testing import load_pinky40

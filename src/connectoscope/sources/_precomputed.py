@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._kvstore import Location, parse_location, ts_context, ts_error
 from ..errors import (
     DataFormatError,
     DependencyMissingError,
@@ -35,7 +36,6 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ..geometry import Bbox
-from ._kvstore import Location, parse_location, ts_context, ts_error
 from ._readers import SourceReader
 
 __all__ = [

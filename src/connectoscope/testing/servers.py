@@ -191,9 +191,10 @@ class S3Emulator:
     endpoint : str
         ``http://127.0.0.1:PORT``.
     bucket : str
+        A new bucket per emulator (moto's state lives as long as the process).
     """
 
-    def __init__(self, bucket: str = "connectoscope-test") -> None:
+    def __init__(self, bucket: str | None = None) -> None:
         try:
             from moto.server import ThreadedMotoServer
         except ImportError as err:  # pragma: no cover - moto is in the test extra
@@ -202,7 +203,10 @@ class S3Emulator:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        self.bucket = bucket
+        import uuid
+
+        # moto keeps its state per process: a fresh bucket name per emulator
+        self.bucket = bucket or f"connectoscope-test-{uuid.uuid4().hex[:12]}"
         self._env = {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -211,7 +215,7 @@ class S3Emulator:
         }
         self._saved = {k: os.environ.get(k) for k in self._env}
         os.environ.update(self._env)
-        self.client().create_bucket(Bucket=bucket)
+        self.client().create_bucket(Bucket=self.bucket)
 
     def client(self) -> Any:
         import boto3

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import (
+from .errors import (
     ConnectoscopeError,
     DataFormatError,
     InvalidParameterError,
