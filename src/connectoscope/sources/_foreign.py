@@ -13,12 +13,19 @@ __all__ = ["describe_foreign", "format_foreign"]
 
 
 def describe_foreign(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Describe a precomputed layer (path or URL); None when it is not one."""
+    """Describe a precomputed layer (path or URL) or a webKnossos dataset/annotation zip;
+    None when it is none of them."""
     from ._precomputed import describe_precomputed, looks_like_precomputed
 
     text = os.fspath(path)
     if looks_like_precomputed(text):
         d = describe_precomputed(text)
+        d["foreign"] = True
+        return d
+    from ._webknossos import describe_webknossos, is_webknossos
+
+    if is_webknossos(text):
+        d = describe_webknossos(text)
         d["foreign"] = True
         return d
     return None
@@ -27,5 +34,8 @@ def describe_foreign(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def format_foreign(d: dict[str, Any]) -> str:
     """Text for a :func:`describe_foreign` dict."""
     from ._precomputed import format_precomputed
+    from ._webknossos import format_webknossos
 
+    if str(d.get("type", "")).startswith("webknossos"):
+        return format_webknossos(d)
     return format_precomputed(d)

@@ -211,9 +211,11 @@ def open_source(
         ``.npy`` or ``.npz`` (``file.npz:key``), or a Neuroglancer precomputed layer (a
         folder with ``info``, ``precomputed://...``, ``http(s)://``, ``gs://``, ``s3://``).
     scale, bbox, fill_missing
-        Precomputed layers only: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of
+        Precomputed layers: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of
         that scale), and whether missing chunks read as 0 (see
-        :func:`connectoscope.sources._precomputed.open_precomputed`).
+        :func:`connectoscope.sources._precomputed.open_precomputed`). webKnossos datasets
+        (a dataset folder, ``DATASET/LAYER``, or an annotation ``.zip``): ``scale`` is the
+        mag (``1``, ``2-2-1``), ``bbox`` a box in voxels of that mag.
     axes : {"zyx", "xyz"}, optional
         ``.npy``/``.npz`` only: the stored array's axis order. Needed for Fortran-ordered
         arrays (refused without it); default ``zyx`` for C-ordered ones.
@@ -229,8 +231,16 @@ def open_source(
         from ._precomputed import open_precomputed
 
         return open_precomputed(text, scale=scale, bbox=bbox, fill_missing=fill_missing)
+    from ._webknossos import is_webknossos
+
+    if is_webknossos(text):
+        from ._webknossos import open_webknossos
+
+        return open_webknossos(text, mag=scale, bbox=bbox)
     if scale is not None or bbox is not None:
-        raise InvalidParameterError(f"{text}: --scale and --bbox apply to precomputed layers only")
+        raise InvalidParameterError(
+            f"{text}: --scale and --bbox apply to precomputed and webKnossos sources only"
+        )
     inner: str | None = None
     if ":" in text and not Path(text).exists():
         text, inner = text.split(":", 1)
