@@ -98,7 +98,7 @@ def write_dataset(root: Path, color_zyx: np.ndarray, seg_zyx: np.ndarray, *,
                 "width": xyz.shape[0],
                 "height": xyz.shape[1],
                 "depth": xyz.shape[2],
-            },  # fmt: skip
+            },
             "mags": mags,
             "numChannels": 1,
         }
