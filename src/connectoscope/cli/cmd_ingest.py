@@ -52,6 +52,13 @@ def register(sub: Any) -> None:
         help=".npy/.npz: the stored array's axis order; required for Fortran-ordered arrays "
         "(seung-lab [x, y, z] files: --axes xyz); default zyx for C-ordered ones",
     )
+    p.add_argument(
+        "--label-downsampling",
+        choices=["countless", "mode-smallest", "mode-first"],
+        default="countless",
+        help="segmentation pyramid rule: COUNTLESS (default); the mode with ties to the "
+        "smallest id (webKnossos/L4dense mags); the mode with ties to the first value",
+    )
     add_parallel_options(p)
     add_overwrite(p, force=True)
     p.set_defaults(func=run_ingest)
@@ -74,6 +81,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         bbox=args.bbox,
         fill_missing=args.fill_missing,
         axes=args.axes,
+        label_downsampling=args.label_downsampling,
     )
     print(report)
     if report.missing:

@@ -66,6 +66,7 @@ class _ShardTask:
     piece_step: tuple[int, int, int] | None = None
     from_store: bool = False  # build from the previous level in the store, not from pieces
     spec: LevelSpec | None = None  # this level's shapes (for the shard writer)
+    rule: str = "countless"  # label downsampling rule (volume/_modes.py)
 
     @property
     def record(self) -> Path:
@@ -137,7 +138,13 @@ def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(start, stop))
 
 
-def _kernel(label: bool) -> Any:
+def _kernel(label: bool, rule: str = "countless") -> Any:
+    if label and rule != "countless":
+        from functools import partial
+
+        from ._modes import downsample_labels_rule
+
+        return partial(downsample_labels_rule, rule=rule)
     return downsample_labels if label else downsample_image
 
 
@@ -200,7 +207,7 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 )
                 src = _array(here / str(task.level - 1))
                 block = np.asarray(src[_box(lo, hi)].read().result())
-                data = _kernel(task.label)(block, task.step_xyz)
+                data = _kernel(task.label, task.rule)(block, task.step_xyz)
         assert data is not None and task.spec is not None
         write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
         rec = task.record
@@ -211,7 +218,7 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
     if task.piece_step is not None and data is not None:
         f = task.piece_step
         nstart = (task.start[0] // f[2], task.start[1] // f[1], task.start[2] // f[0])
-        piece = (nstart, _kernel(task.label)(data, f))
+        piece = (nstart, _kernel(task.label, task.rule)(data, f))
     return written, piece
 
 
@@ -264,6 +271,7 @@ def _build(
     extra: dict[str, Any] | None = None,
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
+    rule: str = "countless",
 ) -> VolumeLayer:
     label = kind != "image"
     dtype = np.dtype(source.dtype)
@@ -273,7 +281,9 @@ def _build(
         )
     levels = _levels_for(source.shape_zyx, dtype, ds.voxel_size, pyramid, chunk_xyz, shard_xyz)
     relpath = layer_relpath(name, kind)
-    method = "mode (COUNTLESS 2x2x1, most frequent otherwise)" if label else "area average"
+    from ._modes import describe_rule
+
+    method = describe_rule(rule) if label else "area average"
     existing = ds.layers.get(name)
     if existing is not None and existing.get("signature") != signature:
         raise DatasetExistsError(
@@ -287,6 +297,7 @@ def _build(
         "levels": [lev.to_dict() for lev in levels],
         "complete": False,
         "downsampling": method,
+        **({"label_downsampling": rule} if label else {}),
         "signature": signature,
         "source": source.description,
         **(extra or {}),
@@ -297,7 +308,7 @@ def _build(
     for li, lev in enumerate(levels):
         create_level(ds.path / relpath / str(li), dtype, lev, label=label)
     _forget_arrays(ds.path / relpath)
-    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
+    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label, rule)
     itemsize = dtype.itemsize
     total = sum(t.nbytes for t in todo.values()) * itemsize
     if existing is not None:  # resuming: drop temporary files of shards cut short by a kill
@@ -365,6 +376,7 @@ def _plan(
     levels: Sequence[LevelSpec],
     source: SourceReader,
     label: bool,
+    rule: str = "countless",
 ) -> tuple[dict[str, Any], list[str], dict[str, _ShardTask]]:
     """The Dask graph of a pyramid build: one task per output shard not yet recorded done.
 
@@ -426,6 +438,7 @@ def _plan(
                 nstep if wanted else None,
                 from_store[li][i],
                 levels[li],
+                rule,
             )
             key = f"{prog}-L{li}-{i}"
             tasks[(li, i)] = t
@@ -505,6 +518,7 @@ def ingest(
     bbox: Any = None,
     fill_missing: bool = False,
     axes: str | None = None,
+    label_downsampling: str = "countless",
 ) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
@@ -537,6 +551,9 @@ def ingest(
     axes : {"zyx", "xyz"}, optional
         ``.npy``/``.npz`` sources: the stored axis order (required for Fortran-ordered
         arrays; C-ordered ones default to ``zyx``).
+    label_downsampling : {"countless", "mode-smallest", "mode-first"}
+        Segmentation pyramids: COUNTLESS (default), the mode with ties to the smallest id
+        (webKnossos, L4dense) or to the first value in block order. Named in the metadata.
 
     Returns
     -------
@@ -589,7 +606,12 @@ def ingest(
                 f"{ds.path}: already has a complete {layer!r} layer; pass --overwrite to replace it"
             )
     kind = "image" if layer == "image" else "segmentation"
+    from ._modes import check_rule
+
+    check_rule(label_downsampling)
     sig = _signature(src, kind) + (f"-{chunk_xyz}-{shard_xyz}" if chunk_xyz or shard_xyz else "")
+    if label_downsampling != "countless" and kind != "image":
+        sig += f"-{label_downsampling}"
     resumed = ds.has_layer(layer)
     t0 = time.perf_counter()
     vol = _build(
@@ -601,6 +623,7 @@ def ingest(
         signature=sig,
         chunk_xyz=chunk_xyz,
         shard_xyz=shard_xyz,
+        rule=label_downsampling if kind != "image" else "countless",
     )
     step = ds.provenance[-1]
     return IngestReport(
