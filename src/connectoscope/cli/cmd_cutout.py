@@ -24,7 +24,11 @@ def register(sub: Any) -> None:
             "--bbox 0,0,0:256,256,64 -o cut.npy"
         ),
     )
-    c.add_argument("dataset", help="dataset, or a precomputed layer path/URL")
+    c.add_argument(
+        "dataset",
+        help="dataset (local, or a dataset we wrote served at http(s)://, s3://, gs://), or a "
+        "precomputed layer path/URL",
+    )
     c.add_argument("--layer", default="image", help="image, segmentation or another layer")
     c.add_argument(
         "--bbox",
@@ -53,7 +57,14 @@ def run_cutout(args: argparse.Namespace) -> int:
         raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
     bbox = Bbox.parse(args.bbox) if args.bbox else None
     voxel_size: tuple[float, ...]
-    if not is_dataset(args.dataset) and looks_like_precomputed(args.dataset):
+    from .._kvstore import is_url
+    from ..sources._remote_dataset import is_remote_dataset, open_remote_dataset
+
+    if is_url(args.dataset) and is_remote_dataset(args.dataset):
+        rd = open_remote_dataset(args.dataset)
+        arr = rd.read(args.layer, bbox, level=args.level)
+        voxel_size = tuple(rd.level_spec(args.layer, args.level)["voxel_size_nm"])
+    elif not is_dataset(args.dataset) and looks_like_precomputed(args.dataset):
         from ..sources._precomputed import open_precomputed
 
         src = open_precomputed(
@@ -66,20 +77,24 @@ def run_cutout(args: argparse.Namespace) -> int:
         arr = ds.volume(args.layer).read(bbox, level=args.level)
         voxel_size = ds.volume(args.layer).voxel_size(args.level).xyz
     suffix = out.suffix.lower()
-    if suffix == ".npy":
-        np.save(out, arr)
-    elif suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(out, "w") as f:
-            d = f.create_dataset("data", data=arr, compression="gzip")
-            d.attrs["axes"] = "zyx"
-            d.attrs["voxel_size_nm_xyz"] = voxel_size
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        tifffile.imwrite(out, arr)
-    else:
+    if suffix not in (".npy", ".h5", ".hdf5", ".tif", ".tiff"):
         raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
+    from .._atomic import atomic_path
+
+    with atomic_path(out) as tmp:  # nothing half-written if interrupted
+        if suffix == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(tmp, "w") as f:
+                d = f.create_dataset("data", data=arr, compression="gzip")
+                d.attrs["axes"] = "zyx"
+                d.attrs["voxel_size_nm_xyz"] = voxel_size
+        else:
+            import tifffile
+
+            tifffile.imwrite(tmp, arr)
     print(f"{out}: {arr.shape} [z, y, x] {arr.dtype}")
     return 0

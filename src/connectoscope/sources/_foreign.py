@@ -18,6 +18,15 @@ def describe_foreign(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     from ._precomputed import describe_precomputed, looks_like_precomputed
 
     text = os.fspath(path)
+    from .._kvstore import is_url
+
+    if is_url(text) and not text.lower().startswith(("precomputed://", "file://")):
+        from ._remote_dataset import describe_remote_dataset, is_remote_dataset
+
+        if is_remote_dataset(text):
+            d = describe_remote_dataset(text)
+            d["foreign"] = True
+            return d
     if looks_like_precomputed(text):
         d = describe_precomputed(text)
         d["foreign"] = True
@@ -38,4 +47,8 @@ def format_foreign(d: dict[str, Any]) -> str:
 
     if str(d.get("type", "")).startswith("webknossos"):
         return format_webknossos(d)
+    if d.get("type") == "remote-dataset":
+        from ._remote_dataset import format_remote_dataset
+
+        return format_remote_dataset(d)
     return format_precomputed(d)

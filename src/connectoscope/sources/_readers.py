@@ -225,8 +225,21 @@ def open_source(
     SourceNotFoundError, DataFormatError
     """
     text = str(source)
+    from .._kvstore import is_url
     from ._precomputed import looks_like_precomputed
 
+    if is_url(text) and not text.lower().startswith(("precomputed://", "file://")):
+        from ._remote_dataset import is_remote_dataset, open_remote_dataset
+
+        if "#" in text or is_remote_dataset(text):
+            base, _, layer = text.partition("#")
+            rd = open_remote_dataset(base)
+            if not layer:
+                raise InvalidParameterError(
+                    f"{rd.url}: a connectoscope dataset; name the layer as {rd.url}#LAYER "
+                    f"(layers: {', '.join(rd.layers)})"
+                )
+            return rd.source(layer, level=int(scale or 0), bbox=bbox)
     if looks_like_precomputed(text):
         from ._precomputed import open_precomputed
 
