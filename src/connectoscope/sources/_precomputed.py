@@ -331,7 +331,10 @@ class PrecomputedSource(SourceReader):
             for gy in range(g0[1], g1[1])
             for gx in range(g0[0], g1[0])
         ]
-        futures = [(g, kv.read(self._chunk_key(g))) for g in grids]
+        import tensorstore as ts
+
+        with ts.Batch() as batch:  # lets the sharded kvstore coalesce index and chunk reads
+            futures = [(g, kv.read(self._chunk_key(g), batch=batch)) for g in grids]
         for g, fut in futures:
             key = self._chunk_key(g)
             name = key if isinstance(key, str) else f"chunk {tuple(g)} (shard key {key.hex()})"
