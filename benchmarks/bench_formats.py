@@ -56,10 +56,10 @@ def bench_cutout(work: Path, seg_zyx: np.ndarray, box: tuple[int, int, int], rep
 
     from connectoscope.export import export_precomputed
     from connectoscope.sources._precomputed import open_precomputed
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     ds = Dataset.create(work / "cut.cscope", voxel_size=(16, 16, 40))
-    write_array(ds, "segmentation", seg_zyx, kind="segmentation", pyramid=False)
+    write_layer(ds, "segmentation", seg_zyx, kind="segmentation", pyramid=False)
     bx, by, bz = box
     z0, y0, x0 = (s // 4 for s in seg_zyx.shape)
     bbox = f"{x0},{y0},{z0}:{x0 + bx},{y0 + by},{z0 + bz}"
@@ -167,10 +167,10 @@ def bench_annotations(work: Path, n: int) -> None:
 
 def bench_export_sizes(work: Path, seg_zyx: np.ndarray, label: str) -> None:
     from connectoscope.export import export_precomputed
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     ds = Dataset.create(work / "sz.cscope", voxel_size=(16, 16, 40))
-    write_array(ds, "segmentation", seg_zyx, kind="segmentation", pyramid=False)
+    write_layer(ds, "segmentation", seg_zyx, kind="segmentation", pyramid=False)
     zarr_bytes = sum(
         f.stat().st_size
         for f in (ds.path / "volume.ome.zarr" / "labels" / "segmentation" / "0").rglob("*")

@@ -11,7 +11,7 @@ import tensorstore as ts
 
 from connectoscope import Dataset
 from connectoscope.testing import load_pinky40
-from connectoscope.volume import ingest
+from connectoscope.volume import StorageSpec, ingest
 
 pytestmark = pytest.mark.realdata
 
@@ -22,7 +22,7 @@ def store(tmp_path_factory):
     seg = np.ascontiguousarray(load_pinky40("crop")[:32, :192, :160])
     np.save(root / "s.npy", seg)
     rep = ingest(root / "s.npy", root / "d.cscope", layer="segmentation", voxel_size=(16, 16, 40),
-                 shard_xyz=(128, 128, 32))  # fmt: skip
+                 storage=StorageSpec(shard_xyz=(128, 128, 32)))  # fmt: skip
     return Dataset(rep.path)
 
 

@@ -12,7 +12,7 @@ from connectoscope.errors import DatasetExistsError, InvalidParameterError
 from connectoscope.export import export_precomputed
 from connectoscope.sources._precomputed import open_precomputed
 from connectoscope.testing import load_pinky40
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 pytestmark = pytest.mark.realdata
 
@@ -22,8 +22,8 @@ def ds(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp")
     d = Dataset.create(root / "d.cscope", voxel_size=(16, 16, 40), offset_vx=(32, 64, 8))
     seg = np.ascontiguousarray(load_pinky40("crop")[:40, :200, :232])
-    write_array(d, "segmentation", seg, kind="segmentation")
-    write_array(d, "image", (seg % 251).astype(np.uint8), kind="image")
+    write_layer(d, "segmentation", seg, kind="segmentation")
+    write_layer(d, "image", (seg % 251).astype(np.uint8), kind="image")
     return d
 
 

@@ -13,7 +13,7 @@ from connectoscope.cli import main
 from connectoscope.errors import DataFormatError, InvalidParameterError
 from connectoscope.segmentation import ObjectMaps, import_objects
 from connectoscope.testing import load_pinky40
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def seg():
 @pytest.fixture
 def ds(tmp_path, seg):
     store = cs.Dataset.create(tmp_path / "d.cscope", voxel_size=(16, 16, 40))
-    write_array(store, "segmentation", seg, kind="segmentation")
+    write_layer(store, "segmentation", seg, kind="segmentation")
     return store
 
 

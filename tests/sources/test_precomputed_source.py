@@ -167,7 +167,7 @@ def test_ingest_and_cutout_from_http(layers, crop, tmp_path, capsys):
 
 def test_ingest_api_whole_layer(layers, crop, tmp_path):
     rep = ingest(layers["crackle"], tmp_path / "d.cscope", layer="segmentation")
-    assert rep.levels >= 2
+    assert rep.levels >= 1 and rep.files == 8  # 8 chunks read
     got = Dataset(rep.path).volume("segmentation").read()
     assert int((got != crop).sum()) == 0
 

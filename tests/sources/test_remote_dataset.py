@@ -14,7 +14,7 @@ from connectoscope.sources._readers import open_source
 from connectoscope.sources._remote_dataset import open_remote_dataset
 from connectoscope.testing import load_pinky40
 from connectoscope.testing.servers import S3Emulator, StaticHTTPServer
-from connectoscope.volume import ingest
+from connectoscope.volume import StorageSpec, ingest
 
 pytestmark = pytest.mark.realdata
 
@@ -27,8 +27,14 @@ def local(tmp_path_factory):
     np.save(f, seg)
     np.save(root / "img.npy", (seg % 253).astype(np.uint8))
     ds = root / "ds.cscope"
-    ingest(f, ds, layer="segmentation", voxel_size=(16, 16, 40), shard_xyz=(128, 128, 32))
-    ingest(root / "img.npy", ds, layer="image", shard_xyz=(128, 128, 32))
+    ingest(
+        f,
+        ds,
+        layer="segmentation",
+        voxel_size=(16, 16, 40),
+        storage=StorageSpec(shard_xyz=(128, 128, 32)),
+    )
+    ingest(root / "img.npy", ds, layer="image", storage=StorageSpec(shard_xyz=(128, 128, 32)))
     return ds
 
 

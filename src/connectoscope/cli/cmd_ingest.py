@@ -27,13 +27,16 @@ def register(sub: Any) -> None:
             "  connectoscope ingest labels.h5:/volumes/labels my.cscope --layer segmentation "
             "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786\n"
             "  connectoscope ingest precomputed://https://HOST/layer my.cscope --layer segmentation "
-            "--scale 16_16_40 --bbox 0,0,0:512,512,64"
+            "--scale 16_16_40 --bbox 0,0,0:512,512,64\n"
+            "  connectoscope ingest pinky.npz my.cscope --layer segmentation --voxel-size 16,16,40 "
+            "--axes xyz --label-downsampling mode-smallest"
         ),
     )
     p.add_argument(
         "source",
-        help="cube folder, FILE.h5[:/path], plane folder, .npy, .npz, or a precomputed layer "
-        "(PATH, precomputed://file://PATH, http(s)://, gs://, s3://)",
+        help="cube folder, FILE.h5[:/path], plane folder, .npy, .npz, a precomputed layer "
+        "(PATH, precomputed://file://PATH, http(s)://, gs://, s3://), a webKnossos "
+        "DATASET/LAYER or annotation .zip, a remote dataset URL#LAYER",
     )
     p.add_argument("dataset", help="dataset directory (created when missing)")
     p.add_argument("--layer", choices=["image", "segmentation"], default="image")
@@ -65,7 +68,7 @@ def register(sub: Any) -> None:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from ..volume import ingest
+    from ..volume import StorageSpec, ingest
 
     report = ingest(
         args.source,
@@ -75,13 +78,15 @@ def run_ingest(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         force=args.force,
-        chunk_xyz=args.chunk,
-        shard_xyz=args.shard,
+        storage=StorageSpec(
+            chunk_xyz=args.chunk,
+            shard_xyz=args.shard,
+            label_downsampling=args.label_downsampling,
+        ),
         scale=args.scale,
         bbox=args.bbox,
         fill_missing=args.fill_missing,
         axes=args.axes,
-        label_downsampling=args.label_downsampling,
     )
     print(report)
     if report.missing:
@@ -96,21 +101,21 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def add_precomputed_options(p: argparse.ArgumentParser, *, bbox: bool) -> None:
-    """``--scale``, ``--fill-missing`` (and ``--bbox``) for precomputed sources."""
+    """``--scale``, ``--fill-missing`` (and ``--bbox``) for precomputed/webKnossos sources."""
     p.add_argument(
         "--scale",
         default=None,
         metavar="KEY",
-        help="precomputed source: the scale key (e.g. 16_16_40) or resolution X,Y,Z nm "
-        "(default: the finest)",
+        help="precomputed source: the scale key (e.g. 16_16_40) or resolution X,Y,Z nm; "
+        "webKnossos: the mag (1, 2-2-1); default: the finest",
     )
     if bbox:
         p.add_argument(
             "--bbox",
             default=None,
             metavar="X0,Y0,Z0:X1,Y1,Z1",
-            help="precomputed source: ingest only this half-open box (voxels of --scale, the "
-            "layer's own coordinates as Neuroglancer shows them)",
+            help="precomputed/webKnossos source: ingest only this half-open box (voxels of "
+            "--scale, the layer's own coordinates as Neuroglancer shows them)",
         )
     p.add_argument(
         "--fill-missing",

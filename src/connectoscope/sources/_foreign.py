@@ -9,7 +9,45 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["describe_foreign", "format_foreign"]
+__all__ = ["describe_foreign", "format_foreign", "open_foreign"]
+
+
+def open_foreign(
+    text: str,
+    *,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+) -> Any:
+    """A reader for a remote dataset (``URL#LAYER``), a precomputed layer or a webKnossos
+    dataset/annotation; None when ``text`` is none of them."""
+    from .._kvstore import is_url
+    from ..errors import InvalidParameterError
+    from ._precomputed import looks_like_precomputed
+
+    if is_url(text) and not text.lower().startswith(("precomputed://", "file://")):
+        from ._remote_dataset import is_remote_dataset, open_remote_dataset
+
+        if "#" in text or is_remote_dataset(text):
+            base, _, layer = text.partition("#")
+            rd = open_remote_dataset(base)
+            if not layer:
+                raise InvalidParameterError(
+                    f"{rd.url}: a connectoscope dataset; name the layer as {rd.url}#LAYER "
+                    f"(layers: {', '.join(rd.layers)})"
+                )
+            return rd.source(layer, level=int(scale or 0), bbox=bbox)
+    if looks_like_precomputed(text):
+        from ._precomputed import open_precomputed
+
+        return open_precomputed(text, scale=scale, bbox=bbox, fill_missing=fill_missing)
+    from ._webknossos import is_webknossos
+
+    if is_webknossos(text):
+        from ._webknossos import open_webknossos
+
+        return open_webknossos(text, mag=scale, bbox=bbox)
+    return None
 
 
 def describe_foreign(path: str | os.PathLike[str]) -> dict[str, Any] | None:

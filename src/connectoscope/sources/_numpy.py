@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError
-from ._readers import SourceReader
+from ._base import BaseSource
 
 __all__ = ["NumpySource", "open_numpy"]
 
@@ -37,7 +37,7 @@ AXES = ("zyx", "xyz")
 
 
 @dataclass
-class NumpySource(SourceReader):
+class NumpySource(BaseSource):
     """A 3-D array in a ``.npy`` file or a ``.npz`` member (``key``), read as ``[z, y, x]``.
 
     ``axes`` is the order of the stored array's axes (``"zyx"`` or ``"xyz"``);

@@ -36,7 +36,7 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ..geometry import Bbox
-from ._readers import SourceReader
+from ._base import BaseSource
 
 __all__ = [
     "PrecomputedSource",
@@ -190,7 +190,7 @@ _TS_LOCK = threading.Lock()
 
 
 @dataclass
-class PrecomputedSource(SourceReader):
+class PrecomputedSource(BaseSource):
     """A box of one scale of a precomputed layer (picklable: specs only).
 
     Attributes beyond :class:`SourceReader`: ``url`` (shown to users), ``kvstore`` (the

@@ -29,7 +29,7 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ..geometry import Bbox
-from ._readers import SourceReader
+from ._base import BaseSource
 
 __all__ = ["RemoteDataset", "RemoteLayerSource", "is_remote_dataset", "open_remote_dataset"]
 
@@ -146,7 +146,7 @@ _TS: dict[str, Any] = {}
 
 
 @dataclass
-class RemoteLayerSource(SourceReader):
+class RemoteLayerSource(BaseSource):
     """One level of a layer of a remote dataset (picklable: specs only)."""
 
     url: str = ""

@@ -40,7 +40,7 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ..geometry import Bbox
-from ._readers import SourceReader
+from ._base import BaseSource
 
 __all__ = [
     "WebKnossosSource",
@@ -107,7 +107,7 @@ def _layer_mags(layer: dict[str, Any], root: Path) -> list[tuple[tuple[int, int,
 
 
 @dataclass
-class WebKnossosSource(SourceReader):
+class WebKnossosSource(BaseSource):
     """One mag of one layer (a box of it). ``offset_vx`` is the box start in voxels of that
     mag; ``voxel_size_nm`` is the mag's voxel size; ``largest_segment_id`` as declared."""
 
