@@ -28,6 +28,7 @@ from ..geometry import VoxelSize, int3
 from ..parallel import run_graph
 from ..sources import BaseSource, SourceReader
 from ._downsample import downsample_image, downsample_labels
+from ._modes import check_rule, describe_rule, downsample_labels_rule
 from ._omezarr import (
     LevelSpec,
     choose_chunk_shard,
@@ -55,8 +56,12 @@ class StorageSpec:
 
     chunk_xyz: tuple[int, int, int] | None = None
     shard_xyz: tuple[int, int, int] | None = None
+    #: Label pyramids: ``countless``, ``mode-smallest`` or ``mode-first`` (volume/_modes.py).
+    label_downsampling: str = "countless"
 
     def __post_init__(self) -> None:
+
+        check_rule(self.label_downsampling)
         for name in ("chunk_xyz", "shard_xyz"):
             v = getattr(self, name)
             if v is None:
@@ -73,10 +78,13 @@ class StorageSpec:
         return self.chunk_xyz is not None or self.shard_xyz is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "chunk_xyz": list(self.chunk_xyz) if self.chunk_xyz else None,
             "shard_xyz": list(self.shard_xyz) if self.shard_xyz else None,
         }
+        if self.label_downsampling != "countless":
+            d["label_downsampling"] = self.label_downsampling
+        return d
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class _ShardTask:
     piece_step: tuple[int, int, int] | None = None
     from_store: bool = False  # build from the previous level in the store, not from pieces
     spec: LevelSpec | None = None  # this level's shapes (for the shard writer)
+    rule: str = "countless"  # label downsampling rule (volume/_modes.py)
 
     @property
     def record(self) -> Path:
@@ -174,7 +183,11 @@ def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(start, stop))
 
 
-def _kernel(label: bool) -> Any:
+def _kernel(label: bool, rule: str = "countless") -> Any:
+    if label and rule != "countless":
+        from functools import partial
+
+        return partial(downsample_labels_rule, rule=rule)
     return downsample_labels if label else downsample_image
 
 
@@ -237,7 +250,7 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 )
                 src = _array(here / str(task.level - 1))
                 block = np.asarray(src[_box(lo, hi)].read().result())
-                data = _kernel(task.label)(block, task.step_xyz)
+                data = _kernel(task.label, task.rule)(block, task.step_xyz)
         assert data is not None and task.spec is not None
         write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
         rec = task.record
@@ -248,7 +261,7 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
     if task.piece_step is not None and data is not None:
         f = task.piece_step
         nstart = (task.start[0] // f[2], task.start[1] // f[1], task.start[2] // f[0])
-        piece = (nstart, _kernel(task.label)(data, f))
+        piece = (nstart, _kernel(task.label, task.rule)(data, f))
     return written, piece
 
 
@@ -293,13 +306,14 @@ def build_layer(
     signature: str,
     extra: dict[str, Any] | None = None,
     step: str = "",
+    rule: str = "countless",
 ) -> VolumeLayer:
     """Write every level of a layer from ``source``, resumably (the engine under
     :func:`~connectoscope.volume.write_layer` and :func:`~connectoscope.volume.ingest`)."""
     label = kind != "image"
     dtype = np.dtype(source.dtype)
     relpath = Layout.layer_relpath(name, kind)
-    method = "mode (COUNTLESS 2x2x1, most frequent otherwise)" if label else "area average"
+    method = describe_rule(rule) if label else "area average"
     existing = ds.layers.get(name)
     if existing is not None and existing.get("signature") != signature:
         raise DatasetExistsError(
@@ -313,6 +327,7 @@ def build_layer(
         "levels": [lev.to_dict() for lev in levels],
         "complete": False,
         "downsampling": method,
+        **({"label_downsampling": rule} if label else {}),
         "signature": signature,
         "source": source.description,
         **(extra or {}),
@@ -323,7 +338,7 @@ def build_layer(
     for li, lev in enumerate(levels):
         create_level(ds.path / relpath / str(li), dtype, lev, label=label)
     _forget_arrays(ds.path / relpath)
-    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
+    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label, rule)
     itemsize = dtype.itemsize
     total = sum(t.nbytes for t in todo.values()) * itemsize
     if existing is not None:  # resuming: drop temporary files of shards cut short by a kill
@@ -391,6 +406,7 @@ def _plan(
     levels: Sequence[LevelSpec],
     source: SourceReader,
     label: bool,
+    rule: str = "countless",
 ) -> tuple[dict[str, Any], list[str], dict[str, _ShardTask]]:
     """The Dask graph of a pyramid build: one task per output shard not yet recorded done.
 
@@ -452,6 +468,7 @@ def _plan(
                 nstep if wanted else None,
                 from_store[li][i],
                 levels[li],
+                rule,
             )
             key = f"{prog}-L{li}-{i}"
             tasks[(li, i)] = t
