@@ -40,17 +40,30 @@ def register(sub: Any) -> None:
         metavar="I,J,K",
         help="subsample spacings x,y,z (default: every pyramid level)",
     )
+    p.add_argument(
+        "--renumber",
+        action="store_true",
+        help=(
+            "write segment and object ids as 1, 2, 3... (for ids ChimeraX's int32 attributes "
+            "cannot hold) and the lookup table OUT.ids.csv"
+        ),
+    )
     add_overwrite(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..export import export_chimerax, write_cxc
+    from ..export import export_chimerax, lookup_table_path, write_cxc
 
     ds = Dataset(args.dataset)
     out = export_chimerax(
-        ds, args.out, layer=args.layer, subsamples=args.subsamples, overwrite=args.overwrite
+        ds,
+        args.out,
+        layer=args.layer,
+        subsamples=args.subsamples,
+        overwrite=args.overwrite,
+        renumber=args.renumber,
     )
     kinds: list[str] = sorted(ds.layers.get("objects", {}).get("kinds", {}))
     image = None
@@ -59,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     cxc = write_cxc(Path(out).with_suffix(".cxc"), segmentation=str(out), image=image, kinds=kinds)
     size = Path(out).stat().st_size
     print(f"{out}: {size / 1e6:.1f} MB; ChimeraX script {cxc}")
+    if args.renumber and lookup_table_path(out).exists():
+        print(f"  ids renumbered: {lookup_table_path(out)} maps cmap ids to the original ids")
     if image:
         print(
             f"  the script also opens {image}: write it with "

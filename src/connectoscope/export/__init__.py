@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._cmap import export_chimerax, write_cxc
+from ._cmap import MAX_ATTRIBUTE_ID, export_chimerax, lookup_table_path, write_cxc
 
-__all__ = ["export_chimerax", "write_cxc"]
+__all__ = ["MAX_ATTRIBUTE_ID", "export_chimerax", "lookup_table_path", "write_cxc"]
