@@ -105,6 +105,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 def run_cutout(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .._atomic import atomic_path
     from ..dataset import Dataset
     from ..errors import DatasetExistsError, InvalidParameterError
     from ..geometry import Bbox
@@ -112,24 +113,28 @@ def run_cutout(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
+    suffix = out.suffix.lower()
+    if suffix not in (".npy", ".h5", ".hdf5", ".tif", ".tiff"):
+        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
     ds = Dataset(args.dataset)
     bbox = Bbox.parse(args.bbox) if args.bbox else None
     arr = ds.volume(args.layer).read(bbox, level=args.level)
-    suffix = out.suffix.lower()
-    if suffix == ".npy":
-        np.save(out, arr)
-    elif suffix in (".h5", ".hdf5"):
-        import h5py
+    # written under a temporary name and renamed when complete (--overwrite replaces the old
+    # file only then); a failure (full disk) leaves the old file or nothing
+    with atomic_path(out) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
 
-        with h5py.File(out, "w") as f:
-            d = f.create_dataset("data", data=arr, compression="gzip")
-            d.attrs["axes"] = "zyx"
-            d.attrs["voxel_size_nm_xyz"] = ds.volume(args.layer).voxel_size(args.level).xyz
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
+            with h5py.File(tmp, "w") as f:
+                d = f.create_dataset("data", data=arr, compression="gzip")
+                d.attrs["axes"] = "zyx"
+                d.attrs["voxel_size_nm_xyz"] = ds.volume(args.layer).voxel_size(args.level).xyz
+        else:
+            import tifffile
 
-        tifffile.imwrite(out, arr)
-    else:
-        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
+            tifffile.imwrite(tmp, arr)
     print(f"{out}: {arr.shape} [z, y, x] {arr.dtype}")
     return 0

@@ -25,7 +25,14 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
         raise SourceNotFoundError(f"{p}: no such file")
     rows: list[list[float]] = []
     header: list[str] = []
-    for k, line in enumerate(p.read_text().splitlines(), start=1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(
+            f"{p}: not an SWC text file (byte {e.object[e.start]:#04x} at position {e.start} is "
+            "not UTF-8 text); give an SWC file or pass --format"
+        ) from None
+    for k, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
         if not s:
             continue
@@ -39,9 +46,12 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
                 f"{p}:{k}: expected 7 columns 'id type x y z radius parent', got {len(parts)}"
             )
         try:
-            rows.append([float(v) for v in parts[:7]])
+            row = [float(v) for v in parts[:7]]
         except ValueError:
             raise DataFormatError(f"{p}:{k}: non-numeric value in {s!r}") from None
+        if not all(np.isfinite(row)):
+            raise DataFormatError(f"{p}:{k}: NaN or infinite value in {s!r}")
+        rows.append(row)
     if not rows:
         raise DataFormatError(f"{p}: no nodes")
     a = np.asarray(rows)

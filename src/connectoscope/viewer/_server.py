@@ -12,6 +12,7 @@ DNS-rebinding page cannot use it), and CORS answers only loopback origins, never
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import DependencyMissingError
+from ..errors import DependencyMissingError, InvalidParameterError
 
 __all__ = ["ViewerServer", "client_dir"]
 
@@ -206,7 +207,19 @@ class ViewerServer:
         self.token = token or secrets.token_urlsafe(24)
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,}", self.token):
             raise ValueError("the viewer token must be at least 16 URL-safe characters")
-        self.httpd = _Server(("127.0.0.1", int(port)), _Handler)
+        try:
+            self.httpd = _Server(("127.0.0.1", int(port)), _Handler)
+        except OverflowError:
+            raise InvalidParameterError(
+                f"--port {port}: a port is 0-65535 (0 picks any free one)"
+            ) from None
+        except OSError as e:
+            if e.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+            why = "is already in use" if e.errno == errno.EADDRINUSE else "needs privileges"
+            raise InvalidParameterError(
+                f"--port {port}: 127.0.0.1:{port} {why}; pass another --port (0 picks any free one)"
+            ) from None
         self.httpd.token = self.token
         self.httpd.data_root = Path(dataset_dir).resolve()
         self.httpd.client_root = client_dir().resolve()

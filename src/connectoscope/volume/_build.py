@@ -37,6 +37,7 @@ from ._omezarr import (
 )
 from ._plan import level_factors, plan_pyramid
 from ._shardio import write_shard
+from ._verify import check_grid, warn_file_count
 from ._volume_layer import VolumeLayer
 
 __all__ = ["ingest", "write_array"]
@@ -223,6 +224,7 @@ def _levels_for(
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
 ) -> list[LevelSpec]:
+    check_grid(chunk_xyz, shard_xyz)  # reliability: refuse 0/negative edges, warn on tiny
     chunk, _ = choose_chunk_shard(shape_zyx, dtype, voxel_size)
     # the pyramid ends at a level of about one chunk; thin-in-z chunks (16 planes for
     # uint32) would add levels halving z alone, so those stop at 32 planes
@@ -249,6 +251,7 @@ def _levels_for(
         elif chunk_xyz is not None:
             s = tuple(min(ci * 4, -(-n // ci) * ci) for ci, n in zip(c, shape))  # type: ignore[assignment]
         levels.append(LevelSpec(shape, c, s, f, vs))
+    warn_file_count(levels, chunk_xyz, shard_xyz)
     return levels
 
 
