@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,37 @@ __all__ = [
     "add_parallel_options",
     "add_subcommand",
     "describe_user_error",
+    "parse_bbox_option",
+    "units_nm",
     "xyz_float",
     "xyz_int",
+    "xyz_positive_int",
 ]
 
 
+#: Physical sizes (nm per voxel or per file unit) the options accept: 0.001 nm to 1 cm. Beyond
+#: that a value is a typo (``1e-300``) that would make every coordinate overflow or vanish.
+MIN_NM = 1e-3
+MAX_NM = 1e7
+
+
+def _check_nm(values: tuple[float, ...], text: str) -> None:
+    for v in values:
+        if not (MIN_NM <= v <= MAX_NM):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {v:g} nm is outside {MIN_NM:g}..{MAX_NM:g} nm; give sizes in nm, "
+                "for example 4,4,40"
+            )
+
+
 def xyz_float(text: str) -> tuple[float, float, float]:
-    """argparse type: ``X,Y,Z`` floats (positive)."""
+    """argparse type: ``X,Y,Z`` sizes in nm (each within ``MIN_NM..MAX_NM``)."""
     try:
-        return parse_xyz(text, name="value", positive=True)
+        xyz = parse_xyz(text, name="value", positive=True)
     except InvalidParameterError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    _check_nm(tuple(float(v) for v in xyz), text)
+    return xyz
 
 
 def xyz_int(text: str) -> tuple[int, int, int]:
@@ -35,6 +56,49 @@ def xyz_int(text: str) -> tuple[int, int, int]:
         return parse_xyz(text, name="value", integer=True)
     except InvalidParameterError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def xyz_positive_int(text: str) -> tuple[int, int, int]:
+    """argparse type: ``X,Y,Z`` integers >= 1 (chunk and shard shapes, voxels)."""
+    xyz = xyz_int(text)
+    if any(v < 1 for v in xyz):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: every edge must be at least 1 voxel, for example 64,64,64"
+        )
+    return xyz
+
+
+def units_nm(text: str) -> float:
+    """argparse type: a positive, finite number of nm per file unit (``--units``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of nm") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must be a positive number of nm per unit (1000 for micrometres, 1 for "
+            "nm); 0 or a negative value would collapse or mirror every coordinate"
+        )
+    _check_nm((v,), text)
+    return v
+
+
+def parse_bbox_option(text: str, option: str = "--bbox") -> Any:
+    """``X0,Y0,Z0:X1,Y1,Z1`` as a :class:`~connectoscope.geometry.Bbox` holding at least one
+    voxel; an empty box (``x0 == x1``) is refused naming ``option``."""
+    from ..geometry import Bbox
+
+    try:
+        box = Bbox.parse(text)
+    except InvalidParameterError as e:
+        raise InvalidParameterError(f"{option} {text}: {e}") from None
+    empty = [ax for ax, a, b in zip("xyz", box.start, box.stop) if b <= a]
+    if empty:
+        raise InvalidParameterError(
+            f"{option} {text}: the box is empty along {', '.join(empty)} (stop must be greater "
+            "than start; the box is half-open, so 0:10 holds 10 voxels)"
+        )
+    return box
 
 
 def add_parallel_options(p: argparse.ArgumentParser) -> None:

@@ -241,6 +241,13 @@ def run_build(args: argparse.Namespace) -> int:
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
+    if len(syn) == 0:
+        from ..errors import DataFormatError
+
+        raise DataFormatError(
+            f"{args.synapses}: no synapses (the table has a header but no rows); give a table "
+            "with one row per synapse"
+        )
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConnectoscopeWarning)

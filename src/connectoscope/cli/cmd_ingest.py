@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float, xyz_int
+from ._common import (
+    add_overwrite,
+    add_parallel_options,
+    add_subcommand,
+    parse_bbox_option,
+    xyz_float,
+    xyz_positive_int,
+)
 
 
 def register(sub: Any) -> None:
@@ -34,10 +41,10 @@ def register(sub: Any) -> None:
     p.add_argument("--layer", choices=["image", "segmentation"], default="image")
     p.add_argument("--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="nm")
     p.add_argument(
-        "--chunk", type=xyz_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
+        "--chunk", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
     )
     p.add_argument(
-        "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
+        "--shard", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
     )
     add_parallel_options(p)
     p.add_argument(
@@ -108,7 +115,6 @@ def run_cutout(args: argparse.Namespace) -> int:
     from .._atomic import atomic_path
     from ..dataset import Dataset
     from ..errors import DatasetExistsError, InvalidParameterError
-    from ..geometry import Bbox
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
@@ -117,7 +123,7 @@ def run_cutout(args: argparse.Namespace) -> int:
     if suffix not in (".npy", ".h5", ".hdf5", ".tif", ".tiff"):
         raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
     ds = Dataset(args.dataset)
-    bbox = Bbox.parse(args.bbox) if args.bbox else None
+    bbox = parse_bbox_option(args.bbox) if args.bbox else None
     arr = ds.volume(args.layer).read(bbox, level=args.level)
     # written under a temporary name and renamed when complete (--overwrite replaces the old
     # file only then); a failure (full disk) leaves the old file or nothing

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand, xyz_float
+from ._common import add_overwrite, add_subcommand, units_nm, xyz_float
 
 _UNITS_HELP = "SWC: nm per file unit: 1000 for microns (default), 8 for hemibrain voxels, 1 for nm"
 _FORMATS = ["swc", "nml", "parquet", "precomputed"]
@@ -16,7 +16,7 @@ _FORMATS = ["swc", "nml", "parquet", "precomputed"]
 def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="SWC, NML, Parquet (ours) or a precomputed skeleton file/folder")
     p.add_argument("--format", choices=_FORMATS, default=None, help="default: from the suffix")
-    p.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
+    p.add_argument("--units", type=units_nm, default=1000.0, help=_UNITS_HELP)
     p.add_argument(
         "--root",
         default=None,
@@ -33,7 +33,7 @@ def _synapse_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         p.add_argument("synapses", help="CSV or Parquet table of synapse positions")
     else:
         p.add_argument("--synapses", default=None, help="CSV or Parquet table of synapse positions")
-    p.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
+    p.add_argument("--syn-units", type=units_nm, default=1.0, help="nm per synapse coordinate unit")
     p.add_argument(
         "--position",
         default="x,y,z",
@@ -80,7 +80,9 @@ def register(sub: Any) -> None:
     _input_options(c)
     c.add_argument("out")
     c.add_argument("--out-format", choices=_FORMATS, default=None, help="default: from the suffix")
-    c.add_argument("--out-units", type=float, default=1000.0, help="SWC output: nm per file unit")
+    c.add_argument(
+        "--out-units", type=units_nm, default=1000.0, help="SWC output: nm per file unit"
+    )
     c.add_argument(
         "--out-scale", type=xyz_float, default=None, help="NML output: X,Y,Z nm per voxel"
     )

@@ -59,6 +59,12 @@ class ObjectMaps:
                 np.issubdtype(seg.dtype, np.floating) or np.issubdtype(obj.dtype, np.floating)
             ):
                 raise DataFormatError(f"object map {kind!r}: ids must be integers, not floats")
+            if seg.size and seg.dtype.kind == "i" and int(seg.min()) < 0:
+                bad = np.unique(seg[seg < 0])[:5]
+                raise DataFormatError(
+                    f"object map {kind!r}: negative segment ids ({', '.join(map(str, bad))}); "
+                    "segment ids are non-negative integers (0 is background)"
+                )
             keep = obj != 0
             seg = seg[keep].astype(np.uint64)
             obj = obj[keep].astype(np.int64)
