@@ -16,6 +16,7 @@ __all__ = [
     "add_overwrite",
     "add_parallel_options",
     "add_subcommand",
+    "clean_stale_parts_of",
     "describe_user_error",
     "parse_bbox_option",
     "units_nm",
@@ -289,3 +290,24 @@ def describe_user_error(exc: BaseException) -> str | None:
         where = f"{path}: " if path and path not in str(exc) else ""
         return f"{where}{lib}: {_clean(str(exc)) or type(exc).__name__}"
     return None
+
+
+def clean_stale_parts_of(path: str | Path) -> list[Path]:
+    """Remove the temporary files (``.NAME.<pid>.part``) that killed writers of ``path`` left
+    beside it; a part whose writer is still running is kept. Returns the removed paths."""
+    from .._atomic import PART_SUFFIX, _pid_alive
+
+    p = Path(path)
+    removed: list[Path] = []
+    if not p.parent.is_dir():
+        return removed
+    for q in p.parent.glob(f".{p.name}.*{PART_SUFFIX}"):
+        pid = q.name[len(p.name) + 2 : -len(PART_SUFFIX)]
+        if pid.isdigit() and _pid_alive(int(pid)):
+            continue
+        try:
+            q.unlink()
+            removed.append(q)
+        except OSError:
+            pass
+    return removed

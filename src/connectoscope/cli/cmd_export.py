@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand, xyz_int
+from ._common import add_overwrite, add_subcommand, clean_stale_parts_of, xyz_int
 
 
 def register(sub: Any) -> None:
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..export import export_chimerax, lookup_table_path, write_cxc
 
     ds = Dataset(args.dataset)
+    clean_stale_parts_of(args.out)  # what a killed earlier run left beside it
     out = export_chimerax(
         ds,
         args.out,

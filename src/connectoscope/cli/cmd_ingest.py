@@ -10,6 +10,7 @@ from ._common import (
     add_overwrite,
     add_parallel_options,
     add_subcommand,
+    clean_stale_parts_of,
     parse_bbox_option,
     xyz_float,
     xyz_positive_int,
@@ -127,6 +128,7 @@ def run_cutout(args: argparse.Namespace) -> int:
     arr = ds.volume(args.layer).read(bbox, level=args.level)
     # written under a temporary name and renamed when complete (--overwrite replaces the old
     # file only then); a failure (full disk) leaves the old file or nothing
+    clean_stale_parts_of(out)  # what a killed earlier run left beside it
     with atomic_path(out) as tmp:
         if suffix == ".npy":
             with open(tmp, "wb") as fh:

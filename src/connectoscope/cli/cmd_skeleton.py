@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_parquet_atomic, write_with
 from ._common import add_overwrite, add_subcommand, units_nm, xyz_float
 
 _UNITS_HELP = "SWC: nm per file unit: 1000 for microns (default), 8 for hemibrain voxels, 1 for nm"
@@ -374,9 +375,9 @@ def run_map(args: argparse.Namespace) -> int:
     out = out.rename(columns={c: c[len("table_") :] for c in out.columns if c.startswith("table_")})
     p = Path(args.output)
     if p.suffix.lower() in (".parquet", ".pq"):
-        out.to_parquet(p, index=False)
+        write_parquet_atomic(out, p)
     else:
-        out.to_csv(p, index=False)
+        write_with(p, lambda tmp: out.to_csv(tmp, index=False))
     total = len(_table(args.synapses))
     miss = sum(nrn.misses.values())
     med = float(out["distance_nm"].median()) if len(out) else float("nan")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text_atomic
 from ..errors import DataFormatError, SourceNotFoundError
 from ._skeleton import Skeleton
 
@@ -108,6 +109,4 @@ def write_swc(
             f"{skel.node_ids[i]} {int(c[i])} {_fmt(v[i, 0])} {_fmt(v[i, 1])} {_fmt(v[i, 2])} "
             f"{_fmt(r[i])} {pid[i]}"
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("\n".join(lines) + "\n")
-    return p
+    return write_text_atomic(p, "\n".join(lines) + "\n")

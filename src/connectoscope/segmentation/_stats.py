@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._atomic import write_parquet_atomic
 from .._store import Store
 from ..volume import VolumeLayer
 
@@ -73,7 +74,7 @@ def object_stats(
     kinds: dict[str, dict[str, int]] = {}
     for kind in maps.kinds:
         ot = object_table(seg, maps, kind, vs)
-        ot.to_parquet(folder / f"objects_{kind}.parquet", index=False)
+        write_parquet_atomic(ot, folder / f"objects_{kind}.parquet")
         kinds[kind] = {
             "objects": len(ot),
             "segments": int(ot["segments"].sum()) if len(ot) else 0,

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import write_bytes_atomic
 from ..errors import DependencyMissingError
 from ._server import ViewerServer
 from ._state import viewer_state
@@ -178,7 +179,7 @@ def screenshot(
                     page.wait_for_timeout(200)  # keep the browser's event loop running
                 reply = fut.result()
                 pool.shutdown(wait=False)
-                p.write_bytes(reply.screenshot.image)
+                write_bytes_atomic(p, reply.screenshot.image)
                 if log is not None:
                     log["console"] = list(console)
                     log["requests"] = [list(r) for r in handle.server.requests]
