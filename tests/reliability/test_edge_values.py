@@ -147,3 +147,19 @@ def test_negative_segment_ids_in_objects_import_refused(capsys, small_dataset, t
     rc, _, err = cli(capsys, "objects", "import", d, tmp_path / "m.csv")
     assert rc == 2 and "negative segment ids (-5)" in err, err
     assert not (d / "objects" / "segment_objects.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "kind", ["../../evil", "/abs/evil", "a/b", "", "x" * 300, "..", "a\0b", "a\\b", ".hidden"]
+)
+def test_object_kinds_that_would_name_files_outside_are_refused(kind):
+    """A kind becomes part of file names (objects_<kind>.parquet): a table naming the kind
+    ``../../../evil`` used to write ``evil.parquet`` outside the objects folder."""
+    from connectoscope.errors import DataFormatError
+    from connectoscope.segmentation import ObjectMaps
+
+    with pytest.raises(DataFormatError, match="plain name"):
+        ObjectMaps({kind: (np.array([3]), np.array([1]))})
+    with pytest.raises(DataFormatError, match="plain name"):
+        ObjectMaps.from_table(pd.DataFrame({"segment_id": [3], "kind": kind, "object_id": [1]}))
+    ObjectMaps({"spine_head-2.v1": (np.array([3]), np.array([1]))})  # plain names still pass

@@ -281,6 +281,9 @@ def describe_user_error(exc: BaseException) -> str | None:
     if isinstance(exc, EOFError):
         path = _path_in_traceback(exc)
         return f"{path or 'input'}: the file is empty or ends early (truncated); {exc}"
+    if isinstance(exc, RecursionError):
+        path = _path_in_traceback(exc)
+        return f"{path or 'input'}: nested too deeply to read (a hostile or broken file)"
     if isinstance(exc, json.JSONDecodeError):
         path = _path_in_traceback(exc)
         return f"{path or 'input'}: not valid JSON ({exc})"

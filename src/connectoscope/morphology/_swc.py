@@ -56,6 +56,14 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
     if not rows:
         raise DataFormatError(f"{p}: no nodes")
     a = np.asarray(rows)
+    with np.errstate(over="ignore"):
+        big = ~np.isfinite(a[:, 2:6] * units)
+    if big.any():
+        k = int(np.flatnonzero(big.any(1))[0])
+        raise DataFormatError(
+            f"{p}: node {int(a[k, 0])}: coordinates or radius overflow once scaled to nm "
+            f"(x {units:g} nm per unit); check --units"
+        )
     return Skeleton.from_parents(
         a[:, 0].astype(np.int64),
         a[:, 6].astype(np.int64),

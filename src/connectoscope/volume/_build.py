@@ -224,7 +224,7 @@ def _levels_for(
     chunk_xyz: Sequence[int] | None = None,
     shard_xyz: Sequence[int] | None = None,
 ) -> list[LevelSpec]:
-    check_grid(chunk_xyz, shard_xyz)  # reliability: refuse 0/negative edges, warn on tiny
+    check_grid(chunk_xyz, shard_xyz, shape_zyx)  # refuse 0/negative edges, empty volumes
     chunk, _ = choose_chunk_shard(shape_zyx, dtype, voxel_size)
     # the pyramid ends at a level of about one chunk; thin-in-z chunks (16 planes for
     # uint32) would add levels halving z alone, so those stop at 32 planes

@@ -20,14 +20,23 @@ __all__ = ["MANY_FILES", "check_grid", "count_files", "warn_file_count"]
 MANY_FILES = 10_000
 
 
-def check_grid(chunk_xyz: Sequence[int] | None, shard_xyz: Sequence[int] | None) -> None:
-    """Refuse a chunk or shard shape with a zero, negative or non-integer edge.
+def check_grid(
+    chunk_xyz: Sequence[int] | None,
+    shard_xyz: Sequence[int] | None,
+    shape_zyx: Sequence[int] | None = None,
+) -> None:
+    """Refuse a chunk or shard shape with a zero, negative or non-integer edge, and an empty
+    volume (an axis of length 0).
 
     Raises
     ------
     InvalidParameterError
-        Names the option (``--chunk``/``--shard``) and the value.
+        Names the option (``--chunk``/``--shard``) and the value, or the empty shape.
     """
+    if shape_zyx is not None and (len(shape_zyx) != 3 or min(shape_zyx) < 1):
+        raise InvalidParameterError(
+            f"the source volume is empty (shape z, y, x = {tuple(shape_zyx)}); nothing to write"
+        )
     for opt, val in (("--chunk", chunk_xyz), ("--shard", shard_xyz)):
         if val is None:
             continue
