@@ -17,8 +17,12 @@ from connectoscope.cli import main
 
 
 def cli(capsys, *argv):
-    """Run the CLI in this process; an unhandled exception (a traceback) fails the test."""
-    rc = main([str(a) for a in argv])
+    """Run the CLI in this process; an unhandled exception (a traceback) fails the test.
+    argparse refusals (usage, then ``error: argument --x: ...``) exit 2 too."""
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:
+        rc = e.code
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -207,7 +211,7 @@ def test_environmental_errors_give_one_line_and_exit_2(
     argv = case(tmp_path, small_dataset)
     rc, _, err = cli(capsys, *argv)
     assert rc == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("usage:", " "))]
     assert len(lines) == 1 and lines[0].startswith("connectoscope "), err
     assert "Traceback" not in err
     for w in words:

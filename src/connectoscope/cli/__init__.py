@@ -19,7 +19,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from ..errors import ConnectoscopeError
+from ..errors import ConnectoscopeError, InvalidParameterError
+from ..parallel import executor
 from ._common import describe_user_error
 
 __all__ = ["build_parser", "main"]
@@ -79,7 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     old_show = warnings.showwarning
     warnings.showwarning = show
     try:
-        rc = args.func(args)
+        workers = getattr(args, "workers", None)
+        if workers is not None and workers < 1:
+            raise InvalidParameterError(f"--workers: expected a whole number >= 1, got {workers}")
+        with executor(
+            getattr(args, "scheduler", None), workers=workers, local=getattr(args, "local", None)
+        ):
+            rc = args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe(args.debug)
