@@ -66,9 +66,10 @@ def layer_lock_path(dataset: str | os.PathLike[str], layer: str) -> Path:
     return Path(dataset) / LAYER_LOCK_DIR / f"{layer}.lock"
 
 
-# this process's held locks: path -> (fd, depth, mode)
+# this process's held locks: path -> [fd, depth, mode]; one acquisition at a time per path
 _HELD: dict[str, list[Any]] = {}
-_HELD_LOCK = threading.RLock()
+_HELD_LOCK = threading.Lock()
+_ACQUIRING: dict[str, threading.Lock] = {}
 
 
 def _command() -> str:
@@ -138,53 +139,67 @@ def _write_holder(fd: int, what: str) -> None:
         pass
 
 
+def _release(key: str) -> None:
+    """Drop one use of a held lock; the last use unlocks and closes it."""
+    with _HELD_LOCK:
+        held = _HELD[key]
+        held[1] -= 1
+        if held[1] > 0:
+            return
+        del _HELD[key]
+    fcntl.flock(held[0], fcntl.LOCK_UN)
+    os.close(held[0])
+
+
 @contextmanager
 def _hold(path: Path, mode: int, *, what: str, timeout_s: float, busy: str) -> Iterator[None]:
     key = str(path)
     with _HELD_LOCK:
-        held = _HELD.get(key)
-        if held is not None and (held[2] == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
-            held[1] += 1  # re-entrant: this process already holds it (strongly enough)
-            reentrant = True
-        else:
-            reentrant = False
-    if reentrant:
-        try:
-            yield
-        finally:
-            with _HELD_LOCK:
-                _HELD[key][1] -= 1
-        return
-    fd = _open(path)
-    if fd is None:
-        if mode == fcntl.LOCK_EX:
-            raise PermissionError(f"{path}: cannot create the lock file; is the dataset writable?")
-        yield  # a reader of a dataset it cannot lock: read unguarded
-        return
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DatasetBusyError(
-                        busy.format(who=_describe(holder(path)), path=path)
-                    ) from None
-                time.sleep(0.05)
-        if mode == fcntl.LOCK_EX:
-            _write_holder(fd, what)
+        gate = _ACQUIRING.setdefault(key, threading.Lock())
+    with gate:  # threads of this process share one flock per path (counted uses)
         with _HELD_LOCK:
-            _HELD[key] = [fd, 1, mode]
-        try:
-            yield
-        finally:
-            with _HELD_LOCK:
-                _HELD.pop(key, None)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            held = _HELD.get(key)
+            if held is not None and (held[2] == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
+                held[1] += 1  # already held by this process, strongly enough
+                acquired = True
+            else:
+                acquired = False
+        if not acquired:
+            fd = _open(path)
+            if fd is None:
+                if mode == fcntl.LOCK_EX:
+                    raise PermissionError(
+                        f"{path}: cannot create the lock file; is the dataset writable?"
+                    )
+                fd = -1  # a reader of a dataset it cannot lock: read unguarded
+            else:
+                deadline = time.monotonic() + timeout_s
+                while True:
+                    try:
+                        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            os.close(fd)
+                            raise DatasetBusyError(
+                                busy.format(who=_describe(holder(path)), path=path)
+                            ) from None
+                        time.sleep(0.05)
+                if mode == fcntl.LOCK_EX:
+                    _write_holder(fd, what)
+            if fd == -1:
+                acquired_fd = None
+            else:
+                acquired_fd = fd
+                with _HELD_LOCK:
+                    _HELD[key] = [fd, 1, mode]
+    if not acquired and acquired_fd is None:
+        yield
+        return
+    try:
+        yield
     finally:
-        os.close(fd)
+        _release(key)
 
 
 def stale_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -3,6 +3,8 @@ when complete: a failure or a kill -9 leaves the old file (or nothing) under the
 ``--overwrite`` replaces only after the new file is complete, and the next run cleans what a
 killed run left."""
 
+# ruff: noqa: F811  (pytest fixtures imported from reliability_helpers)
+
 from __future__ import annotations
 
 import errno
@@ -16,6 +18,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from reliability_helpers import small_dataset  # noqa: F401 - pytest fixtures
 
 from connectoscope.cli import main
 

@@ -2,6 +2,8 @@
 issue lists runs through the command line and must end with exit code 2 and one line naming
 the path or value (``--debug`` shows the traceback instead); a closed pipe ends quietly."""
 
+# ruff: noqa: F811  (pytest fixtures imported from reliability_helpers)
+
 from __future__ import annotations
 
 import errno
@@ -12,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from reliability_helpers import full_disk, readonly_dir, small_dataset  # noqa: F401 - pytest fixtures
 
 from connectoscope.cli import main
 

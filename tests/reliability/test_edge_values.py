@@ -1,11 +1,14 @@
 """Case 11 of issue 16: values checked at the edge, each refused with a message naming the
 option (or the file): ids, units, voxel sizes, boxes, chunk shapes, empty tables."""
 
+# ruff: noqa: F811  (pytest fixtures imported from reliability_helpers)
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from reliability_helpers import small_dataset  # noqa: F401 - pytest fixtures
 
 from connectoscope.cli import main
 

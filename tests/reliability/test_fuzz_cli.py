@@ -2,12 +2,14 @@
 in a traceback (an exception escaping the command line), every refusal is one line, and no
 command writes outside its sandbox."""
 
+# ruff: noqa: F811  (pytest fixtures imported from reliability_helpers)
+
 from __future__ import annotations
 
 import warnings
 
 from fuzz_corpus import cases
-from reliability_helpers import files_under
+from reliability_helpers import files_under, small_dataset  # noqa: F401 - pytest fixtures
 
 from connectoscope.cli import main
 

@@ -90,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
         src = _source_of(desc)
         if n in ("image", "segmentation") and src is not None:
             print(f"{n}: rewriting from {src}")
-            ingest(src, ds, layer=n)
+            ingest(
+                src,
+                ds,
+                layer=n,
+                chunk_xyz=desc.get("chunk_xyz") or None,
+                shard_xyz=desc.get("shard_xyz") or None,
+            )
         else:
             left.append(n)
             print(

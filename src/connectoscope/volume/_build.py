@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._lock import layer_write_lock, writer_lock
 from .._store import Store, is_dataset
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import VoxelSize, VoxelSizeLike
@@ -37,7 +38,7 @@ from ._omezarr import (
 )
 from ._plan import level_factors, plan_pyramid
 from ._shardio import write_shard
-from ._verify import check_grid, warn_file_count
+from ._verify import check_grid, source_identity, warn_file_count
 from ._volume_layer import VolumeLayer
 
 __all__ = ["ingest", "write_array"]
@@ -203,10 +204,15 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 block = np.asarray(src[_box(lo, hi)].read().result())
                 data = _kernel(task.label)(block, task.step_xyz)
         assert data is not None and task.spec is not None
-        write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
-        rec = task.record
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.touch()
+        # the completion record carries the shard's size and CRC32C (verify, reads)
+        write_shard(
+            here / str(task.level),
+            task.spec,
+            task.start,
+            data,
+            label=task.label,
+            record=task.record,
+        )
         written = int(data.nbytes)
     piece: _Piece | None = None
     if task.piece_step is not None and data is not None:
@@ -255,7 +261,14 @@ def _levels_for(
     return levels
 
 
-def _build(
+def _build(ds: Store, name: str, *args: Any, **kwargs: Any) -> VolumeLayer:
+    """:func:`_build_locked` under the dataset's writer lock (one writer at a time, a killed
+    one's lock is recognised) and the layer's write lock (readers wait, never see a mix)."""
+    with writer_lock(ds.path, f"writing layer {name}"), layer_write_lock(ds.path, name):
+        return _build_locked(ds, name, *args, **kwargs)
+
+
+def _build_locked(
     ds: Store,
     name: str,
     kind: str,
@@ -486,9 +499,12 @@ def _execute(
 
 
 def _signature(source: SourceReader, kind: str) -> str:
+    # keyed on what the source is (real path, sizes, mtimes), not on how it was spelled
     h = hashlib.sha1()
     h.update(
-        json.dumps([source.description, list(source.shape_zyx), str(source.dtype), kind]).encode()
+        json.dumps(
+            [source_identity(source), list(source.shape_zyx), str(source.dtype), kind]
+        ).encode()
     )
     return h.hexdigest()[:16]
 
@@ -575,6 +591,8 @@ def ingest(
                 f"{ds.path}: already has a complete {layer!r} layer; pass --overwrite to replace it"
             )
     kind = "image" if layer == "image" else "segmentation"
+    chunk_xyz = tuple(int(v) for v in chunk_xyz) if chunk_xyz else None
+    shard_xyz = tuple(int(v) for v in shard_xyz) if shard_xyz else None
     sig = _signature(src, kind) + (f"-{chunk_xyz}-{shard_xyz}" if chunk_xyz or shard_xyz else "")
     resumed = ds.has_layer(layer)
     t0 = time.perf_counter()
@@ -587,6 +605,7 @@ def ingest(
         signature=sig,
         chunk_xyz=chunk_xyz,
         shard_xyz=shard_xyz,
+        extra={"chunk_xyz": chunk_xyz, "shard_xyz": shard_xyz},  # what verify --repair resumes
     )
     step = ds.provenance[-1]
     return IngestReport(
@@ -668,6 +687,13 @@ class IngestReport:
 
 
 def _remove_layer(ds: Store, name: str) -> None:
+    """:func:`_remove_layer_locked` under the writer lock and the layer's write lock (waits
+    for reads in progress to end)."""
+    with writer_lock(ds.path, f"removing layer {name}"), layer_write_lock(ds.path, name):
+        _remove_layer_locked(ds, name)
+
+
+def _remove_layer_locked(ds: Store, name: str) -> None:
     import shutil
 
     desc = ds.layer(name)

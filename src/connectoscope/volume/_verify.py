@@ -267,7 +267,15 @@ def check_layer(store: Store, name: str, *, checksums: bool = False) -> LayerChe
 
 def volume_layers(store: Store) -> list[str]:
     """The dataset's volume layers (those with pyramid levels)."""
-    return [n for n, d in store.layers.items() if isinstance(d, dict) and "levels" in d]
+    return [
+        n
+        for n, d in store.layers.items()
+        if isinstance(d, dict)
+        and d.get("levels")
+        and isinstance(d["levels"][0], dict)
+        and "shard_zyx" in d["levels"][0]
+        and "path" in d
+    ]
 
 
 def check_region(
@@ -335,3 +343,31 @@ def forget_shards(store: Store, problems: Sequence[ShardProblem]) -> list[str]:
         clean_stale_parts(store.path / str(desc["path"]))
     store.reload()
     return layers
+
+
+# ---------------------------------------------------------------------------- resume identity
+def source_identity(source: Any) -> str:
+    """What a source *is*, not how its path was spelled: the resolved real path, plus the
+    size and modification time of each of its files (a folder: every file below it), plus
+    the inner HDF5 path. Resuming an interrupted ingest compares this, so ``./cubes`` and
+    ``/data/cubes`` are the same source, and a source changed since is refused.
+
+    Sources that are not files (an in-memory array) keep their description.
+    """
+    import json
+
+    path = getattr(source, "path", None)
+    desc = str(getattr(source, "description", path))
+    if path is None or not Path(path).exists():
+        return desc
+    real = Path(path).resolve()
+    inner = desc.split(":/", 1)[1] if ":/" in desc and not Path(desc).exists() else ""
+    if real.is_dir():
+        files = sorted(p for p in real.rglob("*") if p.is_file() and not p.name.startswith("."))
+        stats = [
+            (p.relative_to(real).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files
+        ]
+    else:
+        st = real.stat()
+        stats = [("", st.st_size, st.st_mtime_ns)]
+    return json.dumps({"real_path": str(real), "inner": inner, "files": stats})
