@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 
 
 def _source_of(desc: dict[str, Any]) -> str | None:
-    src = desc.get("source")
+    src = desc.get("source_resolved") or desc.get("source")
     if not isinstance(src, str) or src.startswith("<"):
         return None
     path = src.split(":/", 1)[0]

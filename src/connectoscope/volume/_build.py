@@ -38,7 +38,7 @@ from ._omezarr import (
 )
 from ._plan import level_factors, plan_pyramid
 from ._shardio import write_shard
-from ._verify import check_grid, source_identity, warn_file_count
+from ._verify import check_grid, resolved_source, source_identity, warn_file_count
 from ._volume_layer import VolumeLayer
 
 __all__ = ["ingest", "write_array"]
@@ -554,6 +554,7 @@ def ingest(
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
     src = open_source(source)
+    created = not isinstance(dataset, Store) and not is_dataset(dataset)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
@@ -596,17 +597,27 @@ def ingest(
     sig = _signature(src, kind) + (f"-{chunk_xyz}-{shard_xyz}" if chunk_xyz or shard_xyz else "")
     resumed = ds.has_layer(layer)
     t0 = time.perf_counter()
-    vol = _build(
-        ds,
-        layer,
-        kind,
-        src,
-        workers=workers,
-        signature=sig,
-        chunk_xyz=chunk_xyz,
-        shard_xyz=shard_xyz,
-        extra={"chunk_xyz": chunk_xyz, "shard_xyz": shard_xyz},  # what verify --repair resumes
-    )
+    try:
+        vol = _build(
+            ds,
+            layer,
+            kind,
+            src,
+            workers=workers,
+            signature=sig,
+            chunk_xyz=chunk_xyz,
+            shard_xyz=shard_xyz,
+            # what verify --repair needs to resume this layer from any working folder
+            extra={
+                "chunk_xyz": chunk_xyz,
+                "shard_xyz": shard_xyz,
+                "source_resolved": resolved_source(src),
+            },
+        )
+    except BaseException:
+        if created:  # a dataset this call created and nothing finished in: leave no folder
+            _drop_if_nothing_done(ds, layer)
+        raise
     step = ds.provenance[-1]
     return IngestReport(
         path=ds.path,
@@ -684,6 +695,17 @@ class IngestReport:
         if self.resumed:
             text += " (resumed)"
         return text
+
+
+def _drop_if_nothing_done(ds: Store, layer: str) -> None:
+    """Remove a dataset folder this ingest created when no shard of it was finished (a run
+    that failed at once leaves no empty dataset behind; one with finished shards is kept to
+    be resumed)."""
+    import shutil
+
+    prog = ds.path / ROOT / ".progress"
+    if not prog.exists() or not any(p.is_file() for p in prog.rglob("*.done")):
+        shutil.rmtree(ds.path, ignore_errors=True)
 
 
 def _remove_layer(ds: Store, name: str) -> None:

@@ -146,7 +146,8 @@ def write_shard(
     parts.append(idx)
     parts.append(_crc32c(idx).to_bytes(4, "little"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    # ``.NAME.t<thread>.<pid>.part``: the pid last, as clean_stale_parts reads it
+    tmp = path.with_name(f".{path.name}.t{threading.get_ident()}.{os.getpid()}.part")
     crc = 0
     crc32c = _require("google_crc32c")
     with open(tmp, "wb") as f:
@@ -163,7 +164,7 @@ def write_shard(
 def write_record(record: Path, nbytes: int, crc: int) -> None:
     """The completion record of a shard: ``{"bytes": nbytes, "crc32c": crc}`` (atomic)."""
     record.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_name(f".{record.name}.{os.getpid()}.{threading.get_ident()}.part")
+    tmp = record.with_name(f".{record.name}.t{threading.get_ident()}.{os.getpid()}.part")
     tmp.write_text(json.dumps({"bytes": int(nbytes), "crc32c": int(crc)}))
     os.replace(tmp, record)
 

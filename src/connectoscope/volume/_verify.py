@@ -32,6 +32,8 @@ __all__ = [
     "check_region",
     "count_files",
     "forget_shards",
+    "resolved_source",
+    "source_identity",
     "volume_layers",
     "warn_file_count",
 ]
@@ -346,6 +348,17 @@ def forget_shards(store: Store, problems: Sequence[ShardProblem]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- resume identity
+def resolved_source(source: Any) -> str:
+    """The source's description with its path made absolute and real (``file.h5:/inner``
+    keeps the inner path): what ``verify --repair`` re-opens, from any working folder."""
+    path = getattr(source, "path", None)
+    desc = str(getattr(source, "description", path))
+    if path is None or not Path(path).exists():
+        return desc
+    rest = desc[len(str(path)) :] if desc.startswith(str(path)) else ""
+    return str(Path(path).resolve()) + rest
+
+
 def source_identity(source: Any) -> str:
     """What a source *is*, not how its path was spelled: the resolved real path, plus the
     size and modification time of each of its files (a folder: every file below it), plus
