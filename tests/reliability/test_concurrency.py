@@ -81,7 +81,7 @@ READER = textwrap.dedent(
 
 
 def test_issue_case_4_reader_never_sees_a_mix_during_overwrite(tmp_path, rng):
-    old, new = _volumes(tmp_path, rng)
+    _, new = _volumes(tmp_path, rng)
     ds = tmp_path / "d.cscope"
     subprocess.run(_ingest_argv(tmp_path / "old.npy", ds), check=True, env=ENV, capture_output=True)
     (tmp_path / "reader.py").write_text(READER)
@@ -144,7 +144,7 @@ def test_issue_case_5_second_writer_is_refused_and_first_finishes(tmp_path, rng)
     assert second.returncode == 2, second.stderr
     assert "is writing this dataset" in second.stderr and f"pid {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr
-    out, err = first.communicate(timeout=300)
+    _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err  # the first run was not disturbed
     assert "Traceback" not in err
 
