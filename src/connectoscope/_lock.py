@@ -23,23 +23,25 @@ Locks are per host: on a network file system without ``flock`` support, ``fcntl`
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from .errors import ConnectoscopeError
 
 __all__ = [
     "DatasetBusyError",
     "holder",
+    "holds_layer",
     "layer_lock_path",
     "layer_read_lock",
     "layer_write_lock",
@@ -292,3 +294,24 @@ def layer_read_lock(
         ),
     ):
         yield
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def holds_layer(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorator of ``fn(store, name, ...)``: run it under the dataset's writer lock and the
+    layer's write lock (both re-entrant, so decorated functions may call each other)."""
+
+    def deco(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            store, name = args[0], str(args[1])
+            path = Path(str(getattr(store, "path", store)))
+            with writer_lock(path, f"{what} {name}"), layer_write_lock(path, name):
+                return fn(*args, **kwargs)
+
+        return inner
+
+    return deco

@@ -118,15 +118,15 @@ def readonly_dir(tmp_path):
 def small_dataset(tmp_path_factory):
     """``d.cscope`` with a 16x32x32 segmentation (ids 3 and 5) and an image."""
     import connectoscope as cs
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     root = tmp_path_factory.mktemp("small")
     ds = cs.Dataset.create(root / "d.cscope", voxel_size=(4, 4, 40))
     lab = np.zeros((16, 32, 32), np.uint32)
     lab[:, :16] = 3
     lab[:, 16:] = 5
-    write_array(ds, "segmentation", lab, kind="segmentation")
-    write_array(
+    write_layer(ds, "segmentation", lab, kind="segmentation")
+    write_layer(
         ds, "image", (np.arange(lab.size) % 251).astype(np.uint8).reshape(lab.shape), kind="image"
     )
     np.save(root / "lab.npy", lab)

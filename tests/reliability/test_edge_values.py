@@ -85,15 +85,10 @@ def test_chunk_zero_or_negative_refused(capsys, small_dataset, tmp_path, chunk):
 
 def test_chunk_api_zero_refused(small_dataset, tmp_path):
     from connectoscope.errors import InvalidParameterError
-    from connectoscope.volume import ingest
+    from connectoscope.volume import StorageSpec
 
-    with pytest.raises(InvalidParameterError, match="--chunk 0,0,0"):
-        ingest(
-            small_dataset.parent / "lab.npy",
-            tmp_path / "a.cscope",
-            voxel_size=(4, 4, 40),
-            chunk_xyz=(0, 0, 0),
-        )
+    with pytest.raises(InvalidParameterError, match="chunk_xyz: every value must be >= 1"):
+        StorageSpec(chunk_xyz=(0, 0, 0))
 
 
 def test_tiny_chunks_warn_with_the_file_count(capsys, tmp_path, monkeypatch, rng):

@@ -41,7 +41,7 @@ from connectoscope.precomputed import (
     write_synapse_annotations,
 )
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 BOUNDARIES = [
     2**31 - 1,
@@ -74,7 +74,7 @@ def id_lists(max_value=2**64 - 1, max_size=6):
 # ---------------------------------------------------------------------------- .cmap
 def _dataset(tmp_path, labels, table=None):
     ds = cs.Dataset.create(tmp_path / "c.cscope", voxel_size=(4, 4, 40))
-    write_array(ds, "segmentation", labels, kind="segmentation")
+    write_layer(ds, "segmentation", labels, kind="segmentation")
     if table is not None:
         ds.folder("objects", create=True)
         table.to_parquet(ds.path / "objects" / "segment_objects.parquet")

@@ -98,10 +98,10 @@ def test_no_wildcard_cors(tmp_path):
 
 def test_view_puts_the_token_in_the_state_and_the_printed_url(tmp_path):
     from connectoscope.viewer import view
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     d = cs.Dataset.create(tmp_path / "v.cscope", voxel_size=(4, 4, 40))
-    write_array(d, "segmentation", np.ones((2, 8, 8), np.uint32), kind="segmentation")
+    write_layer(d, "segmentation", np.ones((2, 8, 8), np.uint32), kind="segmentation")
     handle, url = view(d, annotations=False)
     try:
         tok = handle.server.token

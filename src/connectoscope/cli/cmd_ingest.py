@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from ..volume import ingest
+    from ..volume import StorageSpec, ingest
 
     report = ingest(
         args.source,
@@ -60,8 +60,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         force=args.force,
-        chunk_xyz=args.chunk,
-        shard_xyz=args.shard,
+        storage=StorageSpec(chunk_xyz=args.chunk, shard_xyz=args.shard),
     )
     print(report)
     if report.missing:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from .._atomic import clean_stale_parts
     from ..dataset import Dataset
     from ..errors import InvalidParameterError
-    from ..volume import ingest
+    from ..volume import StorageSpec, ingest
     from ..volume._verify import check_layer, forget_shards, volume_layers
 
     ds = Dataset(args.dataset)
@@ -90,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
         src = _source_of(desc)
         if n in ("image", "segmentation") and src is not None:
             print(f"{n}: rewriting from {src}")
+            st = desc.get("storage") or {}
             ingest(
                 src,
                 ds,
                 layer=n,
-                chunk_xyz=desc.get("chunk_xyz") or None,
-                shard_xyz=desc.get("shard_xyz") or None,
+                storage=StorageSpec(
+                    chunk_xyz=st.get("chunk_xyz") or None, shard_xyz=st.get("shard_xyz") or None
+                ),
             )
         else:
             left.append(n)

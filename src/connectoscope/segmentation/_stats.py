@@ -7,7 +7,6 @@ from typing import Any
 
 from .._atomic import write_parquet_atomic
 from .._store import Store
-from ..volume import VolumeLayer
 
 __all__ = ["object_stats"]
 
@@ -66,10 +65,9 @@ def object_stats(
     write_segment_table(ds, seg, level=level)
     folder = ds.folder("objects", create=True)
     maps = ObjectMaps.from_store(ds)
-    vs = VolumeLayer(ds, "segmentation").voxel_size(level).xyz
     kinds: dict[str, dict[str, int]] = {}
     for kind in maps.kinds:
-        ot = object_table(seg, maps, kind, vs)
+        ot = object_table(seg, maps, kind)
         write_parquet_atomic(ot, folder / f"objects_{kind}.parquet")
         kinds[kind] = {
             "objects": len(ot),

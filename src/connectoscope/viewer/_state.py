@@ -6,6 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..segmentation import Selection
@@ -72,7 +74,9 @@ def viewer_state(
     }
     if dataset.has_layer("segmentation"):
         z, y, x = dataset.segmentation.shape_zyx(0)
-        state["position"] = [x / 2, y / 2, z / 2]
+        # the volume's centre in the dataset's nm (offset included), in units of the voxel
+        centre_nm = dataset.frame.to_nm([[x / 2 - 0.5, y / 2 - 0.5, z / 2 - 0.5]])[0]
+        state["position"] = (centre_nm / np.asarray(vs.xyz)).tolist()
         state["crossSectionScale"] = max(x, y) / 512
         state["projectionScale"] = max(x, y) * 1.5
     return state
