@@ -22,6 +22,7 @@ RANK = {
     "_workers": 1,
     "parallel": 2,
     "_store": 2,
+    "_lock": 2,
     "precomputed": 3,
     "sources": 4,
     "volume": 5,
