@@ -157,7 +157,7 @@ def add_subcommand(
     sub: Any, name: str, *, help: str, description: str | None = None, epilog: str | None = None
 ) -> argparse.ArgumentParser:
     """Add a sub-command parser with the house formatting."""
-    return sub.add_parser(  # type: ignore[no-any-return]
+    return sub.add_parser(
         name,
         help=help,
         description=description or help,

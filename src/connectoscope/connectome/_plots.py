@@ -252,7 +252,7 @@ def _cell_frame(cells: ConnectivityMatrix | CellTable | pd.DataFrame) -> pd.Data
     if hasattr(cells, "pre_vertices"):
         sq = cells.square()  # type: ignore[union-attr]
         return sq.pre_vertices
-    return cells.df  # type: ignore[union-attr]
+    return cells.df
 
 
 def plot_somas(

@@ -241,7 +241,10 @@ def plot_neuron(
             )
         nrn = nrn.masked(keep)
     sk = nrn.skeleton
-    tf = (lambda p: frame.apply(p)) if frame is not None else (lambda p: p)
+
+    def tf(p: np.ndarray) -> np.ndarray:
+        return frame.apply(p) if frame is not None else p
+
     if frame is not None:
         sk = frame.apply_skeleton(sk)
     fig, axes = plt.subplots(1, len(views), figsize=(5.2 * len(views), 5.2), squeeze=False)

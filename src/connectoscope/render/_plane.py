@@ -89,7 +89,7 @@ def _shade(
         if 256 * len(pal) * 3 <= _LUT_BYTES:
             shaded = np.round(b[:, None, None] * pal[None].astype(np.float32)).astype(np.uint8)
             lut = np.where(has[None, :, None], shaded, plain[:, None, None])
-            return lut[grey, index]  # type: ignore[no-any-return]
+            return lut[grey, index]
         table = np.round(b[:, None] * np.arange(256, dtype=np.float32)[None, :]).astype(np.uint8)
         cols = pal[index]
         out = table.ravel()[(grey.astype(np.intp) << 8)[..., None] | cols]

@@ -134,8 +134,8 @@ def plan_blocks(
                 re = tuple(min(c[1] + 1, int(b)) for c, b in zip(core, stop_xyz))
                 lo = tuple(c[0] == int(a) for c, a in zip(core, start_xyz))
                 hi = tuple(c[1] >= int(b) for c, b in zip(core, stop_xyz))
-                out.append((rs, re, lo, hi))  # type: ignore[arg-type]
-    return out  # type: ignore[return-value]
+                out.append((rs, re, lo, hi))
+    return out
 
 
 def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -150,7 +150,7 @@ def _region(
     if not keep.any():
         return Bbox((0, 0, 0), (0, 0, 0)), lo[keep], hi[keep]
     lo, hi = lo[keep], hi[keep]
-    region = Bbox(tuple(lo.min(axis=0).tolist()), tuple(hi.max(axis=0).tolist()))  # type: ignore[arg-type]
+    region = Bbox(tuple(lo.min(axis=0).tolist()), tuple(hi.max(axis=0).tolist()))
     return region.intersection(whole), lo, hi
 
 
