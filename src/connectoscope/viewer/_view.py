@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import write_bytes_atomic
 from ..errors import DependencyMissingError
+from ._annotations import ensure_annotations
 from ._server import ViewerServer
 from ._state import viewer_state
 
@@ -82,8 +83,6 @@ def view(
     import neuroglancer
 
     if annotations:
-        from ._annotations import ensure_annotations
-
         ensure_annotations(dataset)
     _warn_incomplete(dataset)
     server = ViewerServer(dataset.path, port=port).start()

@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .._store import Store, is_dataset
 from ..errors import InvalidParameterError
@@ -32,7 +33,7 @@ def _signature(source: SourceReader, kind: str) -> str:
 
 
 def ingest(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | SourceReader,
     dataset: str | os.PathLike[str] | Store,
     *,
     layer: str = "image",
@@ -41,13 +42,20 @@ def ingest(
     overwrite: bool = False,
     force: bool = False,
     storage: StorageSpec | None = None,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+    axes: str | None = None,
 ) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
     Parameters
     ----------
-    source : path-like
-        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``.
+    source : path-like, URL or SourceReader
+        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``,
+        a Neuroglancer precomputed layer (path or ``precomputed://``/``http(s)://``/``gs://``/
+        ``s3://`` URL), a webKnossos layer (``DATASET/LAYER``) or annotation ``.zip``, a
+        dataset we wrote at a URL (``URL#LAYER``), or an opened reader.
     dataset : path-like or Store
         Target dataset; created when it does not exist (needs a voxel size).
     layer : {"image", "segmentation"}
@@ -63,8 +71,14 @@ def ingest(
     force : bool
         With ``overwrite``: also replace a non-empty folder that is not a dataset.
     storage : StorageSpec, optional
-        Chunk and shard shapes (default: about 1 MB chunks; see
-        :class:`~connectoscope.volume.StorageSpec`).
+        Chunk and shard shapes (default: about 1 MB chunks) and the label downsampling rule
+        (see :class:`~connectoscope.volume.StorageSpec`).
+    scale, bbox, fill_missing
+        Precomputed sources: the scale (default the finest), the box ``x0,y0,z0:x1,y1,z1``
+        in voxels of that scale, missing chunks as 0. webKnossos: the mag and a box of it.
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` sources: the stored axis order (required for Fortran-ordered
+        arrays; C-ordered ones default to ``zyx``).
 
     Returns
     -------
@@ -74,14 +88,19 @@ def ingest(
     """
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
-    src = open_source(source)
+    if isinstance(source, SourceReader) and not isinstance(source, str | os.PathLike):
+        src = source
+    else:
+        src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing, axes=axes)
     created = not isinstance(dataset, Store) and not is_dataset(dataset)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
         ds = Store(dataset)
     else:
-        vs = voxel_size if voxel_size is not None else _manifest_voxel_size(Path(source))
+        vs = voxel_size if voxel_size is not None else getattr(src, "voxel_size_nm", None)
+        if vs is None and isinstance(source, str | os.PathLike):
+            vs = _manifest_voxel_size(Path(source))
         if vs is None:
             raise InvalidParameterError(
                 f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "

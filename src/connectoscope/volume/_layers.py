@@ -194,6 +194,7 @@ def write_layer(
         signature=sig,
         extra={**(extra or {}), "storage": spec.to_dict()},
         step="ingest" if name in KINDS else f"write {name}",
+        rule=spec.label_downsampling if kind != "image" else "countless",
     )
 
 
