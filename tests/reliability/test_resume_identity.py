@@ -136,12 +136,12 @@ def test_killed_run_leftovers_are_cleaned_by_verify(tmp_path, source):
 
 def test_failed_ingest_leaves_no_empty_dataset_folder(tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "s.npy", np.ones((16, 32, 32), np.uint32))
-    from connectoscope.sources import _readers
+    from connectoscope.sources import _numpy
 
     def broken(self, *a, **k):
         raise OSError(5, "Input/output error", str(self.path))
 
-    monkeypatch.setattr(_readers.NpySource, "read", broken)
+    monkeypatch.setattr(_numpy.NumpySource, "read", broken)
     rc = main(
         [
             "ingest",
