@@ -93,6 +93,7 @@ def test_errors_name_the_url(local, tmp_path, monkeypatch, capsys):
         assert not out_f.exists() and not list(tmp_path.glob("*.part*"))
         # an ingest that fails part-way leaves an incomplete layer that resumes
         dst = tmp_path / "copy.cscope"
+        Dataset.create(dst, voxel_size=(16, 16, 40))  # an existing dataset keeps what was done
         with pytest.raises(RemoteAccessError):
             ingest(f"{srv.url}/ds.cscope#segmentation", dst, layer="segmentation", workers=1)
         assert not Dataset(dst).layer("segmentation").get("complete")
