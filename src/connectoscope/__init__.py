@@ -58,6 +58,8 @@ _LAZY: dict[str, str] = {
     "screenshot": "connectoscope.viewer",
     "write_synapse_annotations": "connectoscope.viewer",
     "CaveSession": "connectoscope.cave",
+    "executor": "connectoscope.parallel",
+    "LevelFrame": "connectoscope.geometry",
 }
 
 _RENAMED = {"generate_synthetic": "generate"}

@@ -6,8 +6,8 @@ import pandas as pd
 import connectoscope as cs
 from connectoscope.connectome import SynapseTable
 from connectoscope.demo import DemoContext
+from connectoscope.demo.step_viewer import demo_step
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.viewer._demo import demo_step
 from connectoscope.volume import write_array
 
 

@@ -154,4 +154,4 @@ def test_processes_mode_gives_the_same_bytes_and_cleans_cut_shards(tmp_path, sma
     assert not leftover.exists()
     assert _store_files(ds.path) == _store_files(ref.path)
     with pytest.raises(cs.errors.InvalidParameterError, match="local must be"):
-        ingest(src, tmp_path / "x.cscope", local="fork", **opts)
+        cs.executor(local="fork").__enter__()

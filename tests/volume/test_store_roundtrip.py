@@ -194,16 +194,14 @@ def test_distributed_scheduler(tmp_path, small_labels):
     from distributed import LocalCluster
 
     src = write_cubes(tmp_path / "seg", small_labels, 32)
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        cs.executor(cluster.scheduler_address) as ex,
+    ):
+        assert ex.describe() == f"Dask cluster {cluster.scheduler_address}"
         ds = Dataset(
-            ingest(
-                src,
-                tmp_path / "c.cscope",
-                layer="segmentation",
-                voxel_size=(1, 1, 1),
-                scheduler=cluster.scheduler_address,
-            ).path
+            ingest(src, tmp_path / "c.cscope", layer="segmentation", voxel_size=(1, 1, 1)).path
         )
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)

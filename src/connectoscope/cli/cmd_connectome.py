@@ -323,7 +323,6 @@ def run_condense(args: argparse.Namespace) -> int:
         args.source,
         args.output,
         columns=_mapping(args.columns),
-        scheduler=args.scheduler,
         workers=args.workers,
         overwrite=args.overwrite,
     )

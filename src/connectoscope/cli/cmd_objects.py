@@ -88,7 +88,6 @@ def run_stats(args: argparse.Namespace) -> int:
         args.dataset,
         level=args.level,
         workers=args.workers,
-        scheduler=args.scheduler,
         components=args.components,
         connectivity=args.connectivity,
     )
@@ -112,7 +111,6 @@ def run_map(args: argparse.Namespace) -> int:
         args.dataset,
         args.kind,
         workers=args.workers,
-        scheduler=args.scheduler,
         overwrite=args.overwrite,
     )
     z, y, x = layer.shape_zyx(0)

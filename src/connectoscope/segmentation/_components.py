@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,7 +186,6 @@ def segment_components(
     connectivity: int = 26,
     layer: str = "segmentation",
     workers: int | None = None,
-    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Connected pieces of every segment of a dataset's label layer, one task per shard.
 
@@ -199,7 +197,6 @@ def segment_components(
     layer : str
     workers : int, optional
         Worker processes (default: all cores).
-    scheduler : str or distributed.Client, optional
 
     Returns
     -------
@@ -220,7 +217,6 @@ def segment_components(
         _component_task,
         tasks,
         workers=1 if len(tasks) < 2 else workers,
-        scheduler=scheduler,
         desc="components",
         unit="shard",
     )

@@ -79,7 +79,6 @@ def map_segmentation(
     kind: str,
     *,
     workers: int | None = None,
-    scheduler: Any = None,
     overwrite: bool = False,
 ) -> VolumeLayer:
     """Materialise the mapped segmentation of ``kind`` as a label layer with its pyramid.
@@ -91,8 +90,6 @@ def map_segmentation(
         An object kind of the dataset (``neuron``, ``axon``...).
     workers : int, optional
         Worker processes (default: all cores), one output shard per task.
-    scheduler : str or distributed.Client, optional
-        Run the shard tasks on a Dask cluster.
     overwrite : bool
         Replace an existing mapped layer of this kind. Without it, an existing layer made
         from the same segmentation and object map is returned as is, and one made from
@@ -154,7 +151,6 @@ def map_segmentation(
         "segmentation",
         src,
         workers=workers,
-        scheduler=scheduler,
         signature=sig,
         extra={"mapped_from": "segmentation", "object_kind": kind},
         chunk_xyz=lev0.chunk_zyx[::-1],

@@ -122,7 +122,6 @@ def segment_table(
     level: int = 0,
     layer: str = "segmentation",
     workers: int | None = None,
-    scheduler: object = None,
 ) -> pd.DataFrame:
     """Per-segment table of a label layer, one task per storage shard, merged exactly.
 
@@ -135,8 +134,6 @@ def segment_table(
         Label layer (``segmentation`` or a mapped layer such as ``mapped_neuron``).
     workers : int, optional
         Worker processes (default: all cores; 1 runs in this process).
-    scheduler : str or distributed.Client, optional
-        Run the shard tasks on a Dask cluster.
 
     Returns
     -------
@@ -164,7 +161,6 @@ def segment_table(
         _stats_task,
         tasks,
         workers=1 if len(tasks) < 2 else workers,
-        scheduler=scheduler,
         desc="segment table",
         unit="shard",
     )

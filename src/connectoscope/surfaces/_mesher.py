@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -236,7 +235,6 @@ def mesh_blocks(
     origin_nm: Sequence[float],
     workers: int | None = None,
     smooth: int = 0,
-    scheduler: Any = None,
 ) -> dict[int, Mesh]:
     """Run block tasks (in worker processes when ``workers`` > 1) and stitch the pieces.
 
@@ -249,8 +247,6 @@ def mesh_blocks(
         Worker processes (default: number of cores, or 1 for small regions).
     smooth : int
         Taubin smoothing iterations applied to each stitched surface (0: none).
-    scheduler : str or distributed.Client, optional
-        Run the block tasks on a Dask cluster.
 
     Returns
     -------
@@ -268,7 +264,6 @@ def mesh_blocks(
         mesh_block,
         list(tasks),
         workers=max(1, min(workers, len(tasks))),
-        scheduler=scheduler,
         desc="surfaces",
         unit="block",
     )

@@ -164,7 +164,6 @@ def _mesh_selection(
     max_voxels: int | None,
     workers: int | None,
     block_xyz: Sequence[int] | None,
-    scheduler: Any = None,
 ) -> SurfaceResult:
     from .._config import config
 
@@ -231,7 +230,6 @@ def _mesh_selection(
         origin_nm=origin,
         workers=workers,
         smooth=smooth,
-        scheduler=scheduler,
     )
     if not meshes:
         raise SelectionError(
@@ -320,7 +318,6 @@ def make_surfaces(
     precomputed: bool = True,
     workers: int | None = None,
     block_xyz: Sequence[int] | None = None,
-    scheduler: Any = None,
 ) -> SurfaceResult:
     """Mesh every group of ``selection`` and write the results.
 
@@ -346,7 +343,6 @@ def make_surfaces(
         max_voxels=max_voxels,
         workers=workers,
         block_xyz=block_xyz,
-        scheduler=scheduler,
     )
     prefix = selection.group_kind or "segment"
     if out is not None:

@@ -259,8 +259,6 @@ def _build(
     source: SourceReader,
     *,
     workers: int | None,
-    scheduler: Any,
-    local: str = "threads",
     pyramid: bool = True,
     signature: str,
     extra: dict[str, Any] | None = None,
@@ -314,8 +312,6 @@ def _build(
         total,
         name=name,
         workers=workers,
-        scheduler=scheduler,
-        local=local,
     )
     ds.reload()
     desc = dict(ds.layer(name))
@@ -456,8 +452,6 @@ def _execute(
     *,
     name: str,
     workers: int | None,
-    scheduler: Any,
-    local: str,
 ) -> None:
     from .._progress import progress
     from ..parallel import run_graph
@@ -481,9 +475,8 @@ def _execute(
         run_graph(
             graph,
             final,
-            scheduler=scheduler,
             workers=workers if len(todo) > 1 else 1,
-            mode=local,  # type: ignore[arg-type]
+            mode="threads",
             on_done=on_done,
             poll=poll,
         )
@@ -504,8 +497,6 @@ def ingest(
     layer: str = "image",
     voxel_size: VoxelSizeLike | None = None,
     workers: int | None = None,
-    scheduler: Any = None,
-    local: str = "threads",
     overwrite: bool = False,
     force: bool = False,
     chunk_xyz: Sequence[int] | None = None,
@@ -526,13 +517,6 @@ def ingest(
         cube folder. Checked against an existing dataset.
     workers : int, optional
         Local workers (default: all cores); ``1`` runs in this thread.
-    scheduler : str or distributed.Client, optional
-        Run the shard tasks on a Dask cluster instead (default: the ``scheduler`` config
-        option, ``CONNECTOSCOPE_SCHEDULER``).
-    local : {"threads", "processes"}
-        Without a scheduler: Dask's local threaded scheduler (default: reading, zstd and
-        the pyramid kernels release the GIL, and pyramid levels take their input from
-        memory) or its multiprocessing scheduler on a warm pool of worker processes.
     overwrite : bool
         Replace an existing complete layer of this name. An incomplete layer from the same
         source resumes without it. A folder that is not a dataset is never deleted by it.
@@ -550,8 +534,6 @@ def ingest(
     """
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
-    if local not in ("threads", "processes"):
-        raise InvalidParameterError(f"local must be 'threads' or 'processes', got {local!r}")
     src = open_source(source)
     if isinstance(dataset, Store):
         ds = dataset
@@ -599,8 +581,6 @@ def ingest(
         kind,
         src,
         workers=workers,
-        scheduler=scheduler,
-        local=local,
         signature=sig,
         chunk_xyz=chunk_xyz,
         shard_xyz=shard_xyz,
@@ -760,9 +740,7 @@ def write_array(
         _remove_layer(dataset, name)
     src = _ArraySource(Path(f"<array {name}>"), arr.shape, arr.dtype, array=arr)  # type: ignore[arg-type]
     sig = hashlib.sha1(arr.tobytes()).hexdigest()[:16] if arr.nbytes < 2**28 else "array"
-    return _build(
-        dataset, name, kind, src, workers=1, scheduler=None, pyramid=pyramid, signature=sig
-    )
+    return _build(dataset, name, kind, src, workers=1, pyramid=pyramid, signature=sig)
 
 
 def level_shapes(shape_zyx: Sequence[int], voxel_size: VoxelSize, dtype: Any) -> list[LevelSpec]:

@@ -3,21 +3,21 @@ three figures (compartments, inputs and outputs, dendrite-only distance to the s
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
+from ..dataset import Dataset
+from ..morphology import Neuron, plot_neuron, skeletonize_dataset
+from ..segmentation import Selection
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    import json
-
-    import numpy as np
-    import pandas as pd
-
-    from ..dataset import Dataset
-    from ..segmentation import Selection
-    from . import Neuron, plot_neuron, skeletonize_dataset
 
     ds = Dataset(ctx.dataset_path)
     sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=2)
