@@ -271,8 +271,8 @@ def test_units_take_x_or_xyz_and_map_synapses_has_unique_columns(neuron, tmp_pat
     assert e.value.code == 2 and "X or X,Y,Z" in capsys.readouterr().err
     # an SWC in voxels of anisotropic data reads with --units X,Y,Z
     vox = tmp_path / "vox.swc"
-    assert main(["skeleton", "convert", str(swc), str(vox), "--units", "1"]
-                + ["--out-units", "11.24,11.24,28"]) == 0  # fmt: skip
+    conv = ["skeleton", "convert", str(swc), str(vox), "--units", "1"]
+    assert main([*conv, "--out-units", "11.24,11.24,28"]) == 0
     capsys.readouterr()
     assert main(["skeleton", "info", str(vox), "--units", "11.24,11.24,28", "--json"]) == 0
     import json
