@@ -17,7 +17,7 @@ from connectoscope.colors import (
 )
 from connectoscope.render import Picture, nice_scale_bar, plane_picture, render_plane
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 VS = (8.0, 8.0, 20.0)  # anisotropic like 11.24 x 11.24 x 28
 
@@ -89,8 +89,8 @@ def ds(tmp_path_factory):
     rng = np.random.default_rng(0)
     em = rng.normal(150, 20, lab.shape).clip(0, 255).astype(np.uint8)
     em[lab > 0] = (em[lab > 0] * 0.8).astype(np.uint8)
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", em, kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", em, kind="image")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 2, 2]), "axon": np.array([0, 0, 1, 0])}).save(
         d
     )

@@ -19,7 +19,7 @@ from connectoscope.errors import DependencyMissingError
 from connectoscope.segmentation import ObjectMaps, Selection
 from connectoscope.viewer import _view as view_mod
 from connectoscope.viewer import viewer_state
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 # neuron 1 = segments 1, 2, 3 (3 is a spine head); neuron 2 = segments 4, 5
 NEURON = [0, 1, 1, 1, 2, 2]
@@ -37,8 +37,8 @@ def ds(tmp_path_factory):
     lab[:, 56:104, 68:120] = 5
     rng = np.random.default_rng(0)
     em = np.clip(128 + rng.normal(0, 10, lab.shape), 0, 255).astype(np.uint8)
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", em, kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", em, kind="image")
     ObjectMaps.from_arrays({"neuron": np.array(NEURON), "spinehead": np.array(SPINE)}).save(d)
     return d
 

@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from ..volume import ingest
+    from ..volume import StorageSpec, ingest
 
     report = ingest(
         args.source,
@@ -54,8 +54,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         force=args.force,
-        chunk_xyz=args.chunk,
-        shard_xyz=args.shard,
+        storage=StorageSpec(chunk_xyz=args.chunk, shard_xyz=args.shard),
     )
     print(report)
     if report.missing:

@@ -14,6 +14,7 @@ import pandas as pd
 from .._atomic import write_parquet_atomic
 from .._store import Store
 from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
+from ..geometry import LevelFrame, VoxelSize
 from ._ids import as_id_array
 from ._synapses import read_table, synth_voxel_size
 
@@ -155,9 +156,7 @@ class CellTable:
 
 
 def _positions_to_nm(df: pd.DataFrame, voxel_size: Any) -> None:
-    from ..geometry import VoxelSize
-
-    vs = np.asarray(VoxelSize.parse(voxel_size).xyz)
+    frame = LevelFrame(VoxelSize.parse(voxel_size))  # whole-volume voxel indices, offset 0
     cols = [f"pt_position_{a}" for a in "xyz"]
     if all(c in df.columns for c in cols):
         xyz = df[cols].to_numpy(np.float64)
@@ -168,5 +167,5 @@ def _positions_to_nm(df: pd.DataFrame, voxel_size: Any) -> None:
         xyz = np.array(rows, dtype=np.float64)
     else:
         return
-    for a, c in zip("xyz", (xyz * vs).T):
+    for a, c in zip("xyz", frame.to_nm(xyz).T):
         df[f"{a}_nm"] = c

@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def demo_step(ctx: DemoContext) -> None:
 
     ds = Dataset(ctx.dataset_path)
-    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=2)
+    level = min(2, ds.segmentation.num_levels - 1)
+    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=level)
     cells = pd.read_parquet(ctx.synth_dir / "cells.parquet")
     syn = pd.read_parquet(ctx.synth_dir / "synapses.parquet")
     vs = np.asarray(json.loads((ctx.synth_dir / "synth.json").read_text())["voxel_size_nm"], float)

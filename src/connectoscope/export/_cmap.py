@@ -90,8 +90,8 @@ def export_chimerax(
             g = f.create_group("Chimera").create_group("image1")
             g.attrs["chimera_map_version"] = np.int32(1)
             g.attrs["name"] = np.bytes_(f"{ds.name} {layer}")
-            o = ds.offset_vx
-            g.attrs["origin"] = np.array([o[0] * vs.x, o[1] * vs.y, o[2] * vs.z], np.float32)
+            # ChimeraX places grid index (0, 0, 0) at `origin`: the frame's centre of voxel 0
+            g.attrs["origin"] = np.asarray(ds.frame.origin_nm, np.float32)
             g.attrs["step"] = np.array(vs.xyz, np.float32)
             for li in [0, *chosen]:
                 lev = levels[li]

@@ -125,7 +125,9 @@ def skeletonize_dataset(
         # bridge the membrane (label 0) between the object's own supervoxels
         mask |= (labels == 0) & ndimage.binary_dilation(mask)
         box = ndimage.find_objects(mask.astype(np.uint8))[0]
-        offset = [sl.start * v for sl, v in zip(box[::-1], vs)]
+        # nm of the box's first voxel centre in the dataset frame (offset and level included)
+        start_xyz = [[box[2].start, box[1].start, box[0].start]]
+        offset = seg.frame(level).to_nm(start_xyz)[0].tolist()
         fn = skeletonize_mask if method == "ours" else skeletonize_mask_kimimaro
         sk = fn(mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}")
         if sk is not None:

@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from .._store import Store
-from ..volume import VolumeLayer
 
 __all__ = ["object_stats"]
 
@@ -65,10 +64,9 @@ def object_stats(
     write_segment_table(ds, seg, level=level)
     folder = ds.folder("objects", create=True)
     maps = ObjectMaps.from_store(ds)
-    vs = VolumeLayer(ds, "segmentation").voxel_size(level).xyz
     kinds: dict[str, dict[str, int]] = {}
     for kind in maps.kinds:
-        ot = object_table(seg, maps, kind, vs)
+        ot = object_table(seg, maps, kind)
         ot.to_parquet(folder / f"objects_{kind}.parquet", index=False)
         kinds[kind] = {
             "objects": len(ot),

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .._store import Store
+from ..geometry import LevelFrame
 from ..volume import VolumeLayer
+from ._maps import ObjectMaps
 
 __all__ = [
     "block_statistics",
@@ -90,10 +92,14 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return agg.reset_index()
 
 
-def _finish(df: pd.DataFrame, voxel_size: tuple[float, float, float]) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, frame: LevelFrame | None) -> pd.DataFrame:
+    """Turn voxel-index sums into centroids: in the dataset's nm through ``frame``, or, with
+    no frame, the sums are already nm-weighted (``s{ax}`` = sum of nm * voxels)."""
     out = df.copy()
-    for ax, v in zip("xyz", voxel_size):
-        out[f"centroid_{ax}_nm"] = out[f"s{ax}"] / out["voxels"] * v
+    mean = np.stack([out[f"s{ax}"] / out["voxels"] for ax in "xyz"], axis=1)
+    nm = frame.to_nm(mean) if frame is not None else mean
+    for i, ax in enumerate("xyz"):
+        out[f"centroid_{ax}_nm"] = nm[:, i]
     return out.drop(columns=["sx", "sy", "sz"])
 
 
@@ -166,13 +172,8 @@ def segment_table(
     )
     if not parts:
         parts = [block_statistics(np.zeros((1, 1, 1), np.uint8))]
-    out = _finish(_merge(parts), lev.voxel_size.xyz)
-    # dataset coordinates, as mesh vertices: voxel (0, 0, 0) of this level is centred at
-    # offset * base voxel + (this voxel - base voxel) / 2
-    base = dataset.voxel_size.xyz
-    for ax, o, b, v in zip("xyz", dataset.offset_vx, base, lev.voxel_size.xyz):
-        out[f"centroid_{ax}_nm"] += o * b + (v - b) / 2
-    return out
+    # dataset nm, as mesh vertices (the dataset offset and the level's voxel centres)
+    return _finish(_merge(parts), vol.frame(level))
 
 
 def _signature(dataset: Store, layer: str) -> str:
@@ -225,21 +226,17 @@ def read_segment_table(
     return pd.read_parquet(path), int(info["level"])
 
 
-def object_table(
-    segments: pd.DataFrame, objects: object, kind: str, voxel_size: tuple[float, float, float]
-) -> pd.DataFrame:
-    """Per-object table for one kind from a per-segment table (exact: sums of segment sums)."""
-    from ._maps import ObjectMaps
-
-    assert isinstance(objects, ObjectMaps)
+def object_table(segments: pd.DataFrame, objects: ObjectMaps, kind: str) -> pd.DataFrame:
+    """Per-object table for one kind from a per-segment table (exact: sums of segment sums;
+    centroids are the voxel-weighted means of the segments' centroids, nm)."""
     df = segments.copy()
     df["object_id"] = objects.lookup(kind, df["segment_id"].to_numpy())
     df = df[df["object_id"] != 0]
-    for ax, v in zip("xyz", voxel_size):
-        df[f"s{ax}"] = df[f"centroid_{ax}_nm"] / v * df["voxels"]
+    for ax in "xyz":
+        df[f"s{ax}"] = df[f"centroid_{ax}_nm"] * df["voxels"]
     agg = (
         df.groupby("object_id", sort=True)
         .agg(segments=("segment_id", "size"), **_MERGE)
         .reset_index()
     )
-    return _finish(agg, voxel_size)
+    return _finish(agg, None)

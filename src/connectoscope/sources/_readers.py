@@ -9,6 +9,7 @@ name, one z plane each), a ``.npy`` (memory-mapped) or ``.npz`` file.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,52 +17,35 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
+from ._base import BaseSource, SourceReader
 from ._h5chunks import read_box
 from .l4dense import CubeFolder
 
-__all__ = ["SourceReader", "open_source"]
+__all__ = ["open_source", "register_opener"]
+
+#: Openers of other source kinds, tried in order before the built-in ones: each takes the
+#: source text and returns a reader, or None when the source is not of its kind.
+_OPENERS: list[Callable[[str], SourceReader | None]] = []
+
+
+def register_opener(opener: Callable[[str], SourceReader | None], *, first: bool = False) -> None:
+    """Teach :func:`open_source` a new kind of source (a URL scheme, a folder layout).
+
+    ``opener(text)`` returns a :class:`SourceReader`, or None when ``text`` is not its kind
+    (then the next opener is tried). Registered openers run before the built-in ones.
+    """
+    if opener not in _OPENERS:
+        if first:
+            _OPENERS.insert(0, opener)
+        else:
+            _OPENERS.append(opener)
+
 
 _IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @dataclass
-class SourceReader:
-    """Base: a 3-D ``[z, y, x]`` source of known shape and dtype."""
-
-    path: Path
-    shape_zyx: tuple[int, int, int]
-    dtype: np.dtype
-    offset_vx: tuple[int, int, int] = (0, 0, 0)
-
-    @property
-    def description(self) -> str:
-        return str(self.path)
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        raise NotImplementedError
-
-    def read_into(
-        self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int], out: np.ndarray
-    ) -> np.ndarray:
-        """Read the box into ``out`` (an array of the box's shape and the source dtype)."""
-        out[...] = self.read(start_zyx, stop_zyx)
-        return out
-
-    def missing(self) -> list[str]:
-        """Parts of the source grid that have no file (read as background)."""
-        return []
-
-    def skipped(self) -> list[str]:
-        """Files in the source folder that were not read (names not matching the pattern)."""
-        return []
-
-    def files(self) -> int:
-        """Number of source files read (1 for a single file or an in-memory array)."""
-        return 1
-
-
-@dataclass
-class CubeSource(SourceReader):
+class CubeSource(BaseSource):
     """An L4dense cube folder; coordinates relative to the first present cube's grid corner."""
 
     cubes: tuple[tuple[tuple[int, int, int], str], ...] = ()
@@ -76,9 +60,14 @@ class CubeSource(SourceReader):
         return len(self.cubes)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        return self.read_into(start_zyx, stop_zyx, None)
+        return self._read(start_zyx, stop_zyx, None)
 
-    def read_into(  # type: ignore[override]
+    def read_into(
+        self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int], out: np.ndarray
+    ) -> np.ndarray:
+        return self._read(start_zyx, stop_zyx, out)
+
+    def _read(
         self,
         start_zyx: tuple[int, int, int],
         stop_zyx: tuple[int, int, int],
@@ -142,7 +131,7 @@ class CubeSource(SourceReader):
 
 
 @dataclass
-class HDF5Source(SourceReader):
+class HDF5Source(BaseSource):
     inner: str = "data"
 
     @property
@@ -160,7 +149,7 @@ class HDF5Source(SourceReader):
 
 
 @dataclass
-class NpySource(SourceReader):
+class NpySource(BaseSource):
     key: str | None = None
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
@@ -172,7 +161,7 @@ class NpySource(SourceReader):
 
 
 @dataclass
-class StackSource(SourceReader):
+class StackSource(BaseSource):
     planes: tuple[str, ...] = ()
 
     def files(self) -> int:
@@ -215,10 +204,18 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
         A cube folder, ``file.h5`` / ``file.h5:/inner/path``, a folder of PNG/TIFF planes,
         ``.npy`` or ``.npz`` (``file.npz:key``).
 
+    Returns
+    -------
+    SourceReader
+
     Raises
     ------
     SourceNotFoundError, DataFormatError
     """
+    for opener in _OPENERS:
+        found = opener(str(source))
+        if found is not None:
+            return found
     text = str(source)
     inner: str | None = None
     if ":" in text and not Path(text).exists():

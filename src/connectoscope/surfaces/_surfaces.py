@@ -220,10 +220,8 @@ def _mesh_selection(
                 level=level,
             )
         )
-    base = dataset.voxel_size
-    origin = [
-        o * b + (v - b) / 2 for o, b, v in zip(dataset.offset_vx, base.xyz, vs.xyz)
-    ]  # centre of voxel (0, 0, 0) of this level, nm (as in the OME-Zarr translation)
+    # vertices in the dataset's nm: the frame's centre of voxel (0, 0, 0) of this level
+    origin = seg.frame(level).origin_nm.tolist()
     meshes = mesh_blocks(
         tasks,
         voxel_size=vs.xyz,

@@ -6,6 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..segmentation import Selection
@@ -72,7 +74,9 @@ def viewer_state(
     }
     if dataset.has_layer("segmentation"):
         z, y, x = dataset.segmentation.shape_zyx(0)
-        state["position"] = [x / 2, y / 2, z / 2]
+        # the volume's centre in the dataset's nm (offset included), in units of the voxel
+        centre_nm = dataset.frame.to_nm([[x / 2 - 0.5, y / 2 - 0.5, z / 2 - 0.5]])[0]
+        state["position"] = (centre_nm / np.asarray(vs.xyz)).tolist()
         state["crossSectionScale"] = max(x, y) / 400  # the whole plane in a 400 px panel
         state["projectionScale"] = max(x, y) * 1.5
     return state
@@ -100,7 +104,6 @@ def selection_display(dataset: Dataset, selection: Selection) -> dict[str, Any]:
         smallest id, which Neuroglancer uses as the class's representative) and
         ``hideSegmentZero``. Ids are strings (64-bit safe).
     """
-    import numpy as np
 
     from ..colors import group_colors, id_colors, parse_color, to_hex
 
@@ -150,7 +153,6 @@ MAX_COLOURED_SEGMENTS = 200_000
 
 
 def _colour_all(objects: Any, selection: Selection) -> dict[str, Any]:
-    import numpy as np
 
     from ..colors import id_colors, parse_color, to_hex
     from ..errors import SelectionError

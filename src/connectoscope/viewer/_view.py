@@ -339,7 +339,9 @@ def _child_main() -> None:
             info["error"] = f"{type(e).__name__}: {first}"
             traceback.print_exc()
     try:
-        info["requests"] = [list(r) for r in list(info.get("requests", []))]
+        server = info.pop("server", None)
+        if server is not None:
+            info["requests"] = [list(r) for r in server.requests]
         result.write_text(json.dumps(info))
     finally:
         sys.stderr.flush()
@@ -363,7 +365,7 @@ def _shoot(
     exe = find_chromium()
     handle, url = view(dataset, selection=selection, annotations=False)
     console: list[str] = info["console"]
-    info["requests"] = handle.server.requests  # the live list: whatever happens, it is reported
+    info["server"] = handle.server  # whatever happens, its requests are reported
 
     def left_ms() -> float:
         return max(1.0, deadline - time.monotonic()) * 1000

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import write_json_atomic
-from ..geometry import VoxelSize
+from ..geometry import LevelFrame, VoxelSize, int3
 
 __all__ = [
     "LevelSpec",
@@ -208,21 +208,16 @@ def write_ome_metadata(
     group = ds_path / layer_relpath(name, kind)
     group.mkdir(parents=True, exist_ok=True)
     datasets = []
+    frame0 = LevelFrame(levels[0].voxel_size, int3(offset_vx))
     for i, lev in enumerate(levels):
-        vs = lev.voxel_size
-        # translation: the centre of a downsampled voxel sits half a (coarse - fine) voxel in
-        base = levels[0].voxel_size
-        tr = [
-            offset_vx[2] * base.z + (vs.z - base.z) / 2,
-            offset_vx[1] * base.y + (vs.y - base.y) / 2,
-            offset_vx[0] * base.x + (vs.x - base.x) / 2,
-        ]
+        # OME-Zarr's translation is the nm position of voxel 0's centre: the frame's origin
+        frame = frame0.level(lev.factor_xyz)
         datasets.append(
             {
                 "path": str(i),
                 "coordinateTransformations": [
-                    {"type": "scale", "scale": [vs.z, vs.y, vs.x]},
-                    {"type": "translation", "translation": tr},
+                    {"type": "scale", "scale": frame.ome_scale_zyx},
+                    {"type": "translation", "translation": frame.ome_translation_zyx},
                 ],
             }
         )
