@@ -408,6 +408,11 @@ def plane_picture(
     elif by:
         ids, idx = _palette_index(labels)
         pal, hit, legend = _kind_palette(dataset, ids, by)
+        # swatches as the overlay shows them (the tint at full EM brightness)
+        legend = [
+            (k, tuple(int(v) for v in _tint(np.array([c], np.uint8), opacity)[0]))  # type: ignore[misc]
+            for k, c in legend
+        ]
         rgb = _shade(
             _resample(grey, shape, nearest=False),
             lv,

@@ -287,7 +287,6 @@ def write_movie(
     frames = [_pad(f, h, w) for f in frames]
     with atomic_path(p) as tmp:
         if p.suffix.lower() == ".gif":
-
             ims = _gif_frames(frames)
             ims[0].save(
                 tmp,
