@@ -307,7 +307,14 @@ def write_movie(
                 codec="libx264",
                 pix_fmt_out="yuv420p",
                 macro_block_size=1,
-                output_params=["-crf", "23", "-f", _CONTAINERS[p.suffix.lower()]],
+                output_params=[
+                    "-crf",
+                    "23",
+                    "-preset",
+                    "veryfast",
+                    "-f",
+                    _CONTAINERS[p.suffix.lower()],
+                ],
                 ffmpeg_log_level="error",
             )
             gen.send(None)
