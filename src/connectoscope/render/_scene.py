@@ -88,8 +88,26 @@ def _frame_camera(p: Any, meshes: Sequence[Mesh], size: Sequence[int], *, turnin
         half_h = float(np.abs(along).max()) if along.size else 1.0
         half_w = float(across.max()) if across.size else 1.0
         cam.parallel_scale = max(half_h, half_w / aspect) * 1.04
-    else:
-        p.camera.parallel_scale = p.camera.parallel_scale * 0.92
+    else:  # fit the projected extent: centred, 4 % margin
+        cam = p.camera
+        fp = np.asarray(cam.focal_point, np.float64)
+        pos = np.asarray(cam.position, np.float64)
+        view = fp - pos
+        view /= np.linalg.norm(view) or 1.0
+        up = np.asarray(cam.up, np.float64)
+        up = up - (up @ view) * view
+        up /= np.linalg.norm(up) or 1.0
+        right = np.cross(view, up)
+        v = np.concatenate([m.vertices[:: max(1, len(m.vertices) // 20000)] for m in meshes])
+        d = v.astype(np.float64) - fp
+        xs, ys = d @ right, d @ up
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+        shift = cx * right + cy * up
+        cam.focal_point = tuple(fp + shift)
+        cam.position = tuple(pos + shift)
+        half_h = (ys.max() - ys.min()) / 2
+        half_w = (xs.max() - xs.min()) / 2
+        cam.parallel_scale = max(half_h, half_w / aspect, 1e-6) * 1.04
     return 2.0 * float(p.camera.parallel_scale) / float(size[1])
 
 
