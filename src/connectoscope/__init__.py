@@ -13,7 +13,6 @@ import importlib
 from typing import Any
 
 from ._config import config
-from .dataset import Dataset
 from .errors import ConnectoscopeError, ConnectoscopeWarning
 from .geometry import Bbox, VoxelSize
 
@@ -21,6 +20,7 @@ __version__ = "0.1.0"
 
 # name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
+    "Dataset": "connectoscope.dataset",
     "CubeFolder": "connectoscope.sources.l4dense",
     "generate_synthetic": "connectoscope.sources.synthetic",
     "VolumeLayer": "connectoscope.volume",
@@ -73,7 +73,6 @@ __all__ = [
     "Bbox",
     "ConnectoscopeError",
     "ConnectoscopeWarning",
-    "Dataset",
     "VoxelSize",
     "__version__",
     "config",

@@ -13,7 +13,12 @@ import pandas as pd
 
 from .._atomic import write_parquet_atomic
 from .._store import Store
-from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
+from ..errors import (
+    ConnectoscopeWarning,
+    DataFormatError,
+    InvalidParameterError,
+    LayerNotFoundError,
+)
 from ..geometry import LevelFrame, VoxelSize
 from ._ids import as_id_array
 from ._synapses import read_table, synth_voxel_size
@@ -124,9 +129,8 @@ class CellTable:
     @classmethod
     def from_store(cls, dataset: Store) -> CellTable:
         """The cell table stored in a dataset (``cells/cells.parquet``)."""
-        from ..errors import LayerNotFoundError
 
-        p = dataset.path / "cells" / "cells.parquet"
+        p = dataset.layout.cells_table
         if not p.exists():
             raise LayerNotFoundError(
                 f"{dataset.path}: no cell table; add one with `connectoscope connectome build "
@@ -136,8 +140,7 @@ class CellTable:
 
     def save(self, dataset: Store) -> Path:
         """Store as ``cells/cells.parquet`` in the dataset (atomically)."""
-        folder = dataset.folder("cells", create=True)
-        p = write_parquet_atomic(self.df.reset_index(), folder / "cells.parquet")
+        p = write_parquet_atomic(self.df.reset_index(), dataset.layout.cells_table)
         dataset.set_layer(
             "cells", {"kind": "cells", "path": "cells/cells.parquet", "n_cells": len(self.df)}
         )

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError, DatasetExistsError, SourceNotFoundError
+from ..parallel import run_tasks
 from ._ids import as_id_array
 
 __all__ = ["condense_parquet"]
@@ -183,8 +184,6 @@ def condense_parquet(
         ``synapses``, ``pairs``, ``files``, ``buckets``, ``seconds``, ``out``.
     """
     import pyarrow.parquet as pq
-
-    from ..parallel import run_tasks
 
     t0 = time.perf_counter()
     src = Path(source)

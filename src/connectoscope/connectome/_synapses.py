@@ -25,6 +25,7 @@ from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
     InvalidParameterError,
+    LayerNotFoundError,
     SourceNotFoundError,
 )
 from ..geometry import LevelFrame, VoxelSize
@@ -284,9 +285,8 @@ class SynapseTable:
     @classmethod
     def from_store(cls, dataset: Store) -> SynapseTable:
         """The synapse table stored in a dataset (``synapses/synapses.parquet``)."""
-        from ..errors import LayerNotFoundError
 
-        p = dataset.path / "synapses" / "synapses.parquet"
+        p = dataset.layout.synapses_table
         if not p.exists():
             raise LayerNotFoundError(
                 f"{dataset.path}: no synapse table; add one with "
@@ -296,8 +296,7 @@ class SynapseTable:
 
     def save(self, dataset: Store) -> Path:
         """Store as ``synapses/synapses.parquet`` in the dataset (atomically)."""
-        folder = dataset.folder("synapses", create=True)
-        p = write_parquet_atomic(self.df, folder / "synapses.parquet")
+        p = write_parquet_atomic(self.df, dataset.layout.synapses_table)
         dataset.set_layer(
             "synapses",
             {"kind": "synapses", "path": "synapses/synapses.parquet", "n_synapses": len(self)},

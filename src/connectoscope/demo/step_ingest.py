@@ -25,7 +25,7 @@ def demo_step(ctx: DemoContext) -> None:
     raw = sum(c.stat().st_size for c in (ctx.synth_dir / "segmentation").glob("*.hdf5"))
     stored = sum(
         f.stat().st_size
-        for f in (ds.path / "volume.ome.zarr" / "labels" / "segmentation" / "0").rglob("*")
+        for f in ds.layout.level_array(seg.description["path"], 0).rglob("*")
         if f.is_file()
     )
     nbytes = seg.dtype.itemsize * seg.bbox(0).volume

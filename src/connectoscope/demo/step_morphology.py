@@ -52,7 +52,7 @@ def demo_step(ctx: DemoContext) -> None:
         f"piece(s) joined, cable {info['cable_length_um']:.1f} µm, {info['inputs']} inputs and "
         f"{info['outputs']} outputs within 2 µm"
     )
-    ctx.add(ds.path / "skeletons", "skeletons (Neuroglancer precomputed + SWC in µm)")
+    ctx.add(ds.layout.skeletons, "skeletons (Neuroglancer precomputed + SWC in µm)")
     ctx.add(outs["compartments"], f"skeleton of neuron {nid} by compartment (xy, zy, xz)")
     ctx.add(outs["synapses"], f"neuron {nid}: inputs (blue) and outputs (red) overlaid")
     ctx.add(

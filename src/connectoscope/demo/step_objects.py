@@ -25,7 +25,7 @@ def demo_step(ctx: DemoContext) -> None:
     if "neuron" in ds.objects.kinds:
         layer = map_segmentation(ds, "neuron")
         ctx.note(f"mapped segmentation: layer {layer.name} ({layer.num_levels} levels)")
-    ctx.add(ds.path / "objects", "object maps and per-segment / per-object tables (Parquet)")
+    ctx.add(ds.layout.objects, "object maps and per-segment / per-object tables (Parquet)")
     if ctx.cmap is not None:
         cmap = export_chimerax(ds, ctx.cmap, layer="segmentation", overwrite=True)
         cxc = write_cxc(

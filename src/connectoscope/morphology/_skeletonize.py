@@ -21,7 +21,9 @@ from ..precomputed import skeleton_info, write_skeletons
 from ..segmentation import ObjectMaps, Selection
 from ..volume import VolumeLayer
 from ._io import skeleton_to_precomputed
+from ._nml import _orient
 from ._skeleton import Skeleton
+from ._swc import write_swc
 
 __all__ = ["skeletonize_dataset", "skeletonize_mask", "skeletonize_mask_kimimaro"]
 
@@ -138,7 +140,6 @@ def skeletonize_dataset(
                 big = int(np.argmax(np.bincount(sk.component)))
                 sk.features["compartment"][sk.roots[big]] = 1
             out[gid] = sk
-    from ._swc import write_swc
 
     folder = dataset.folder("skeletons", create=True)
     write_skeletons(
@@ -196,7 +197,6 @@ def skeletonize_mask_kimimaro(
         kimimaro is not installed (``pip install "connectoscope[skeleton]"``).
     """
     kimimaro = _require_kimimaro()
-    from ._nml import _orient
 
     if not mask_zyx.any():
         return None

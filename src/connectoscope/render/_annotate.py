@@ -170,7 +170,8 @@ def _wrap(text: str, font: Any, width: int) -> list[str]:
 
 
 def save_png(rgb: np.ndarray, out: str | os.PathLike[str]) -> Path:
-    """Write an ``(H, W, 3)`` uint8 image as PNG (written to a temporary name, then renamed)."""
+    """Write an ``(H, W, 3)`` uint8 image, PNG unless the suffix names another format Pillow
+    writes (``.jpg``, ``.tif``...); written to a temporary name, then renamed."""
     import io
 
     from PIL import Image
@@ -179,8 +180,9 @@ def save_png(rgb: np.ndarray, out: str | os.PathLike[str]) -> Path:
 
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(p.suffix.lower(), "PNG")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format=fmt)
     write_bytes_atomic(p, buf.getvalue())
     return p
 

@@ -7,15 +7,16 @@ borders: counts and coordinate sums add, boxes take the min of starts and max of
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from .._store import Store
-from ..geometry import LevelFrame
+from ..geometry import Bbox, LevelFrame
+from ..parallel import run_tasks
 from ..volume import VolumeLayer
 from ._maps import ObjectMaps
 
@@ -29,7 +30,6 @@ __all__ = [
 
 #: Parquet schema-metadata key holding the level and the segmentation's signature.
 _META_KEY = b"connectoscope"
-SEGMENTS_FILE = "segments.parquet"
 
 _COLS = ["segment_id", "voxels", "x0", "y0", "z0", "x1", "y1", "z1", "sx", "sy", "sz"]
 
@@ -115,7 +115,6 @@ class _StatsTask:
 
 
 def _stats_task(task: _StatsTask) -> pd.DataFrame:
-    from ..geometry import Bbox
 
     layer = VolumeLayer(Store(task.ds_path), task.layer)
     labels = layer.read(Bbox(task.start_xyz, task.stop_xyz), level=task.level)
@@ -148,7 +147,6 @@ def segment_table(
         z1`` (int64 voxels of ``level``, half-open), ``centroid_{x,y,z}_nm`` (float64, nm in
         dataset coordinates, the dataset offset included, as mesh vertices).
     """
-    from ..parallel import run_tasks
 
     vol = VolumeLayer(dataset, layer)
     vol.shape_zyx(level)  # names the levels that exist when ``level`` does not
@@ -188,17 +186,14 @@ def write_segment_table(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = dataset.folder("objects", create=True)
     t = pa.Table.from_pandas(table, preserve_index=False)
     meta = dict(t.schema.metadata or {})
     meta[_META_KEY] = json.dumps(
         {"level": int(level), "layer": layer, "signature": _signature(dataset, layer)}
     ).encode()
-    path = folder / SEGMENTS_FILE
-    tmp = path.with_name(f".{path.name}.part")
-    pq.write_table(t.replace_schema_metadata(meta), tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(dataset.layout.segments_table) as tmp:
+        pq.write_table(t.replace_schema_metadata(meta), tmp)
+    return dataset.layout.segments_table
 
 
 def read_segment_table(
@@ -214,7 +209,7 @@ def read_segment_table(
     """
     import pyarrow.parquet as pq
 
-    path = dataset.folder("objects") / SEGMENTS_FILE
+    path = dataset.layout.segments_table
     if not path.is_file() or not dataset.has_layer(layer):
         return None
     meta = (pq.read_schema(path).metadata or {}).get(_META_KEY)

@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import InvalidParameterError
+
 __all__ = ["ArraySource", "BaseSource", "SourceReader"]
 
 Zyx = tuple[int, int, int]
@@ -127,8 +129,6 @@ class ArraySource(BaseSource):
         """Wrap ``array`` (3-D, ``[z, y, x]``)."""
         a = np.asarray(array)
         if a.ndim != 3:
-            from ..errors import InvalidParameterError
-
             raise InvalidParameterError(f"expected a 3-D [z, y, x] array, got shape {a.shape}")
         z, y, x = a.shape
         return cls(Path(f"<{name}>"), (z, y, x), a.dtype, array=a)

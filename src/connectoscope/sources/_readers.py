@@ -149,18 +149,6 @@ class HDF5Source(BaseSource):
 
 
 @dataclass
-class NpySource(BaseSource):
-    key: str | None = None
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        sl = tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))
-        if self.key is None:
-            return np.array(np.load(self.path, mmap_mode="r")[sl])
-        with np.load(self.path) as f:
-            return np.array(f[self.key][sl])
-
-
-@dataclass
 class StackSource(BaseSource):
     planes: tuple[str, ...] = ()
 
@@ -195,14 +183,32 @@ def _read_plane(p: Path) -> np.ndarray:
     return arr
 
 
-def open_source(source: str | os.PathLike[str]) -> SourceReader:
+def open_source(
+    source: str | os.PathLike[str],
+    *,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+    axes: str | None = None,
+) -> SourceReader:
     """Open a volume source for region reads.
 
     Parameters
     ----------
-    source : path-like
+    source : path-like or URL
         A cube folder, ``file.h5`` / ``file.h5:/inner/path``, a folder of PNG/TIFF planes,
-        ``.npy`` or ``.npz`` (``file.npz:key``).
+        ``.npy`` or ``.npz`` (``file.npz:key``); a Neuroglancer precomputed layer (a folder
+        with ``info``, ``precomputed://...``, ``http(s)://``, ``gs://``, ``s3://``); a
+        webKnossos dataset layer (``DATASET/LAYER``) or annotation ``.zip``; a dataset we
+        wrote at a URL (``URL#LAYER``).
+    scale, bbox, fill_missing
+        Precomputed layers: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of that
+        scale), whether missing chunks read as 0. webKnossos: ``scale`` is the mag (``1``,
+        ``2-2-1``), ``bbox`` a box in voxels of that mag. ``URL#LAYER``: ``scale`` is the
+        level.
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` only: the stored array's axis order. Needed for Fortran-ordered
+        arrays (refused without it); default ``zyx`` for C-ordered ones.
 
     Returns
     -------
@@ -212,6 +218,16 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
     ------
     SourceNotFoundError, DataFormatError
     """
+    from ._foreign import open_foreign
+
+    foreign = open_foreign(str(source), scale=scale, bbox=bbox, fill_missing=fill_missing)
+    if foreign is not None:
+        return foreign
+    if scale is not None or bbox is not None:
+        raise InvalidParameterError(
+            f"{source}: --scale and --bbox apply to precomputed, webKnossos and remote "
+            "dataset sources only"
+        )
     for opener in _OPENERS:
         found = opener(str(source))
         if found is not None:
@@ -256,27 +272,10 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".hdf"):
         return _open_hdf5(p, inner)
-    if suffix == ".npy":
-        try:
-            arr = np.load(p, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise DataFormatError(f"{p}: unreadable .npy file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype)  # type: ignore[arg-type]
-    if suffix == ".npz":
-        try:
-            with np.load(p) as f:
-                keys = f.files
-                key = inner or (keys[0] if len(keys) == 1 else None)
-                if key is None or key not in keys:
-                    raise InvalidParameterError(
-                        f"{p}: holds arrays {', '.join(keys)}; name one as {p}:NAME"
-                    )
-                arr = f[key]
-        except (OSError, ValueError, EOFError) as err:
-            raise DataFormatError(f"{p}: unreadable .npz file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype, key=key)  # type: ignore[arg-type]
+    if suffix in (".npy", ".npz"):
+        from ._numpy import open_numpy
+
+        return open_numpy(p, inner, axes)
     raise SourceNotFoundError(
         f"{p}: unrecognised source; expected a cube folder, a PNG/TIFF plane folder, "
         ".h5/.hdf5[:/path], .npy or .npz"

@@ -23,6 +23,7 @@ import numpy as np
 from .._store import Store
 from ..errors import InvalidParameterError
 from ..geometry import Bbox
+from ..parallel import default_workers, run_tasks
 from ..volume import VolumeLayer
 from ._mesh import Mesh
 from ._stitch import stitch_pieces
@@ -253,7 +254,6 @@ def mesh_blocks(
     dict of int to Mesh
         One closed surface per group, vertices in nm.
     """
-    from ..parallel import default_workers, run_tasks
 
     if smooth < 0:
         raise InvalidParameterError(f"smooth must be 0 or more iterations, got {smooth}")

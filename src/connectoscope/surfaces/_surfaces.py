@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from .._config import config
 from .._store import Store
+from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError, SelectionError
 from ..geometry import Bbox
 from ..precomputed import write_legacy_meshes, write_segment_properties
 from ..segmentation import ObjectMaps, Selection
+from ..segmentation._tables import read_segment_table
 from ..volume import VolumeLayer
 from ._io import FORMATS
 from ._mesh import Mesh
@@ -79,7 +82,6 @@ def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
 
 
 def _rgb(text: str) -> np.ndarray:
-    from ..colors import parse_color
 
     return np.asarray(parse_color(text), np.float64)
 
@@ -99,7 +101,6 @@ def color_meshes(
     stable colour per value. Meshes without :attr:`Mesh.segments` cannot be coloured by a
     kind.
     """
-    from ..colors import id_colors
 
     base = np.round(np.append(_rgb(color) if color else GREY, 1.0) * 255).astype(np.uint8)
     hit_rgb = np.round(_rgb(by_color) * 255).astype(np.uint8) if by_color else None
@@ -119,7 +120,6 @@ def color_meshes(
 
 def _table_boxes(dataset: Store, level: int) -> Any:
     """The per-segment table's boxes scaled to ``level`` (None when unusable)."""
-    from ..segmentation._tables import read_segment_table
 
     table = read_segment_table(dataset)
     if table is None:
@@ -165,7 +165,6 @@ def _mesh_selection(
     workers: int | None,
     block_xyz: Sequence[int] | None,
 ) -> SurfaceResult:
-    from .._config import config
 
     seg = VolumeLayer(dataset, "segmentation")
     objects = ObjectMaps.from_store(dataset)

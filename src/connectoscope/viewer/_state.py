@@ -12,16 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..segmentation import Selection
 
-__all__ = [
-    "ANNOTATIONS_PATH",
-    "annotation_layer",
-    "selection_display",
-    "viewer_state",
-    "viewer_url",
-]
-
-#: Where the synapse annotations live inside a dataset directory.
-ANNOTATIONS_PATH = "annotations/synapses"
+__all__ = ["annotation_layer", "selection_display", "viewer_state", "viewer_url"]
 
 
 def viewer_state(
@@ -53,9 +44,9 @@ def viewer_state(
         layers.append({"type": "image", "name": "em", "source": f"zarr3://{data}/volume.ome.zarr/"})
     if dataset.has_layer("segmentation"):
         sources: list[Any] = [f"zarr3://{data}/volume.ome.zarr/labels/segmentation/"]
-        if (dataset.path / "meshes" / "info").exists():
+        if (dataset.layout.meshes / "info").exists():
             sources.append(f"precomputed://{data}/meshes")
-        if (dataset.path / "skeletons" / "info").exists():
+        if (dataset.layout.skeletons / "info").exists():
             sources.append(f"precomputed://{data}/skeletons")
         seg: dict[str, Any] = {"type": "segmentation", "name": "segmentation", "source": sources}
         if selection is not None:
@@ -186,7 +177,7 @@ def annotation_layer(
     ``post_segment`` relationships; with a selection, only the selected segments' synapses
     are shown (Neuroglancer's ``filterBySegmentation``, served by the relationship indices).
     """
-    info_path = dataset.path / ANNOTATIONS_PATH / "info"
+    info_path = dataset.layout.synapse_annotations / "info"
     if not info_path.is_file():
         return None
     info = json.loads(info_path.read_text())
@@ -194,7 +185,8 @@ def annotation_layer(
     layer: dict[str, Any] = {
         "type": "annotation",
         "name": "synapses",
-        "source": f"precomputed://{base_url.rstrip('/')}/{ANNOTATIONS_PATH}",
+        "source": f"precomputed://{base_url.rstrip('/')}/"
+        f"{dataset.layout.relative(dataset.layout.synapse_annotations)}",
         "annotationColor": "#ffcc00",
     }
     if dataset.has_layer("segmentation") and rels:

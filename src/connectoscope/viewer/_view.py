@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import write_bytes_atomic
 from ..errors import ConnectoscopeError, DependencyMissingError, InvalidParameterError
+from ._annotations import ensure_annotations
 from ._server import ViewerServer
 from ._state import viewer_state
 
@@ -90,15 +91,52 @@ def view(
     import neuroglancer
 
     if annotations:
-        from ._annotations import ensure_annotations
-
         ensure_annotations(dataset)
+    _warn_incomplete(dataset)
     server = ViewerServer(dataset.path, port=port).start()
     neuroglancer.set_server_bind_address("127.0.0.1")
     viewer = neuroglancer.Viewer()
     state = viewer_state(dataset, f"{server.url}/data", selection=selection)
     viewer.set_state(neuroglancer.ViewerState(state))
     return _Handle(server, viewer), viewer.get_viewer_url()
+
+
+def _warn_incomplete(dataset: Dataset) -> None:
+    """Warn about layers that would show holes as background: unfinished or damaged."""
+    import math
+    import warnings
+
+    from ..errors import ConnectoscopeWarning
+    from ..volume._verify import check_layer, volume_layers
+
+    for name in volume_layers(dataset):
+        desc = dataset.layer(name)
+        n = sum(
+            math.prod(-(-a // b) for a, b in zip(lev["shape_zyx"], lev["shard_zyx"]))
+            for lev in desc["levels"]
+        )
+        if n > 20_000:  # too many to stat at every start: `verify` checks those
+            if not desc.get("complete"):
+                warnings.warn(
+                    f"{dataset.path}: layer {name!r} is incomplete (an ingest was "
+                    "interrupted): its missing parts show as empty in the viewer",
+                    ConnectoscopeWarning,
+                    stacklevel=3,
+                )
+            continue
+        c = check_layer(dataset, name)
+        if not c.complete or c.problems:
+            why = (
+                "is incomplete (an ingest was interrupted)"
+                if not c.complete
+                else (f"has {len(c.problems)} missing or damaged shard(s)")
+            )
+            warnings.warn(
+                f"{dataset.path}: layer {name!r} {why}: its missing parts show as empty in the "
+                f"viewer; finish or repair it with `connectoscope verify {dataset.path} --repair`",
+                ConnectoscopeWarning,
+                stacklevel=3,
+            )
 
 
 class _Handle:
@@ -199,8 +237,6 @@ def screenshot(
     if timeout_s <= 0:
         raise InvalidParameterError(f"timeout must be positive, got {timeout_s:g} s")
     if annotations:
-        from ._annotations import ensure_annotations
-
         ensure_annotations(dataset)
     p = Path(out).absolute()
     with tempfile.TemporaryDirectory(prefix="connectoscope-shot-") as tmp:

@@ -21,21 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from .._store import Store
+from .._lock import holds_layer
+from .._progress import progress
+from .._store import Layout, Store
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import VoxelSize, int3
+from ..parallel import run_graph
 from ..sources import BaseSource, SourceReader
 from ._downsample import downsample_image, downsample_labels
+from ._modes import check_rule, describe_rule, downsample_labels_rule
 from ._omezarr import (
-    ROOT,
     LevelSpec,
     choose_chunk_shard,
     create_level,
-    layer_relpath,
     open_level,
     write_ome_metadata,
 )
 from ._shardio import write_shard
+from ._verify import check_grid, warn_file_count
 from ._volume_layer import VolumeLayer
 
 __all__ = ["StorageSpec", "build_layer", "levels_for"]
@@ -55,8 +58,12 @@ class StorageSpec:
 
     chunk_xyz: tuple[int, int, int] | None = None
     shard_xyz: tuple[int, int, int] | None = None
+    #: Label pyramids: ``countless``, ``mode-smallest`` or ``mode-first`` (volume/_modes.py).
+    label_downsampling: str = "countless"
 
     def __post_init__(self) -> None:
+
+        check_rule(self.label_downsampling)
         for name in ("chunk_xyz", "shard_xyz"):
             v = getattr(self, name)
             if v is None:
@@ -73,10 +80,13 @@ class StorageSpec:
         return self.chunk_xyz is not None or self.shard_xyz is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "chunk_xyz": list(self.chunk_xyz) if self.chunk_xyz else None,
             "shard_xyz": list(self.shard_xyz) if self.shard_xyz else None,
         }
+        if self.label_downsampling != "countless":
+            d["label_downsampling"] = self.label_downsampling
+        return d
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class _ShardTask:
     piece_step: tuple[int, int, int] | None = None
     from_store: bool = False  # build from the previous level in the store, not from pieces
     spec: LevelSpec | None = None  # this level's shapes (for the shard writer)
+    rule: str = "countless"  # label downsampling rule (volume/_modes.py)
 
     @property
     def record(self) -> Path:
@@ -114,7 +125,7 @@ class _ShardTask:
 
 
 def _record(ds_path: str, progress_name: str, level: int, index: int) -> Path:
-    return Path(ds_path) / ROOT / ".progress" / progress_name / str(level) / f"{index}.done"
+    return Layout(Path(ds_path)).progress(progress_name) / str(level) / f"{index}.done"
 
 
 #: One shard's downsampled data handed to the next level: (start_zyx there, array).
@@ -174,7 +185,11 @@ def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(start, stop))
 
 
-def _kernel(label: bool) -> Any:
+def _kernel(label: bool, rule: str = "countless") -> Any:
+    if label and rule != "countless":
+        from functools import partial
+
+        return partial(downsample_labels_rule, rule=rule)
     return downsample_labels if label else downsample_image
 
 
@@ -237,18 +252,23 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 )
                 src = _array(here / str(task.level - 1))
                 block = np.asarray(src[_box(lo, hi)].read().result())
-                data = _kernel(task.label)(block, task.step_xyz)
+                data = _kernel(task.label, task.rule)(block, task.step_xyz)
         assert data is not None and task.spec is not None
-        write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
-        rec = task.record
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.touch()
+        # the completion record carries the shard's size and CRC32C (verify, reads)
+        write_shard(
+            here / str(task.level),
+            task.spec,
+            task.start,
+            data,
+            label=task.label,
+            record=task.record,
+        )
         written = int(data.nbytes)
     piece: _Piece | None = None
     if task.piece_step is not None and data is not None:
         f = task.piece_step
         nstart = (task.start[0] // f[2], task.start[1] // f[1], task.start[2] // f[0])
-        piece = (nstart, _kernel(task.label)(data, f))
+        piece = (nstart, _kernel(task.label, task.rule)(data, f))
     return written, piece
 
 
@@ -260,6 +280,7 @@ def levels_for(
     storage: StorageSpec,
 ) -> list[LevelSpec]:
     """The levels (shape, chunk, shard, factor, voxel size) of a layer under a level plan."""
+    check_grid(storage.chunk_xyz, storage.shard_xyz, shape_zyx)  # empty volumes refused
     levels = []
     for f in factors_xyz:
         shape = (
@@ -279,9 +300,11 @@ def levels_for(
         elif storage.chunk_xyz is not None:
             s = int3(min(ci * 4, -(-n // ci) * ci) for ci, n in zip(c, shape))
         levels.append(LevelSpec(shape, c, s, int3(f), vs))
+    warn_file_count(levels, storage.chunk_xyz, storage.shard_xyz)  # tiny chunks: file count
     return levels
 
 
+@holds_layer("writing layer")  # one writer per dataset; readers wait, never see a mix
 def build_layer(
     ds: Store,
     name: str,
@@ -293,13 +316,14 @@ def build_layer(
     signature: str,
     extra: dict[str, Any] | None = None,
     step: str = "",
+    rule: str = "countless",
 ) -> VolumeLayer:
     """Write every level of a layer from ``source``, resumably (the engine under
     :func:`~connectoscope.volume.write_layer` and :func:`~connectoscope.volume.ingest`)."""
     label = kind != "image"
     dtype = np.dtype(source.dtype)
-    relpath = layer_relpath(name, kind)
-    method = "mode (COUNTLESS 2x2x1, most frequent otherwise)" if label else "area average"
+    relpath = Layout.layer_relpath(name, kind)
+    method = describe_rule(rule) if label else "area average"
     existing = ds.layers.get(name)
     if existing is not None and existing.get("signature") != signature:
         raise DatasetExistsError(
@@ -313,6 +337,7 @@ def build_layer(
         "levels": [lev.to_dict() for lev in levels],
         "complete": False,
         "downsampling": method,
+        **({"label_downsampling": rule} if label else {}),
         "signature": signature,
         "source": source.description,
         **(extra or {}),
@@ -323,7 +348,7 @@ def build_layer(
     for li, lev in enumerate(levels):
         create_level(ds.path / relpath / str(li), dtype, lev, label=label)
     _forget_arrays(ds.path / relpath)
-    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
+    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label, rule)
     itemsize = dtype.itemsize
     total = sum(t.nbytes for t in todo.values()) * itemsize
     if existing is not None:  # resuming: drop temporary files of shards cut short by a kill
@@ -391,6 +416,7 @@ def _plan(
     levels: Sequence[LevelSpec],
     source: SourceReader,
     label: bool,
+    rule: str = "countless",
 ) -> tuple[dict[str, Any], list[str], dict[str, _ShardTask]]:
     """The Dask graph of a pyramid build: one task per output shard not yet recorded done.
 
@@ -399,7 +425,7 @@ def _plan(
     done but feeds an unfinished coarser one re-reads itself from the store. Returns the
     graph, the keys to ask for (tasks nothing else depends on) and the tasks to write.
     """
-    prog = Path(relpath).name if relpath != ROOT else "image"
+    prog = "image" if relpath == Layout.layer_relpath("image", "image") else Path(relpath).name
     boxes = [lev.shard_boxes() for lev in levels]
     done = [
         [_record(ds_path, prog, li, i).exists() for i in range(len(b))]
@@ -452,6 +478,7 @@ def _plan(
                 nstep if wanted else None,
                 from_store[li][i],
                 levels[li],
+                rule,
             )
             key = f"{prog}-L{li}-{i}"
             tasks[(li, i)] = t
@@ -479,8 +506,6 @@ def _execute(
     name: str,
     workers: int | None,
 ) -> None:
-    from .._progress import progress
-    from ..parallel import run_graph
 
     if not graph:
         return

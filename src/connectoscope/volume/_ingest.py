@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .._store import Store, is_dataset
 from ..errors import InvalidParameterError
@@ -15,20 +16,24 @@ from ..geometry import VoxelSize, VoxelSizeLike
 from ..sources import SourceReader, open_source
 from ._build import StorageSpec
 from ._layers import write_layer
+from ._verify import resolved_source, source_identity
 
 __all__ = ["IngestReport", "ingest"]
 
 
 def _signature(source: SourceReader, kind: str) -> str:
+    # keyed on what the source is (real path, sizes, mtimes), not on how it was spelled
     h = hashlib.sha1()
     h.update(
-        json.dumps([source.description, list(source.shape_zyx), str(source.dtype), kind]).encode()
+        json.dumps(
+            [source_identity(source), list(source.shape_zyx), str(source.dtype), kind]
+        ).encode()
     )
     return h.hexdigest()[:16]
 
 
 def ingest(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | SourceReader,
     dataset: str | os.PathLike[str] | Store,
     *,
     layer: str = "image",
@@ -37,13 +42,20 @@ def ingest(
     overwrite: bool = False,
     force: bool = False,
     storage: StorageSpec | None = None,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+    axes: str | None = None,
 ) -> IngestReport:
     """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
 
     Parameters
     ----------
-    source : path-like
-        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``.
+    source : path-like, URL or SourceReader
+        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``,
+        a Neuroglancer precomputed layer (path or ``precomputed://``/``http(s)://``/``gs://``/
+        ``s3://`` URL), a webKnossos layer (``DATASET/LAYER``) or annotation ``.zip``, a
+        dataset we wrote at a URL (``URL#LAYER``), or an opened reader.
     dataset : path-like or Store
         Target dataset; created when it does not exist (needs a voxel size).
     layer : {"image", "segmentation"}
@@ -59,8 +71,14 @@ def ingest(
     force : bool
         With ``overwrite``: also replace a non-empty folder that is not a dataset.
     storage : StorageSpec, optional
-        Chunk and shard shapes (default: about 1 MB chunks; see
-        :class:`~connectoscope.volume.StorageSpec`).
+        Chunk and shard shapes (default: about 1 MB chunks) and the label downsampling rule
+        (see :class:`~connectoscope.volume.StorageSpec`).
+    scale, bbox, fill_missing
+        Precomputed sources: the scale (default the finest), the box ``x0,y0,z0:x1,y1,z1``
+        in voxels of that scale, missing chunks as 0. webKnossos: the mag and a box of it.
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` sources: the stored axis order (required for Fortran-ordered
+        arrays; C-ordered ones default to ``zyx``).
 
     Returns
     -------
@@ -70,13 +88,19 @@ def ingest(
     """
     if layer not in ("image", "segmentation"):
         raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
-    src = open_source(source)
+    if isinstance(source, SourceReader) and not isinstance(source, str | os.PathLike):
+        src = source
+    else:
+        src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing, axes=axes)
+    created = not isinstance(dataset, Store) and not is_dataset(dataset)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
         ds = Store(dataset)
     else:
-        vs = voxel_size if voxel_size is not None else _manifest_voxel_size(Path(source))
+        vs = voxel_size if voxel_size is not None else getattr(src, "voxel_size_nm", None)
+        if vs is None and isinstance(source, str | os.PathLike):
+            vs = _manifest_voxel_size(Path(source))
         if vs is None:
             raise InvalidParameterError(
                 f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "
@@ -93,16 +117,22 @@ def ingest(
     kind = "image" if layer == "image" else "segmentation"
     resumed = ds.has_layer(layer) and not overwrite
     t0 = time.perf_counter()
-    vol = write_layer(
-        ds,
-        layer,
-        src,
-        kind=kind,
-        overwrite=overwrite,
-        storage=storage,
-        workers=workers,
-        signature=_signature(src, kind),
-    )
+    try:
+        vol = write_layer(
+            ds,
+            layer,
+            src,
+            kind=kind,
+            overwrite=overwrite,
+            storage=storage,
+            workers=workers,
+            signature=_signature(src, kind),
+            extra={"source_resolved": resolved_source(src)},  # for verify --repair
+        )
+    except BaseException:
+        if created:  # a dataset this call created and nothing finished in: leave no folder
+            _drop_if_nothing_done(ds)
+        raise
     step = ds.provenance[-1]
     return IngestReport(
         path=ds.path,
@@ -180,6 +210,17 @@ class IngestReport:
         if self.resumed:
             text += " (resumed)"
         return text
+
+
+def _drop_if_nothing_done(ds: Store) -> None:
+    """Remove a dataset folder this ingest created when no shard of it was finished (a run
+    that failed at once leaves no empty dataset behind; one with finished shards is kept, to
+    be resumed)."""
+    import shutil
+
+    prog = ds.layout.volume_root / ".progress"
+    if not prog.exists() or not any(p.is_file() for p in prog.rglob("*.done")):
+        shutil.rmtree(ds.path, ignore_errors=True)
 
 
 def _manifest_voxel_size(source: Path) -> VoxelSize | None:
