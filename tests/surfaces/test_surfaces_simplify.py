@@ -46,7 +46,7 @@ def test_quadrics_carry_the_error_to_a_second_pass():
     s = trimesh.creation.icosphere(5, radius=200.0)
     v1, f1, _, q, w = simplify_mesh(s.vertices, s.faces, 4.0, return_quadrics=True)
     v2, f2, _ = simplify_mesh(v1, f1, 4.0, quadrics=(q, w))
-    v3, f3, _ = simplify_mesh(v1, f1, 4.0)  # without them the error would add up
+    _v3, f3, _ = simplify_mesh(v1, f1, 4.0)  # without them the error would add up
     assert len(f2) <= len(f1) and len(f3) < len(f2)
     assert _max_deviation(s.vertices, s.faces, v2) <= 4.0
 

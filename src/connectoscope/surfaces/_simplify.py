@@ -456,7 +456,9 @@ def simplify_mesh(
     if len(f) == 0:
         out = (v[:0], np.zeros((0, 3), np.uint32), np.zeros(0, np.int64))
         return (*out, qin[:0], win[:0]) if return_quadrics else out
-    vo, fo, src, qo, wo = _jit()(v, f, fx, (float(max_error) * _RMS_FRACTION) ** 2, qin, win, _LEVELS, _SWEEPS)
+    vo, fo, src, qo, wo = _jit()(
+        v, f, fx, (float(max_error) * _RMS_FRACTION) ** 2, qin, win, _LEVELS, _SWEEPS
+    )
     if return_quadrics:
         return vo, fo.astype(np.uint32), src, qo, wo
     return vo, fo.astype(np.uint32), src
