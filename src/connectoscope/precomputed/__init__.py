@@ -7,6 +7,8 @@ Arrays and tables in, files out, and back; nothing here knows a dataset, a ``Mes
   :func:`write_sharded` / :func:`read_sharded`;
 * legacy meshes: :func:`encode_legacy_fragment`, :func:`write_legacy_meshes`,
   :func:`read_legacy_mesh`; segment properties: :func:`write_segment_properties`;
+* multi-resolution meshes (``neuroglancer_multilod_draco``, sharded, Draco):
+  :func:`encode_multires_mesh`, :func:`write_multires_meshes`, :func:`read_multires_mesh`;
 * skeletons: :func:`encode_skeleton`, :func:`decode_skeleton`, :func:`write_skeletons`;
 * annotations (``neuroglancer_annotations_v1``, sharded, with a spatial index):
   :func:`write_synapse_annotations`.
@@ -21,12 +23,25 @@ from ._mesh import (
     MeshLike,
     decode_legacy_fragment,
     encode_legacy_fragment,
+    face_segments,
     read_legacy_mesh,
     write_legacy_meshes,
     write_segment_properties,
 )
+from ._multires import (
+    MultiresManifest,
+    cut_mesh_at_planes,
+    decode_multires_manifest,
+    decode_multires_mesh,
+    encode_multires_mesh,
+    multires_info,
+    read_multires_mesh,
+    write_multires_meshes,
+)
 from ._sharding import (
     compressed_morton_code,
+    list_sharded_keys,
+    locate_sharded,
     murmurhash3_x86_128_uint64,
     read_sharded,
     shard_file_name,
@@ -45,19 +60,30 @@ from ._skeleton import (
 __all__ = [
     "DEFAULT_VERTEX_ATTRIBUTES",
     "MeshLike",
+    "MultiresManifest",
     "compressed_morton_code",
+    "cut_mesh_at_planes",
     "decode_legacy_fragment",
+    "decode_multires_manifest",
+    "decode_multires_mesh",
     "decode_skeleton",
     "encode_legacy_fragment",
+    "encode_multires_mesh",
     "encode_skeleton",
+    "face_segments",
+    "list_sharded_keys",
+    "locate_sharded",
+    "multires_info",
     "murmurhash3_x86_128_uint64",
     "read_legacy_mesh",
+    "read_multires_mesh",
     "read_sharded",
     "shard_file_name",
     "shard_of",
     "sharding_spec",
     "skeleton_info",
     "write_legacy_meshes",
+    "write_multires_meshes",
     "write_segment_properties",
     "write_sharded",
     "write_skeletons",
