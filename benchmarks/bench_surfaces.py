@@ -145,10 +145,10 @@ def reference_table(vol: np.ndarray) -> int:
 def bench_tables(vol: np.ndarray, tmp: Path) -> None:
     import connectoscope as cs
     from connectoscope.segmentation import block_statistics, segment_table
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     ds = cs.Dataset.create(tmp / "t.cscope", voxel_size=VS)
-    write_array(ds, "segmentation", vol, kind="segmentation", pyramid=False)
+    write_layer(ds, "segmentation", vol, kind="segmentation", pyramid=False)
     n = vol.size / 1e6
     t_ref, m_ref, k_ref = measure(lambda: reference_table(vol))
     t_mem, m_mem, df_mem = measure(lambda: block_statistics(vol))
@@ -185,7 +185,7 @@ def bench_plane(tmp: Path) -> None:
     import connectoscope as cs
     from connectoscope.render import render_dataset_plane, render_plane
     from connectoscope.segmentation import ObjectMaps
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     plane = load_pinky40("mip2")[200]  # 512 x 512 real labels, tiled 4 x 4 with new ids
     tiles = [
@@ -205,8 +205,8 @@ def bench_plane(tmp: Path) -> None:
         + f" (peak MB: ours {m_ours:.0f}, reference {m_ref:.0f})"
     )
     ds = cs.Dataset.create(tmp / "p.cscope", voxel_size=VS)
-    write_array(ds, "segmentation", labels[None], kind="segmentation", pyramid=False)
-    write_array(ds, "image", grey[None], kind="image", pyramid=False)
+    write_layer(ds, "segmentation", labels[None], kind="segmentation", pyramid=False)
+    write_layer(ds, "image", grey[None], kind="image", pyramid=False)
     ids = np.unique(labels)
     ObjectMaps.from_table(
         __import__("pandas").DataFrame(

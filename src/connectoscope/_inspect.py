@@ -48,6 +48,11 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     DataFormatError
         A file is unreadable or truncated.
     """
+    from .sources._foreign import describe_foreign
+
+    foreign = describe_foreign(path)  # precomputed / webKnossos layers, remote URLs
+    if foreign is not None:
+        return foreign
     p = Path(path)
     if not p.exists():
         raise SourceNotFoundError(f"{p}: no such file or folder")
@@ -162,6 +167,10 @@ def format_description(d: dict[str, Any]) -> str:
     """Human-readable text for a :func:`describe` result."""
     lines: list[str] = []
     t = d["type"]
+    if d.get("foreign"):
+        from .sources._foreign import format_foreign
+
+        return format_foreign(d)
     if t == "dataset":
         vs = d["voxel_size_nm"]
         lines.append(f"dataset {d['name']!r} at {d['path']} (format {d['format_version']})")

@@ -7,7 +7,7 @@ from connectoscope.cli import main
 from connectoscope.errors import InvalidParameterError
 from connectoscope.render import apply_levels, id_colors, parse_color, render_plane
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_colors_and_levels():
@@ -37,9 +37,9 @@ def ds(tmp_path):
     lab = np.zeros((20, 64, 64), np.uint32)
     lab[:, 5:30, 5:30] = 1
     lab[:, 35:60, 35:60] = 2
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     rng = np.random.default_rng(0)
-    write_array(d, "image", rng.integers(100, 250, lab.shape).astype(np.uint8), kind="image")
+    write_layer(d, "image", rng.integers(100, 250, lab.shape).astype(np.uint8), kind="image")
     ObjectMaps.from_arrays({"axon": np.array([0, 1, 0]), "neuron": np.array([0, 1, 2])}).save(d)
     return d
 

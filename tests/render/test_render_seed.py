@@ -7,7 +7,7 @@ from PIL import Image
 import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 # segment ids: 1, 2 neuron 1 body; 3 neuron 1 spine head; 4 neuron 2; 5 axon; 6 dendrite
 NEURON = [0, 1, 1, 1, 2, 0, 0]
@@ -29,8 +29,8 @@ def ds(tmp_path_factory):
     lab[:, 5:12, 60:90] = 6
     em = np.full(lab.shape, 100, np.uint8)
     em[lab > 0] = 200
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", em, kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", em, kind="image")
     maps = ObjectMaps.from_arrays(
         {
             "neuron": np.array(NEURON),

@@ -103,7 +103,7 @@ def test_quantisation_too_coarse_is_refused():
 def test_surfaces_format_precomputed(tmp_path):
     import connectoscope as cs
     from connectoscope.segmentation import ObjectMaps
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     d = cs.Dataset.create(tmp_path / "s.cscope", voxel_size=(8, 8, 16))
     lab = np.zeros((40, 96, 96), np.uint32)
@@ -111,7 +111,7 @@ def test_surfaces_format_precomputed(tmp_path):
     lab[((xx - 30) / 22.0) ** 2 + ((yy - 30) / 20.0) ** 2 + ((zz - 20) / 15.0) ** 2 < 1] = 1
     lab[15:25, 50:60, 20:30] = 2  # spine head of neuron 1
     lab[5:35, 60:90, 60:90] = 3
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 1, 2])}).save(d)
     argv = ["surfaces", str(d.path), "--each", "neuron", "--level", "0", "--simplify", "8"]
     assert main([*argv, "--format", "precomputed", "--block", "32,32,16"]) == 0

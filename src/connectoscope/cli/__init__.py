@@ -14,7 +14,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from ..errors import ConnectoscopeError
+from ..errors import ConnectoscopeError, InvalidParameterError
+from ..parallel import executor
 
 __all__ = ["build_parser", "main"]
 
@@ -66,7 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
         return 2
     try:
-        rc = args.func(args)
+        workers = getattr(args, "workers", None)
+        if workers is not None and workers < 1:
+            raise InvalidParameterError(f"--workers: expected a whole number >= 1, got {workers}")
+        with executor(
+            getattr(args, "scheduler", None), workers=workers, local=getattr(args, "local", None)
+        ):
+            rc = args.func(args)
     except ConnectoscopeError as e:
         if args.debug:
             raise

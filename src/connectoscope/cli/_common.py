@@ -13,6 +13,7 @@ __all__ = [
     "add_overwrite",
     "add_parallel_options",
     "add_subcommand",
+    "positive_int",
     "xyz_float",
     "xyz_int",
 ]
@@ -34,19 +35,39 @@ def xyz_int(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return v
+
+
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
-    """``--workers`` and ``--scheduler`` (local Dask by default, a cluster when given)."""
-    p.add_argument(
+    """``--workers``, ``--scheduler`` and ``--local``: the executor of the whole command
+    (handed over once by :func:`connectoscope.cli.main` with :func:`connectoscope.executor`)."""
+    g = p.add_argument_group("parallel work (local Dask by default, a cluster when given)")
+    g.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
-        help="local worker processes (default: number of cores)",
+        help="local workers (default: number of cores)",
     )
-    p.add_argument(
+    g.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="Dask distributed scheduler address (tcp://host:8786); default: local",
+        help="Dask distributed scheduler address (tcp://host:8786); default: run locally",
+    )
+    g.add_argument(
+        "--local",
+        choices=["threads", "processes", "sync"],
+        default=None,
+        help="local execution for every step (default: each step's own choice: threads for "
+        "reading and writing volumes, processes for meshing)",
     )
 
 

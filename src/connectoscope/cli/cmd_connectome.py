@@ -97,7 +97,11 @@ def register(sub: Any) -> None:
             "  connectoscope connectome build source/synapses.parquet --cells source/cells.parquet -o conn\n"
             "  connectoscope connectome build syn.csv --columns pre=pre_root_id,post=post_root_id,size=cleft_vx -o conn\n"
             "  connectoscope connectome build syn.csv --voxel-size 4,4,40 -o conn.h5\n"
-            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true --post broad_type=excitatory -o proofread"
+            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true --post broad_type=excitatory -o proofread\n"
+            "edge lists (one row per connection; --weight, --names or --type-column selects this):\n"
+            "  connectoscope connectome build edges.csv --columns pre=source,post=target --weight weight -o conn\n"
+            "  connectoscope connectome build cook2019_edges.csv --names --weight weight --type-column type "
+            "--symmetric gap_junction --rows sex=hermaphrodite -o herm"
         ),
     )
     b.add_argument("synapses", help="synapse table (.csv, .parquet, .feather, partitioned folder)")
@@ -133,6 +137,40 @@ def register(sub: Any) -> None:
     _add_filters(b)
     b.add_argument(
         "--dataset", default=None, help="also store the synapse and cell tables in this dataset"
+    )
+    e = b.add_argument_group("edge lists (one row per connection instead of per synapse)")
+    e.add_argument(
+        "--weight",
+        default=None,
+        metavar="COLUMN",
+        help="a count/weight column: rows of one pair add up into the condensed form",
+    )
+    e.add_argument(
+        "--names",
+        action="store_true",
+        help="vertices are names (strings): each gets an integer id 1..N, kept with its name",
+    )
+    e.add_argument(
+        "--type-column",
+        default=None,
+        metavar="COLUMN",
+        help="edge type (chemical, gap_junction...): per-pair weight_<type> properties",
+    )
+    e.add_argument(
+        "--symmetric",
+        default=None,
+        metavar="TYPE[,TYPE]",
+        help="edge types that are undirected (gap junctions): each edge in both directions",
+    )
+    e.add_argument(
+        "--rows",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="keep only rows with this value (repeatable), e.g. sex=hermaphrodite",
+    )
+    e.add_argument(
+        "--edge-list", action="store_true", help="read an unweighted edge list (1 per row)"
     )
     b.add_argument("-o", "--output", required=True, help="output folder, .h5 or .csv")
     add_overwrite(b)
@@ -238,6 +276,8 @@ def run_build(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
     from ..errors import ConnectoscopeWarning
 
+    if args.weight or args.names or args.type_column or args.edge_list or args.rows:
+        return _run_build_edges(args)
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
@@ -266,6 +306,54 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"{out}: {m}")
     for n in notes:
         print(f"  note: {n}")
+    return 0
+
+
+def _run_build_edges(args: argparse.Namespace) -> int:
+    from ..connectome import read_edge_list
+    from ..connectome._analysis import degree
+
+    cols = _mapping(args.columns) or {}
+    unknown = set(cols) - {"pre", "post"}
+    if unknown:
+        raise InvalidParameterError(
+            f"--columns {', '.join(sorted(unknown))}: an edge list maps only pre= and post= "
+            "(use --weight COLUMN and --type-column COLUMN for the others)"
+        )
+    where: dict[str, str] = {}
+    for r in args.rows:
+        k, sep, v = r.partition("=")
+        if not sep or not k.strip():
+            raise InvalidParameterError(f"--rows {r!r}: expected COLUMN=VALUE such as sex=male")
+        where[k.strip()] = v.strip()
+    m = read_edge_list(
+        args.synapses,
+        pre=cols.get("pre", "pre"),
+        post=cols.get("post", "post"),
+        weight=args.weight,
+        names=args.names,
+        type_column=args.type_column,
+        symmetric=[t.strip() for t in args.symmetric.split(",")] if args.symmetric else (),
+        where=where,
+    )
+    m = apply_filters(m, args.pre, args.post, args.where)
+    out = _out_path(m, args.output, args.overwrite)
+    print(f"{out}: {m}, {m.n_pairs} connected pairs")
+    if "name" in m.pre_vertices:
+        names = m.pre_vertices["name"]
+        first = ", ".join(f"{n}={i}" for i, n in list(names.items())[:4])
+        print(f"  vertices: names with integer ids ({first}, ...): property 'name'")
+        out_deg, in_deg = degree(m)
+        if len(out_deg):
+            i, j = out_deg.idxmax(), in_deg.idxmax()
+            print(
+                f"  max out-degree {int(out_deg.max())} ({m.pre_vertices['name'][i]}, id {i}); "
+                f"max in-degree {int(in_deg.max())} ({m.post_vertices['name'][j]}, id {j})"
+            )
+    extra = [c for c in m.condensed.columns if c.startswith("weight_")]
+    if extra:
+        c = m.condensed
+        print("  by type: " + ", ".join(f"{x[7:]} {int((c[x] > 0).sum())} pairs" for x in extra))
     return 0
 
 
@@ -323,7 +411,6 @@ def run_condense(args: argparse.Namespace) -> int:
         args.source,
         args.output,
         columns=_mapping(args.columns),
-        scheduler=args.scheduler,
         workers=args.workers,
         overwrite=args.overwrite,
     )

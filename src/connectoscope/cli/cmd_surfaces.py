@@ -9,7 +9,7 @@ from ._common import add_parallel_options, add_subcommand, xyz_int
 
 
 def register(sub: Any) -> None:
-    from ..segmentation._cli_options import add_selection_options
+    from ._selection import add_selection_options
 
     p = add_subcommand(
         sub,
@@ -72,8 +72,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SelectionError
-    from ..segmentation._cli_options import selection_from_args
     from ..surfaces import make_surfaces
+    from ._selection import selection_from_args
 
     sel = selection_from_args(args)
     if sel.empty_spec:
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
         smooth=args.smooth,
         block_xyz=args.block,
         workers=args.workers,
-        scheduler=args.scheduler,
     )
     how = "chosen automatically" if r.auto_level else "as asked"
     print(f"level {r.level} ({how}): {len(r.meshes)} meshes ({sel.describe()})")

@@ -11,7 +11,7 @@ from ._common import add_subcommand
 
 
 def register(sub: Any) -> None:
-    from ..segmentation._cli_options import add_selection_options
+    from ._selection import add_selection_options
 
     p = add_subcommand(
         sub,
@@ -63,8 +63,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..segmentation._cli_options import selection_from_args
     from ..viewer import ensure_annotations, screenshot, view, viewer_state
+    from ._selection import selection_from_args
 
     ds = Dataset(args.dataset)
     sel = selection_from_args(args)

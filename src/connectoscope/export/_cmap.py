@@ -18,6 +18,7 @@ import numpy as np
 
 from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
+from ..geometry import Bbox
 from ..volume import VolumeLayer
 
 __all__ = ["export_chimerax", "write_cxc"]
@@ -90,8 +91,8 @@ def export_chimerax(
             g = f.create_group("Chimera").create_group("image1")
             g.attrs["chimera_map_version"] = np.int32(1)
             g.attrs["name"] = np.bytes_(f"{ds.name} {layer}")
-            o = ds.offset_vx
-            g.attrs["origin"] = np.array([o[0] * vs.x, o[1] * vs.y, o[2] * vs.z], np.float32)
+            # ChimeraX places grid index (0, 0, 0) at `origin`: the frame's centre of voxel 0
+            g.attrs["origin"] = np.asarray(ds.frame.origin_nm, np.float32)
             g.attrs["step"] = np.array(vs.xyz, np.float32)
             for li in [0, *chosen]:
                 lev = levels[li]
@@ -109,7 +110,6 @@ def export_chimerax(
                 step_z = max(1, lev.shard_zyx[0])
                 for z0 in range(0, shape[0], step_z):
                     z1 = min(shape[0], z0 + step_z)
-                    from ..geometry import Bbox
 
                     d[z0:z1] = vol.read(Bbox((0, 0, z0), (shape[2], shape[1], z1)), level=li)
             _write_attributes(f, ds)
@@ -123,7 +123,7 @@ def export_chimerax(
 
 
 def _write_attributes(f: object, ds: Store) -> None:
-    table = ds.path / "objects" / "segment_objects.parquet"
+    table = ds.layout.segment_objects
     if not table.exists():
         return
     import pandas as pd

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidParameterError
+from ._neuron import _mesh_vertices
 from ._skeleton import COMPARTMENTS, Skeleton
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -294,8 +295,6 @@ def plot_skeleton_points(
 
 def _draw_mesh(ax: Any, mesh: Any, view: str, tf: Any, f: float) -> None:
     from matplotlib.collections import PolyCollection
-
-    from ._neuron import _mesh_vertices
 
     v = tf(_mesh_vertices(mesh)) * f
     faces = np.asarray(mesh[1] if isinstance(mesh, tuple) else mesh.faces, np.int64)

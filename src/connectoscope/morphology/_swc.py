@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, SourceNotFoundError
+from ._nml import _fmt
 from ._skeleton import Skeleton
 
 __all__ = ["read_swc", "write_swc"]
@@ -73,7 +74,6 @@ def write_swc(
     frame (``meta["unit"]`` not nm, see :meth:`FrameTransform.apply_skeleton`) is written in
     that frame's unit, which the units line names.
     """
-    from ._nml import _fmt
 
     p = Path(path)
     pid = np.where(skel.parent >= 0, skel.node_ids[np.maximum(skel.parent, 0)], -1)

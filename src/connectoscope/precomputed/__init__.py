@@ -13,12 +13,18 @@ Arrays and tables in, files out, and back; nothing here knows a dataset, a ``Mes
 * annotations (``neuroglancer_annotations_v1``, sharded, with a spatial index):
   :func:`write_synapse_annotations`.
 
+Reading any writer's layers, local or remote (paths, ``file://``, ``http(s)://``, ``gs://``,
+``s3://``): :func:`read_mesh` (legacy and multi-resolution Draco meshes), :func:`read_skeleton`
+and :func:`read_annotations` (a table), with :func:`mesh_info`, :func:`skeleton_layer_info`,
+:func:`annotations_info`.
+
 The specifications are Neuroglancer's ``src/datasource/precomputed/*.md``.
 """
 
 from __future__ import annotations
 
 from ._annotations import write_synapse_annotations
+from ._layer import PrecomputedLayer, ShardedReader, open_layer
 from ._mesh import (
     MeshLike,
     decode_legacy_fragment,
@@ -38,6 +44,9 @@ from ._multires import (
     read_multires_mesh,
     write_multires_meshes,
 )
+from ._read_annotations import annotation_dtype, annotations_info, read_annotations
+from ._read_mesh import MeshArrays, mesh_info, read_mesh
+from ._read_skeleton import SkeletonArrays, read_skeleton, skeleton_layer_info
 from ._sharding import (
     compressed_morton_code,
     list_sharded_keys,
@@ -59,8 +68,14 @@ from ._skeleton import (
 
 __all__ = [
     "DEFAULT_VERTEX_ATTRIBUTES",
+    "MeshArrays",
     "MeshLike",
     "MultiresManifest",
+    "PrecomputedLayer",
+    "ShardedReader",
+    "SkeletonArrays",
+    "annotation_dtype",
+    "annotations_info",
     "compressed_morton_code",
     "cut_mesh_at_planes",
     "decode_legacy_fragment",
@@ -73,15 +88,21 @@ __all__ = [
     "face_segments",
     "list_sharded_keys",
     "locate_sharded",
+    "mesh_info",
     "multires_info",
     "murmurhash3_x86_128_uint64",
+    "open_layer",
+    "read_annotations",
     "read_legacy_mesh",
+    "read_mesh",
     "read_multires_mesh",
     "read_sharded",
+    "read_skeleton",
     "shard_file_name",
     "shard_of",
     "sharding_spec",
     "skeleton_info",
+    "skeleton_layer_info",
     "write_legacy_meshes",
     "write_multires_meshes",
     "write_segment_properties",

@@ -29,6 +29,7 @@ import numpy as np
 from .._store import Store
 from ..errors import InvalidParameterError
 from ..geometry import Bbox
+from ..parallel import default_workers, run_tasks
 from ..volume import VolumeLayer
 from ._mesh import Mesh
 from ._stitch import stitch_pieces
@@ -313,7 +314,6 @@ def mesh_blocks(
     origin_nm: Sequence[float],
     workers: int | None = None,
     smooth: int = 0,
-    scheduler: Any = None,
 ) -> dict[int, Mesh]:
     """Run block tasks (in worker processes when ``workers`` > 1) and stitch the pieces.
 
@@ -330,15 +330,12 @@ def mesh_blocks(
         Worker processes (default: number of cores, or 1 for small regions).
     smooth : int
         Taubin smoothing iterations applied to each stitched surface (0: none).
-    scheduler : str or distributed.Client, optional
-        Run the block tasks on a Dask cluster.
 
     Returns
     -------
     dict of int to Mesh
         One closed surface per group, vertices in nm.
     """
-    from ..parallel import default_workers, run_tasks
 
     if smooth < 0:
         raise InvalidParameterError(f"smooth must be 0 or more iterations, got {smooth}")
@@ -350,7 +347,6 @@ def mesh_blocks(
         mesh_block,
         _by_voxels(tasks),
         workers=workers,
-        scheduler=scheduler,
         desc="surfaces",
         unit="block",
     )
@@ -365,14 +361,13 @@ def mesh_blocks(
     jobs = [(gid, pieces[gid], vs_t, err) for gid in sorted(pieces)]
     multi = [j for j in jobs if len(j[1]) > 1]
     finished: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []
-    if workers > 1 and multi and (err is not None or scheduler is not None):
+    if workers > 1 and multi and err is not None:
         sizes = [sum(len(p[1]) for p in j[1]) for j in multi]
         batches = _balanced_batches(sizes, 4 * workers)
         for part in run_tasks(
             _finish_batch,
             [[multi[i] for i in b] for b in batches],
             workers=workers,
-            scheduler=scheduler,
             desc="stitching",
             unit="batch",
         ):

@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from .._config import config
 from .._store import Store
+from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError, SelectionError
 from ..geometry import Bbox
 from ..precomputed import write_legacy_meshes, write_segment_properties
 from ..segmentation import ObjectMaps, Selection
+from ..segmentation._tables import read_segment_table
 from ..volume import VolumeLayer
 from ._io import FORMATS
 from ._mesh import Mesh
@@ -79,7 +82,6 @@ def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
 
 
 def _rgb(text: str) -> np.ndarray:
-    from ..colors import parse_color
 
     return np.asarray(parse_color(text), np.float64)
 
@@ -99,7 +101,6 @@ def color_meshes(
     stable colour per value. Meshes without :attr:`Mesh.segments` cannot be coloured by a
     kind.
     """
-    from ..colors import id_colors
 
     base = np.round(np.append(_rgb(color) if color else GREY, 1.0) * 255).astype(np.uint8)
     hit_rgb = np.round(_rgb(by_color) * 255).astype(np.uint8) if by_color else None
@@ -119,7 +120,6 @@ def color_meshes(
 
 def _table_boxes(dataset: Store, level: int) -> Any:
     """The per-segment table's boxes scaled to ``level`` (None when unusable)."""
-    from ..segmentation._tables import read_segment_table
 
     table = read_segment_table(dataset)
     if table is None:
@@ -164,9 +164,7 @@ def _mesh_selection(
     max_voxels: int | None,
     workers: int | None,
     block_xyz: Sequence[int] | None,
-    scheduler: Any = None,
 ) -> SurfaceResult:
-    from .._config import config
 
     seg = VolumeLayer(dataset, "segmentation")
     objects = ObjectMaps.from_store(dataset)
@@ -227,17 +225,14 @@ def _mesh_selection(
                 level=level,
             )
         )
-    base = dataset.voxel_size
-    origin = [
-        o * b + (v - b) / 2 for o, b, v in zip(dataset.offset_vx, base.xyz, vs.xyz)
-    ]  # centre of voxel (0, 0, 0) of this level, nm (as in the OME-Zarr translation)
+    # vertices in the dataset's nm: the frame's centre of voxel (0, 0, 0) of this level
+    origin = seg.frame(level).origin_nm.tolist()
     meshes = mesh_blocks(
         tasks,
         voxel_size=vs.xyz,
         origin_nm=origin,
         workers=workers,
         smooth=smooth,
-        scheduler=scheduler,
     )
     if not meshes:
         hint = (
@@ -288,11 +283,11 @@ def _write_multires(
 
     seg = VolumeLayer(ds, "segmentation")
     vs = np.asarray(seg.voxel_size(res.level).xyz, np.float64)
-    base = ds.voxel_size
     node = vs * int(node_voxels)
     # the volume's corner (nm), one node lower: vertices moved outward by simplification
     # stay inside the grid, and every LOD's planes fall on the chunk grid
-    corner = np.array([o * b - b / 2 for o, b in zip(ds.offset_vx, base.xyz)], np.float64)
+    whole = seg.bbox(res.level)
+    corner = np.asarray(seg.frame(res.level).bbox_to_nm(whole)[0], np.float64)
     err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
     for stale in folder.glob("*:0"):
         stale.unlink()  # legacy manifests would outlive the new info
@@ -377,7 +372,6 @@ def make_surfaces(
     precomputed: bool = True,
     workers: int | None = None,
     block_xyz: Sequence[int] | None = None,
-    scheduler: Any = None,
     lod_node_voxels: int = 128,
     vertex_quantization_bits: int = 16,
 ) -> SurfaceResult:
@@ -417,7 +411,6 @@ def make_surfaces(
         max_voxels=max_voxels,
         workers=workers,
         block_xyz=block_xyz,
-        scheduler=scheduler,
     )
     prefix = selection.group_kind or "segment"
     if out is not None:

@@ -85,8 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         path = unquote(urlsplit(self.path).path)
+        gz = False
         if path.startswith("/data/"):
             f = _safe_path(self.server.data_root, path[len("/data/") :])
+            if f is None and not path.endswith(".gz"):  # foreign layers store X as X.gz
+                f = _safe_path(self.server.data_root, path[len("/data/") :] + ".gz")
+                gz = f is not None
         else:
             rel = path.lstrip("/") or "index.html"
             f = _safe_path(self.server.client_root, rel)
@@ -126,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._cors()
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", _TYPES.get(f.suffix, "application/octet-stream"))
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(end - start + 1))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")

@@ -6,14 +6,13 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..segmentation import Selection
 
-__all__ = ["ANNOTATIONS_PATH", "annotation_layer", "viewer_state", "viewer_url"]
-
-#: Where the synapse annotations live inside a dataset directory.
-ANNOTATIONS_PATH = "annotations/synapses"
+__all__ = ["annotation_layer", "viewer_state", "viewer_url"]
 
 
 def viewer_state(
@@ -45,9 +44,9 @@ def viewer_state(
         layers.append({"type": "image", "name": "em", "source": f"zarr3://{data}/volume.ome.zarr/"})
     if dataset.has_layer("segmentation"):
         sources: list[Any] = [f"zarr3://{data}/volume.ome.zarr/labels/segmentation/"]
-        if (dataset.path / "meshes" / "info").exists():
+        if (dataset.layout.meshes / "info").exists():
             sources.append(f"precomputed://{data}/meshes")
-        if (dataset.path / "skeletons" / "info").exists():
+        if (dataset.layout.skeletons / "info").exists():
             sources.append(f"precomputed://{data}/skeletons")
         seg: dict[str, Any] = {"type": "segmentation", "name": "segmentation", "source": sources}
         if selection is not None:
@@ -72,7 +71,9 @@ def viewer_state(
     }
     if dataset.has_layer("segmentation"):
         z, y, x = dataset.segmentation.shape_zyx(0)
-        state["position"] = [x / 2, y / 2, z / 2]
+        # the volume's centre in the dataset's nm (offset included), in units of the voxel
+        centre_nm = dataset.frame.to_nm([[x / 2 - 0.5, y / 2 - 0.5, z / 2 - 0.5]])[0]
+        state["position"] = (centre_nm / np.asarray(vs.xyz)).tolist()
         state["crossSectionScale"] = max(x, y) / 512
         state["projectionScale"] = max(x, y) * 1.5
     return state
@@ -87,7 +88,7 @@ def annotation_layer(
     ``post_segment`` relationships; with a selection, only the selected segments' synapses
     are shown (Neuroglancer's ``filterBySegmentation``, served by the relationship indices).
     """
-    info_path = dataset.path / ANNOTATIONS_PATH / "info"
+    info_path = dataset.layout.synapse_annotations / "info"
     if not info_path.is_file():
         return None
     info = json.loads(info_path.read_text())
@@ -95,7 +96,8 @@ def annotation_layer(
     layer: dict[str, Any] = {
         "type": "annotation",
         "name": "synapses",
-        "source": f"precomputed://{base_url.rstrip('/')}/{ANNOTATIONS_PATH}",
+        "source": f"precomputed://{base_url.rstrip('/')}/"
+        f"{dataset.layout.relative(dataset.layout.synapse_annotations)}",
         "annotationColor": "#ffcc00",
     }
     if dataset.has_layer("segmentation") and rels:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DependencyMissingError
+from ._annotations import ensure_annotations
 from ._server import ViewerServer
 from ._state import viewer_state
 
@@ -81,8 +82,6 @@ def view(
     import neuroglancer
 
     if annotations:
-        from ._annotations import ensure_annotations
-
         ensure_annotations(dataset)
     server = ViewerServer(dataset.path, port=port).start()
     neuroglancer.set_server_bind_address("127.0.0.1")

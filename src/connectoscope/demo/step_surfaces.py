@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..dataset import Dataset
+from ..render import (
+    parse_levels,
+    render_dataset_plane,
+    render_meshes,
+    save_png,
+    turn_frames,
+    write_movie,
+)
+from ..segmentation import Selection
+from ..surfaces import make_surfaces
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    from ..dataset import Dataset
-    from ..segmentation import Selection
-    from ..surfaces import make_surfaces
-    from . import (
-        parse_levels,
-        render_dataset_plane,
-        render_meshes,
-        save_png,
-        turn_frames,
-        write_movie,
-    )
 
     ds = Dataset(ctx.dataset_path)
     f = ctx.figures
