@@ -137,3 +137,47 @@ def test_surfaces_format_precomputed(tmp_path):
     # legacy output stays available
     assert main([*argv, "-o", str(tmp_path / "ply")]) == 0
     assert json.loads((folder / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
+
+
+def test_second_reader_decodes_every_lod(tmp_path):
+    """The project's generic precomputed reader (written separately) agrees with ours."""
+    from connectoscope.precomputed import read_mesh
+
+    s = trimesh.creation.icosphere(4, radius=800.0)
+    v0 = s.vertices + 1000
+    lods = [(v0, s.faces), simplify_mesh(v0, s.faces, 30.0)[:2]]
+    kw = dict(chunk_shape=(400, 400, 400), grid_origin=(0, 0, 0), lod_scales=[8, 16])
+    write_multires_meshes(tmp_path / "m", {7: encode_multires_mesh(lods, **kw)})
+    ours = read_multires_mesh(tmp_path / "m", 7)
+    for k in range(2):
+        theirs = read_mesh(tmp_path / "m", 7, lod=k)
+        mine = np.concatenate([v for _, v, _ in ours[k]])
+        assert len(theirs.faces) == sum(len(f) for _, _, f in ours[k])
+        np.testing.assert_allclose(
+            np.sort(theirs.vertices, axis=0), np.sort(mine, axis=0), atol=1e-3
+        )
+
+
+def test_sharded_skeletons_are_a_handful_of_files(tmp_path):
+    from connectoscope.precomputed import encode_skeleton, read_skeleton, write_skeletons_sharded
+
+    rng = np.random.default_rng(0)
+    enc, segs = {}, {}
+    for oid in range(1, 2001):
+        n = int(rng.integers(2, 30))
+        v = rng.normal(size=(n, 3)) * 1000
+        e = np.stack([np.arange(1, n), rng.integers(0, np.arange(1, n))], axis=1)
+        attrs = {"radius": rng.random(n), "compartment": np.full(n, 3.0)}
+        enc[oid] = encode_skeleton(v, e, attrs)
+        segs[oid] = np.array([oid, 10_000 + oid, 2**40 + oid], np.uint64)
+    files = write_skeletons_sharded(tmp_path / "sk", enc, segments=segs)
+    on_disk = sorted(p.name for p in (tmp_path / "sk").iterdir())
+    assert len(on_disk) == len(files) + 1 and len(files) <= 16  # 6000 keys, a few shards
+    info = json.loads((tmp_path / "sk" / "info").read_text())
+    assert info["@type"] == "neuroglancer_skeletons" and info["sharding"]["hash"]
+    for oid in (1, 777, 2000):
+        for sid in segs[oid].tolist():
+            sk = read_skeleton(tmp_path / "sk", sid)  # the generic reader
+            np.testing.assert_array_equal(
+                encode_skeleton(sk.vertices, sk.edges, sk.attributes), enc[oid]
+            )

@@ -9,7 +9,8 @@ Arrays and tables in, files out, and back; nothing here knows a dataset, a ``Mes
   :func:`read_legacy_mesh`; segment properties: :func:`write_segment_properties`;
 * multi-resolution meshes (``neuroglancer_multilod_draco``, sharded, Draco):
   :func:`encode_multires_mesh`, :func:`write_multires_meshes`, :func:`read_multires_mesh`;
-* skeletons: :func:`encode_skeleton`, :func:`decode_skeleton`, :func:`write_skeletons`;
+* skeletons: :func:`encode_skeleton`, :func:`decode_skeleton`, :func:`write_skeletons`,
+  :func:`write_skeletons_sharded` (a few shard files for a whole-volume set);
 * annotations (``neuroglancer_annotations_v1``, sharded, with a spatial index):
   :func:`write_synapse_annotations`.
 
@@ -65,6 +66,7 @@ from ._skeleton import (
     skeleton_info,
     write_skeletons,
 )
+from ._skeleton_sharded import write_skeletons_sharded
 
 __all__ = [
     "DEFAULT_VERTEX_ATTRIBUTES",
@@ -108,5 +110,6 @@ __all__ = [
     "write_segment_properties",
     "write_sharded",
     "write_skeletons",
+    "write_skeletons_sharded",
     "write_synapse_annotations",
 ]
