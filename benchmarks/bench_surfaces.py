@@ -253,9 +253,16 @@ def bench_multires(vol: np.ndarray, tmp: Path) -> None:
 
 
 def bench_mode(vol: np.ndarray) -> None:
-    import tinybrain
-
     from connectoscope.volume._kernels import mode_2x2x2
+
+    try:
+        import tinybrain
+    except ImportError:
+        print(
+            "2x2x2 label mode 512^3 vs tinybrain: not run (tinybrain is not installed: pip "
+            "install 'connectoscope[bench]')"
+        )
+        return
 
     a = np.ascontiguousarray(vol)
     ours = mode_2x2x2(a)
