@@ -361,7 +361,8 @@ def mesh_blocks(
     jobs = [(gid, pieces[gid], vs_t, err) for gid in sorted(pieces)]
     multi = [j for j in jobs if len(j[1]) > 1]
     finished: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []
-    if workers > 1 and multi and err is not None:
+    # a few groups (one object): stitch here, shipping the pieces twice would cost more
+    if workers > 1 and len(multi) >= 2 * workers and err is not None:
         sizes = [sum(len(p[1]) for p in j[1]) for j in multi]
         batches = _balanced_batches(sizes, 4 * workers)
         for part in run_tasks(
