@@ -36,8 +36,9 @@ def test_server_range_cors_and_security(tmp_path):
     os.symlink(secret, ds / "link.txt")
     with ViewerServer(ds) as srv:
         assert srv.httpd.server_address[0] == "127.0.0.1"
-        st, h, body = _get(f"{srv.url}/data/blob.bin")
-        assert st == 200 and len(body) == 1024 and h["Access-Control-Allow-Origin"] == "*"
+        st, h, body = _get(f"{srv.url}/data/blob.bin", {"Origin": "http://127.0.0.1:9"})
+        assert st == 200 and len(body) == 1024
+        assert h["Access-Control-Allow-Origin"] == "http://127.0.0.1:9"
         assert h["Accept-Ranges"] == "bytes"
         st, h, body = _get(f"{srv.url}/data/blob.bin", {"Range": "bytes=10-19"})
         assert (

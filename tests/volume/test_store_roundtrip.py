@@ -133,9 +133,10 @@ def test_bad_inputs(tmp_path, small_labels):
     (bad2 / "x1y0z0.hdf5").write_bytes(bytes(raw))
     with pytest.raises(DataFormatError, match="x1y0z0.hdf5"):
         ingest(bad2, tmp_path / "b2.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
-    b = cs.Dataset(tmp_path / "b2.cscope")
-    with pytest.raises(IncompleteStoreError, match="resume"):
-        b.segmentation.read()
+    if (tmp_path / "b2.cscope").exists():  # kept only when some shard was finished
+        b = cs.Dataset(tmp_path / "b2.cscope")
+        with pytest.raises(IncompleteStoreError, match="resume"):
+            b.segmentation.read()
     np.testing.assert_array_equal(ds.segmentation.read(), small_labels)
     # wrong dtype cube
     wrong = write_cubes(tmp_path / "wrong", small_labels, 32)

@@ -253,19 +253,23 @@ def register(sub: Any) -> None:
 def _out_path(m: Any, output: str, overwrite: bool) -> str:
     from pathlib import Path
 
+    from .._atomic import atomic_path
     from ..connectome import save_matrix, write_conntility_h5, write_l4dense_csv
     from ..errors import DatasetExistsError
+    from ._common import clean_stale_parts_of
 
     p = Path(output)
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".csv"):
         if p.exists() and not overwrite:
             raise DatasetExistsError(f"{p}: exists; pass --overwrite to replace it")
-        if p.exists():
-            p.unlink()
-        if suffix == ".csv":
-            return str(write_l4dense_csv(m, p))
-        return str(write_conntility_h5(m, p))
+        # written under a temporary name and renamed when complete: a kill or a full disk
+        # leaves the old file (or nothing), --overwrite replaces it only then
+        writer = write_l4dense_csv if suffix == ".csv" else write_conntility_h5
+        clean_stale_parts_of(p)  # what a killed earlier run left beside it
+        with atomic_path(p) as tmp:
+            writer(m, tmp)
+        return str(p)
     return str(save_matrix(m, p, overwrite=overwrite))
 
 
@@ -281,6 +285,13 @@ def run_build(args: argparse.Namespace) -> int:
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
+    if len(syn) == 0:
+        from ..errors import DataFormatError
+
+        raise DataFormatError(
+            f"{args.synapses}: no synapses (the table has a header but no rows); give a table "
+            "with one row per synapse"
+        )
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConnectoscopeWarning)

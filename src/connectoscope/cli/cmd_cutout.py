@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand
+from ._common import add_overwrite, add_subcommand, clean_stale_parts_of, parse_bbox_option
 from .cmd_ingest import add_precomputed_options
 
 
@@ -49,13 +49,15 @@ def run_cutout(args: argparse.Namespace) -> int:
     from .._store import is_dataset
     from ..dataset import Dataset
     from ..errors import DatasetExistsError, InvalidParameterError
-    from ..geometry import Bbox
     from ..sources._precomputed import looks_like_precomputed
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
-    bbox = Bbox.parse(args.bbox) if args.bbox else None
+    suffix = out.suffix.lower()
+    if suffix not in (".npy", ".h5", ".hdf5", ".tif", ".tiff"):
+        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
+    bbox = parse_bbox_option(args.bbox) if args.bbox else None
     voxel_size: tuple[float, ...]
     from .._kvstore import is_url
     from ..sources._remote_dataset import is_remote_dataset, open_remote_dataset
@@ -76,12 +78,12 @@ def run_cutout(args: argparse.Namespace) -> int:
         ds = Dataset(args.dataset)
         arr = ds.volume(args.layer).read(bbox, level=args.level)
         voxel_size = ds.volume(args.layer).voxel_size(args.level).xyz
-    suffix = out.suffix.lower()
-    if suffix not in (".npy", ".h5", ".hdf5", ".tif", ".tiff"):
-        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
     from .._atomic import atomic_path
 
-    with atomic_path(out) as tmp:  # nothing half-written if interrupted
+    # written under a temporary name and renamed when complete (--overwrite replaces the old
+    # file only then); a failure (full disk) leaves the old file or nothing
+    clean_stale_parts_of(out)  # what a killed earlier run left beside it
+    with atomic_path(out) as tmp:
         if suffix == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, arr)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand, xyz_int
+from ._common import add_overwrite, add_subcommand, clean_stale_parts_of, xyz_int
 
 
 def register(sub: Any) -> None:
@@ -41,6 +41,14 @@ def register(sub: Any) -> None:
         default=None,
         metavar="I,J,K",
         help="subsample spacings x,y,z (default: every pyramid level)",
+    )
+    p.add_argument(
+        "--renumber",
+        action="store_true",
+        help=(
+            "write segment and object ids as 1, 2, 3... (for ids ChimeraX's int32 attributes "
+            "cannot hold) and the lookup table OUT.ids.csv"
+        ),
     )
     add_overwrite(p)
     p.set_defaults(func=run)
@@ -84,11 +92,17 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..export import export_chimerax, write_cxc
+    from ..export import export_chimerax, lookup_table_path, write_cxc
 
     ds = Dataset(args.dataset)
+    clean_stale_parts_of(args.out)  # what a killed earlier run left beside it
     out = export_chimerax(
-        ds, args.out, layer=args.layer, subsamples=args.subsamples, overwrite=args.overwrite
+        ds,
+        args.out,
+        layer=args.layer,
+        subsamples=args.subsamples,
+        overwrite=args.overwrite,
+        renumber=args.renumber,
     )
     kinds: list[str] = sorted(ds.layers.get("objects", {}).get("kinds", {}))
     image = None
@@ -97,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     cxc = write_cxc(Path(out).with_suffix(".cxc"), segmentation=str(out), image=image, kinds=kinds)
     size = Path(out).stat().st_size
     print(f"{out}: {size / 1e6:.1f} MB; ChimeraX script {cxc}")
+    if args.renumber and lookup_table_path(out).exists():
+        print(f"  ids renumbered: {lookup_table_path(out)} maps cmap ids to the original ids")
     if image:
         print(
             f"  the script also opens {image}: write it with "

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float, xyz_int
+from ._common import (
+    add_overwrite,
+    add_parallel_options,
+    add_subcommand,
+    xyz_float,
+    xyz_positive_int,
+)
 
 
 def register(sub: Any) -> None:
@@ -42,10 +48,10 @@ def register(sub: Any) -> None:
     p.add_argument("--layer", choices=["image", "segmentation"], default="image")
     p.add_argument("--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="nm")
     p.add_argument(
-        "--chunk", type=xyz_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
+        "--chunk", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
     )
     p.add_argument(
-        "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
+        "--shard", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
     )
     add_precomputed_options(p, bbox=True)
     p.add_argument(

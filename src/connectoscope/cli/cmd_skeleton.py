@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand, xyz_float
+from .._atomic import write_parquet_atomic, write_with
+from ._common import add_overwrite, add_subcommand, units_nm, xyz_float
 
 _UNITS_HELP = "SWC: nm per file unit: 1000 for microns (default), 8 for hemibrain voxels, 1 for nm"
 _FORMATS = ["swc", "nml", "parquet", "precomputed"]
@@ -16,7 +17,7 @@ _FORMATS = ["swc", "nml", "parquet", "precomputed"]
 def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="SWC, NML, Parquet (ours) or a precomputed skeleton file/folder")
     p.add_argument("--format", choices=_FORMATS, default=None, help="default: from the suffix")
-    p.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
+    p.add_argument("--units", type=units_nm, default=1000.0, help=_UNITS_HELP)
     p.add_argument(
         "--root",
         default=None,
@@ -33,7 +34,7 @@ def _synapse_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         p.add_argument("synapses", help="CSV or Parquet table of synapse positions")
     else:
         p.add_argument("--synapses", default=None, help="CSV or Parquet table of synapse positions")
-    p.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
+    p.add_argument("--syn-units", type=units_nm, default=1.0, help="nm per synapse coordinate unit")
     p.add_argument(
         "--position",
         default="x,y,z",
@@ -80,7 +81,9 @@ def register(sub: Any) -> None:
     _input_options(c)
     c.add_argument("out")
     c.add_argument("--out-format", choices=_FORMATS, default=None, help="default: from the suffix")
-    c.add_argument("--out-units", type=float, default=1000.0, help="SWC output: nm per file unit")
+    c.add_argument(
+        "--out-units", type=units_nm, default=1000.0, help="SWC output: nm per file unit"
+    )
     c.add_argument(
         "--out-scale", type=xyz_float, default=None, help="NML output: X,Y,Z nm per voxel"
     )
@@ -372,9 +375,9 @@ def run_map(args: argparse.Namespace) -> int:
     out = out.rename(columns={c: c[len("table_") :] for c in out.columns if c.startswith("table_")})
     p = Path(args.output)
     if p.suffix.lower() in (".parquet", ".pq"):
-        out.to_parquet(p, index=False)
+        write_parquet_atomic(out, p)
     else:
-        out.to_csv(p, index=False)
+        write_with(p, lambda tmp: out.to_csv(tmp, index=False))
     total = len(_table(args.synapses))
     miss = sum(nrn.misses.values())
     med = float(out["distance_nm"].median()) if len(out) else float("nan")

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from .._atomic import write_text_atomic
 from ._common import add_subcommand
 
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if args.log:
             from pathlib import Path
 
-            Path(args.log).write_text(json.dumps(log, indent=1))
+            write_text_atomic(Path(args.log), json.dumps(log, indent=1))
         return 0
     handle, url = view(ds, port=args.port, selection=sel_or_none, annotations=False)
     print(f"serving {ds.path} on 127.0.0.1 only; open:\n{url}\n(Ctrl-C to stop)", flush=True)

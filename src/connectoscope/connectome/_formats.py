@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
@@ -95,9 +96,13 @@ def save_matrix(
         "id_dtype": str(m.pre_ids.dtype),
     }
     (tmp / "matrix.json").write_text(json.dumps(meta, indent=1) + "\n")
-    if p.exists():
-        shutil.rmtree(p)
+    old = None
+    if p.exists():  # keep the old folder until the new one has its name
+        old = p.with_name(f".{p.name}.{os.getpid()}.old")
+        os.replace(p, old)
     os.replace(tmp, p)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return p
 
 
@@ -667,12 +672,13 @@ def convert_matrix(
     kind = _kind(d)
     if kind != "folder" and d.exists() and not overwrite:
         raise DatasetExistsError(f"{d}: exists; pass --overwrite to replace it")
-    if kind == "conntility":
-        if d.exists():
-            d.unlink()
-        return write_conntility_h5(m, d)
-    if kind == "l4dense":
-        return write_l4dense_csv(m, d, label=label)
+    if kind in ("conntility", "l4dense"):  # a temporary name renamed when complete
+        with atomic_path(d) as tmp:
+            if kind == "conntility":
+                write_conntility_h5(m, tmp)
+            else:
+                write_l4dense_csv(m, tmp, label=label)
+        return d
     return save_matrix(m, d, overwrite=overwrite)
 
 

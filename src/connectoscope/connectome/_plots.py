@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import write_with
 from ..errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,9 +50,11 @@ def _plt() -> Any:
 def _save(fig: Any, out: str | os.PathLike[str]) -> Path:
     plt = _plt()
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    fmt = p.suffix[1:].lower() or "png"
+    try:  # a temporary name renamed when complete: never half a figure under the name
+        write_with(p, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return p
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._atomic import write_with
 from ..errors import InvalidParameterError
 from ._neuron import _mesh_vertices
 from ._skeleton import COMPARTMENTS, Skeleton
@@ -176,9 +177,11 @@ def plot_skeleton(
     if out is None:
         return ax
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    fmt = p.suffix[1:].lower() or "png"
+    try:  # a temporary name renamed when complete: never half a figure under the name
+        write_with(p, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return p
 
 
@@ -276,10 +279,12 @@ def plot_neuron(
                 **common,
             )
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(p, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    fmt = p.suffix[1:].lower() or "png"
+    try:
+        write_with(p, lambda tmp: fig.savefig(tmp, format=fmt, dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return p
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_with
 from .._store import Store
 from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError
@@ -202,6 +203,5 @@ def save_png(rgb: np.ndarray, out: str | os.PathLike[str]) -> Path:
     from PIL import Image
 
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb).save(p)
-    return p
+    fmt = Image.registered_extensions().get(p.suffix.lower(), "PNG")
+    return write_with(p, lambda tmp: Image.fromarray(rgb).save(tmp, format=fmt))

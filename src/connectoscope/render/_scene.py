@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._atomic import write_with
 from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError
 
@@ -126,12 +127,22 @@ def write_movie(
     p = check_movie_path(out)
     if not frames:
         raise InvalidParameterError(f"{p}: no frames to write")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix.lower() == ".gif":
-        imageio.mimsave(p, list(frames), duration=1.0 / fps, loop=0)
-    else:
+    suffix = p.suffix.lower()
+
+    def write(tmp: Path) -> None:  # a temporary name, renamed when the movie is complete
+        if suffix == ".gif":
+            imageio.mimsave(tmp, list(frames), format="GIF", duration=1.0 / fps, loop=0)
+            return
         even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
-        with imageio.get_writer(p, fps=fps, codec="libx264", quality=7, macro_block_size=1) as w:
-            for f in even:
-                w.append_data(f)
-    return p
+        media = tmp.with_name(tmp.name + suffix)  # imageio picks ffmpeg by the suffix
+        try:
+            with imageio.get_writer(
+                media, fps=fps, codec="libx264", quality=7, macro_block_size=1
+            ) as w:
+                for f in even:
+                    w.append_data(f)
+            os.replace(media, tmp)
+        finally:
+            media.unlink(missing_ok=True)
+
+    return write_with(p, write)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,6 +39,10 @@ __all__ = ["ObjectMaps", "import_objects"]
 MAX_INLINE_IDS = 1_000_000
 
 
+#: What an object kind may be called (it becomes part of file names: objects_<kind>.parquet).
+_KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
 class ObjectMaps:
     """Object maps of any number of kinds.
 
@@ -50,6 +55,11 @@ class ObjectMaps:
     def __init__(self, maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for kind, (seg, obj) in maps.items():
+            if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+                raise DataFormatError(
+                    f"object kind {kind!r}: a kind names files and options, so it must be a "
+                    "plain name of letters, digits, '_', '-' or '.' (neuron, axon, spine_head)"
+                )
             seg = np.asarray(seg)
             obj = np.asarray(obj)
             if seg.shape != obj.shape or seg.ndim != 1:
@@ -60,6 +70,12 @@ class ObjectMaps:
                 np.issubdtype(seg.dtype, np.floating) or np.issubdtype(obj.dtype, np.floating)
             ):
                 raise DataFormatError(f"object map {kind!r}: ids must be integers, not floats")
+            if seg.size and seg.dtype.kind == "i" and int(seg.min()) < 0:
+                bad = np.unique(seg[seg < 0])[:5]
+                raise DataFormatError(
+                    f"object map {kind!r}: negative segment ids ({', '.join(map(str, bad))}); "
+                    "segment ids are non-negative integers (0 is background)"
+                )
             keep = obj != 0
             seg = seg[keep].astype(np.uint64)
             obj = obj[keep].astype(np.int64)
@@ -252,9 +268,21 @@ class ObjectMaps:
             if kind is None:
                 raise InvalidParameterError("a bare agglomerate list needs --kind NAME")
             data = {kind: data}
+        if not isinstance(data, dict) or not all(isinstance(g, list) for g in data.values()):
+            raise DataFormatError(
+                'agglomerate JSON: expected {"kind": [[segment ids], ...]} or a list of '
+                f"lists, got {type(data).__name__}"
+            )
         maps = {}
         for k, groups in data.items():
-            seg = [np.asarray(g, dtype=np.uint64) for g in groups]
+            try:
+                seg = [np.asarray(g, dtype=np.int64).reshape(-1) for g in groups]
+            except (TypeError, ValueError, OverflowError):
+                raise DataFormatError(
+                    f"agglomerate JSON {k!r}: every group must be a list of integer segment ids"
+                ) from None
+            if any(len(g) and int(g.min()) < 0 for g in seg):
+                raise DataFormatError(f"agglomerate JSON {k!r}: negative segment ids")
             obj = [np.full(len(g), i + 1, np.int64) for i, g in enumerate(seg)]
             maps[k] = (
                 np.concatenate(seg) if seg else np.zeros(0, np.uint64),

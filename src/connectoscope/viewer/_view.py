@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import write_bytes_atomic
 from ..errors import DependencyMissingError
 from ._annotations import ensure_annotations
 from ._server import ViewerServer
@@ -83,12 +84,51 @@ def view(
 
     if annotations:
         ensure_annotations(dataset)
+    _warn_incomplete(dataset)
     server = ViewerServer(dataset.path, port=port).start()
     neuroglancer.set_server_bind_address("127.0.0.1")
     viewer = neuroglancer.Viewer()
     state = viewer_state(dataset, f"{server.url}/data", selection=selection)
     viewer.set_state(neuroglancer.ViewerState(state))
     return _Handle(server, viewer), viewer.get_viewer_url()
+
+
+def _warn_incomplete(dataset: Dataset) -> None:
+    """Warn about layers that would show holes as background: unfinished or damaged."""
+    import math
+    import warnings
+
+    from ..errors import ConnectoscopeWarning
+    from ..volume._verify import check_layer, volume_layers
+
+    for name in volume_layers(dataset):
+        desc = dataset.layer(name)
+        n = sum(
+            math.prod(-(-a // b) for a, b in zip(lev["shape_zyx"], lev["shard_zyx"]))
+            for lev in desc["levels"]
+        )
+        if n > 20_000:  # too many to stat at every start: `verify` checks those
+            if not desc.get("complete"):
+                warnings.warn(
+                    f"{dataset.path}: layer {name!r} is incomplete (an ingest was "
+                    "interrupted): its missing parts show as empty in the viewer",
+                    ConnectoscopeWarning,
+                    stacklevel=3,
+                )
+            continue
+        c = check_layer(dataset, name)
+        if not c.complete or c.problems:
+            why = (
+                "is incomplete (an ingest was interrupted)"
+                if not c.complete
+                else (f"has {len(c.problems)} missing or damaged shard(s)")
+            )
+            warnings.warn(
+                f"{dataset.path}: layer {name!r} {why}: its missing parts show as empty in the "
+                f"viewer; finish or repair it with `connectoscope verify {dataset.path} --repair`",
+                ConnectoscopeWarning,
+                stacklevel=3,
+            )
 
 
 class _Handle:
@@ -177,7 +217,7 @@ def screenshot(
                     page.wait_for_timeout(200)  # keep the browser's event loop running
                 reply = fut.result()
                 pool.shutdown(wait=False)
-                p.write_bytes(reply.screenshot.image)
+                write_bytes_atomic(p, reply.screenshot.image)
                 if log is not None:
                     log["console"] = list(console)
                     log["requests"] = [list(r) for r in handle.server.requests]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._lock import holds_layer
 from .._progress import progress
 from .._store import Layout, Store
 from ..errors import DatasetExistsError, InvalidParameterError
@@ -37,6 +38,7 @@ from ._omezarr import (
     write_ome_metadata,
 )
 from ._shardio import write_shard
+from ._verify import check_grid, warn_file_count
 from ._volume_layer import VolumeLayer
 
 __all__ = ["StorageSpec", "build_layer", "levels_for"]
@@ -252,10 +254,15 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 block = np.asarray(src[_box(lo, hi)].read().result())
                 data = _kernel(task.label, task.rule)(block, task.step_xyz)
         assert data is not None and task.spec is not None
-        write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
-        rec = task.record
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.touch()
+        # the completion record carries the shard's size and CRC32C (verify, reads)
+        write_shard(
+            here / str(task.level),
+            task.spec,
+            task.start,
+            data,
+            label=task.label,
+            record=task.record,
+        )
         written = int(data.nbytes)
     piece: _Piece | None = None
     if task.piece_step is not None and data is not None:
@@ -273,6 +280,7 @@ def levels_for(
     storage: StorageSpec,
 ) -> list[LevelSpec]:
     """The levels (shape, chunk, shard, factor, voxel size) of a layer under a level plan."""
+    check_grid(storage.chunk_xyz, storage.shard_xyz, shape_zyx)  # empty volumes refused
     levels = []
     for f in factors_xyz:
         shape = (
@@ -292,9 +300,11 @@ def levels_for(
         elif storage.chunk_xyz is not None:
             s = int3(min(ci * 4, -(-n // ci) * ci) for ci, n in zip(c, shape))
         levels.append(LevelSpec(shape, c, s, int3(f), vs))
+    warn_file_count(levels, storage.chunk_xyz, storage.shard_xyz)  # tiny chunks: file count
     return levels
 
 
+@holds_layer("writing layer")  # one writer per dataset; readers wait, never see a mix
 def build_layer(
     ds: Store,
     name: str,

@@ -16,14 +16,18 @@ from ..geometry import VoxelSize, VoxelSizeLike
 from ..sources import SourceReader, open_source
 from ._build import StorageSpec
 from ._layers import write_layer
+from ._verify import resolved_source, source_identity
 
 __all__ = ["IngestReport", "ingest"]
 
 
 def _signature(source: SourceReader, kind: str) -> str:
+    # keyed on what the source is (real path, sizes, mtimes), not on how it was spelled
     h = hashlib.sha1()
     h.update(
-        json.dumps([source.description, list(source.shape_zyx), str(source.dtype), kind]).encode()
+        json.dumps(
+            [source_identity(source), list(source.shape_zyx), str(source.dtype), kind]
+        ).encode()
     )
     return h.hexdigest()[:16]
 
@@ -88,6 +92,7 @@ def ingest(
         src = source
     else:
         src = open_source(source, scale=scale, bbox=bbox, fill_missing=fill_missing, axes=axes)
+    created = not isinstance(dataset, Store) and not is_dataset(dataset)
     if isinstance(dataset, Store):
         ds = dataset
     elif is_dataset(dataset):
@@ -112,16 +117,22 @@ def ingest(
     kind = "image" if layer == "image" else "segmentation"
     resumed = ds.has_layer(layer) and not overwrite
     t0 = time.perf_counter()
-    vol = write_layer(
-        ds,
-        layer,
-        src,
-        kind=kind,
-        overwrite=overwrite,
-        storage=storage,
-        workers=workers,
-        signature=_signature(src, kind),
-    )
+    try:
+        vol = write_layer(
+            ds,
+            layer,
+            src,
+            kind=kind,
+            overwrite=overwrite,
+            storage=storage,
+            workers=workers,
+            signature=_signature(src, kind),
+            extra={"source_resolved": resolved_source(src)},  # for verify --repair
+        )
+    except BaseException:
+        if created:  # a dataset this call created and nothing finished in: leave no folder
+            _drop_if_nothing_done(ds)
+        raise
     step = ds.provenance[-1]
     return IngestReport(
         path=ds.path,
@@ -199,6 +210,17 @@ class IngestReport:
         if self.resumed:
             text += " (resumed)"
         return text
+
+
+def _drop_if_nothing_done(ds: Store) -> None:
+    """Remove a dataset folder this ingest created when no shard of it was finished (a run
+    that failed at once leaves no empty dataset behind; one with finished shards is kept, to
+    be resumed)."""
+    import shutil
+
+    prog = ds.layout.volume_root / ".progress"
+    if not prog.exists() or not any(p.is_file() for p in prog.rglob("*.done")):
+        shutil.rmtree(ds.path, ignore_errors=True)
 
 
 def _manifest_voxel_size(source: Path) -> VoxelSize | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._lock import holds_layer
 from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import int3
@@ -68,6 +69,7 @@ def layer_levels(
     return levels_for(shape, np.dtype(dtype), store.voxel_size, factors, spec)
 
 
+@holds_layer("writing layer")  # remove + rewrite as one: readers see old or new, never a mix
 def write_layer(
     store: Store,
     name: str,
@@ -196,6 +198,7 @@ def write_layer(
     )
 
 
+@holds_layer("removing layer")  # waits for reads in progress to end
 def remove_layer(store: Store, name: str) -> None:
     """Delete a volume layer's files and its metadata entry.
 
