@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InvalidParameterError, SelectionError
 from ..segmentation import Selection
@@ -108,14 +108,14 @@ def plane_look_options(p: argparse.ArgumentParser, *, movie: bool) -> None:
 
 def selected_meshes(args: argparse.Namespace, ds: Any) -> tuple[list[Mesh], Selection]:
     """The meshes of the command's selection, and the selection. Without ``--simplify`` the
-    meshes are simplified within the dataset's finest voxel edge (about 6x fewer faces, no
+    meshes are simplified within one voxel edge of the level meshed (far fewer faces, no
     visible change at picture scale); ``--simplify 0`` keeps every face."""
     sel = selection_from_args(args)
     if sel.empty_spec:
         raise SelectionError("select surfaces: --each neuron or --where neuron=1")
-    simplify = args.simplify
+    simplify: float | Literal["voxel"] | None = args.simplify
     if simplify is None:
-        simplify = float(min(ds.voxel_size.xyz))
+        simplify = "voxel"  # within one voxel edge of the level meshed
     elif simplify == 0:
         simplify = None
     meshes = mesh_selection(ds, sel, level=args.level, simplify_nm=simplify, smooth=args.smooth)
