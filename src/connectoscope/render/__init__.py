@@ -17,6 +17,7 @@ from ._plane import (
 )
 from ._scene import (
     default_legend,
+    display_simplify_nm,
     mesh_colors,
     render_meshes,
     surface_picture,
@@ -30,6 +31,7 @@ __all__ = [
     "auto_levels",
     "dataset_levels",
     "default_legend",
+    "display_simplify_nm",
     "group_colors",
     "id_colors",
     "mesh_colors",

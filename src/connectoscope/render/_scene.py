@@ -15,6 +15,7 @@ from ..errors import InvalidParameterError
 from ._annotate import LegendEntry, Picture
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._store import Store
     from ..segmentation import Selection
     from ..surfaces import Mesh
 
@@ -22,6 +23,7 @@ __all__ = [
     "MOVIE_SUFFIXES",
     "check_movie_path",
     "default_legend",
+    "display_simplify_nm",
     "mesh_colors",
     "render_meshes",
     "selection_legend",
@@ -148,6 +150,19 @@ def selection_legend(selection: Selection, meshes: Sequence[Mesh]) -> list[Legen
         else:
             out.append((f"{selection.by}: one palette colour per value", None))
     return out
+
+
+def display_simplify_nm(ds: Store, level: int | None) -> float:
+    """Half the largest voxel edge of ``level`` (default: the level chosen automatically for
+    the whole volume, never finer than the one chosen for a selection inside it)."""
+    from .._config import config
+    from ..surfaces import choose_level
+    from ..volume import VolumeLayer
+
+    seg = VolumeLayer(ds, "segmentation")
+    if level is None or not 0 <= level < seg.num_levels:
+        level = choose_level(ds, seg.bbox(0).volume, int(config.get("max_voxels")))
+    return float(max(seg.voxel_size(level).xyz)) / 2.0
 
 
 def surface_picture(
