@@ -41,10 +41,15 @@ def nice_scale_bar(width_nm: float, fraction: float = 0.2) -> tuple[float, str]:
 
 @lru_cache(maxsize=16)
 def _font(size: int) -> Any:
-    from matplotlib import font_manager
+    """DejaVu Sans (shipped with matplotlib) at ``size`` pixels, else Pillow's own font."""
     from PIL import ImageFont
 
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except ImportError:
+        return ImageFont.load_default(size=size)
 
 
 @dataclass

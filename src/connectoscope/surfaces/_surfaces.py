@@ -189,7 +189,7 @@ def _mesh_selection(
         raise InvalidParameterError(f"--level {level}: levels 0-{seg.num_levels - 1} exist")
     vs = seg.voxel_size(level)
     if simplify_nm == "voxel":
-        simplify_nm = float(max(vs.xyz))
+        simplify_nm = float(max(vs.xyz)) / 2
     if simplify_nm is not None and simplify_nm <= 0:
         raise InvalidParameterError(f"--simplify must be a positive error in nm, got {simplify_nm}")
     if simplify_nm is not None and max(vs.xyz) / 2 > simplify_nm:
@@ -329,8 +329,9 @@ def mesh_selection(
         selected segments from ``objects stats``, else the whole volume) stays under
         ``max_voxels`` voxels.
     simplify_nm : float or "voxel", optional
-        Maximum displacement of any vertex by simplification, nm; ``"voxel"``: one voxel
-        edge (the largest) of the level meshed, the finest error worth asking of that level.
+        Maximum displacement of any vertex by simplification, nm; ``"voxel"``: half the
+        largest voxel edge of the level meshed (the error its voxels already have, the
+        finest worth asking of that level).
     smooth : int
         Taubin smoothing iterations after stitching.
     max_voxels : int, optional
