@@ -56,9 +56,10 @@ def demo_step(ctx: DemoContext) -> None:
         )
     write_movie(turn_frames(meshes, frames=24, size=(360, 270)), f / "neuron1_turn.gif", fps=8)
     ctx.add(f / "neuron1_turn.gif", "movie turning around neuron 1")
+    z1 = ds.image.shape_zyx(1)[0]  # level 1 may halve z too (near-isotropic voxels)
     frames = [
         render_dataset_plane(ds, "z", int(i), level=1, by=by, levels=lv)
-        for i in range(0, z, max(1, z // 24))
+        for i in range(0, z1, max(1, z1 // 24))
     ]
     ctx.add(write_movie(frames, f / "slice_z.mp4", fps=8), "movie slicing through z (MP4)")
     ctx.next_steps.append(
