@@ -1,15 +1,27 @@
-"""Dask integration: local by default, a cluster address when given.
+"""Dask integration: local by default, a cluster address when given; handed over once.
 
 Work is a Dask task graph: one task per output shard (so parallel writers never share a
 shard), pyramid tasks depending on the tasks of the finer level they are built from.
-:func:`run_graph` executes a graph
 
-* on a ``distributed`` cluster when a scheduler address or a ``Client`` is given (argument,
-  or the ``scheduler`` config option / ``CONNECTOSCOPE_SCHEDULER``);
+The executor is handed over once, not threaded through every signature (in the style of
+navis's ``compute`` module). Every parallel step inside the block runs on it:
+
+>>> import connectoscope as cs
+>>> with cs.executor("tcp://10.0.0.5:8786"):           # doctest: +SKIP
+...     cs.ingest("cubes/", "l4.cscope", layer="segmentation")
+>>> with cs.executor(workers=2, local="processes"):  # doctest: +SKIP
+...     ...
+
+Without a block, :func:`current_executor` falls back to the config options ``scheduler``
+and ``workers`` (``CONNECTOSCOPE_SCHEDULER``, ``CONNECTOSCOPE_WORKERS``). :func:`run_graph`
+executes a graph
+
+* on a ``distributed`` cluster when the executor names a scheduler address or a ``Client``;
 * otherwise on Dask's local scheduler, with threads (``mode="threads"``: for kernels that
   release the GIL, such as tensorstore writes and our numba kernels) or with processes
   (``mode="processes"``: a pool of spawned workers that stays warm for the life of this
-  process, so consecutive graphs and pyramid levels pay the start-up once).
+  process, so consecutive graphs and pyramid levels pay the start-up once). Each step
+  names the mode that suits its kernels; ``executor(local=...)`` overrides it.
 
 :func:`run_tasks` is the flat form (independent tasks, results in order) on top of it.
 """
@@ -17,19 +29,104 @@ shard), pyramid tasks depending on the tasks of the finer level they are built f
 from __future__ import annotations
 
 import atexit
+import contextvars
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._config import config
 from ._progress import progress
+from ._workers import process_pool
+from .errors import InvalidParameterError
 
-__all__ = ["default_workers", "get_client", "run_graph", "run_tasks", "shutdown_pool"]
+__all__ = [
+    "Executor",
+    "current_executor",
+    "default_workers",
+    "executor",
+    "get_client",
+    "run_graph",
+    "run_tasks",
+    "shutdown_pool",
+]
 
 Mode = Literal["processes", "threads", "sync"]
+_MODES = ("processes", "threads", "sync")
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where parallel work runs.
+
+    Attributes
+    ----------
+    scheduler : str or distributed.Client or None
+        A Dask scheduler address (``tcp://host:8786``) or a client; None runs locally.
+    workers : int or None
+        Local workers (default: the ``workers`` option, else the number of usable cores).
+    local : {"threads", "processes", "sync"} or None
+        Local execution mode for every step (None: each step's own choice).
+    """
+
+    scheduler: Any = None
+    workers: int | None = None
+    local: Mode | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and int(self.workers) < 1:
+            raise InvalidParameterError(f"workers must be >= 1, got {self.workers}")
+        if self.local is not None and self.local not in _MODES:
+            raise InvalidParameterError(
+                f"local must be one of {', '.join(_MODES)}, got {self.local!r}"
+            )
+
+    def describe(self) -> str:
+        """One line for logs and provenance (never a client's credentials)."""
+        if self.scheduler is not None:
+            where = self.scheduler if isinstance(self.scheduler, str) else "a Dask client"
+            return f"Dask cluster {where}"
+        return f"local {self.local or 'default'} x {self.workers or default_workers()}"
+
+
+_CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "connectoscope_executor", default=None
+)
+
+
+def current_executor() -> Executor:
+    """The executor handed over by the innermost :func:`executor` block, else the one the
+    config options describe (``scheduler``, ``workers``)."""
+    ex = _CURRENT.get()
+    if ex is not None:
+        return ex
+    return Executor(scheduler=config.get("scheduler") or None, workers=config.get("workers"))
+
+
+@contextmanager
+def executor(
+    scheduler: Any = None, *, workers: int | None = None, local: Mode | None = None
+) -> Iterator[Executor]:
+    """Run every parallel step inside the block on this executor.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address or client (one task per output shard runs there).
+    workers : int, optional
+        Local workers.
+    local : {"threads", "processes", "sync"}, optional
+        Force one local execution mode.
+    """
+    ex = Executor(scheduler=scheduler, workers=workers, local=local)
+    token = _CURRENT.set(ex)
+    try:
+        yield ex
+    finally:
+        _CURRENT.reset(token)
 
 
 def default_workers() -> int:
@@ -100,15 +197,13 @@ _POOL_LOCK = threading.Lock()
 def _warm_pool(n: int) -> Any:
     """A spawned process pool of ``n`` workers, reused across calls (started once)."""
     global _POOL, _POOL_N
-    import concurrent.futures as cf
-    import multiprocessing as mp
 
     with _POOL_LOCK:
         broken = _POOL is not None and getattr(_POOL, "_broken", False)
         if _POOL is None or _POOL_N != n or broken:
             if _POOL is not None:
                 _POOL.shutdown(wait=False, cancel_futures=True)
-            _POOL = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+            _POOL = process_pool(n)  # spawned workers that die with this process
             _POOL_N = n
         return _POOL
 
@@ -130,7 +225,6 @@ def run_graph(
     graph: Mapping[Any, Any],
     keys: Sequence[Any],
     *,
-    scheduler: str | Any | None = None,
     workers: int | None = None,
     mode: Mode = "threads",
     on_done: Callable[[Any, Any], None] | None = None,
@@ -146,13 +240,13 @@ def run_graph(
     keys : sequence
         Keys whose results are returned (every other result is freed as soon as its
         dependents have run).
-    scheduler : str or distributed.Client, optional
-        Run on this cluster. Default: the ``scheduler`` config option, else local.
     workers : int, optional
-        Local workers (default :func:`default_workers`); ``1`` runs in this thread.
+        Local workers (default: the executor's, else :func:`default_workers`); ``1`` runs in
+        this thread.
     mode : {"threads", "processes", "sync"}
-        Local execution: Dask's threaded scheduler, Dask's multiprocessing scheduler on a
-        warm pool of spawned processes, or one by one in this thread.
+        This step's local execution mode (the executor's ``local`` overrides it): Dask's
+        threaded scheduler, Dask's multiprocessing scheduler on a warm pool of spawned
+        processes, or one by one in this thread.
     on_done : callable, optional
         ``on_done(key, result)`` in this process as each local task finishes (progress).
     poll : callable, optional
@@ -168,13 +262,13 @@ def run_graph(
     keys = list(keys)
     if not keys:
         return []
-    if scheduler is None:
-        scheduler = config.get("scheduler") or None
-    if scheduler is not None:
-        return _run_distributed(graph, keys, scheduler, on_done, poll)
+    ex = current_executor()
+    if ex.scheduler is not None:
+        return _run_distributed(graph, keys, ex.scheduler, on_done, poll)
     import dask.local
 
-    n = workers or default_workers()
+    mode = ex.local or mode
+    n = workers or ex.workers or default_workers()
     callbacks = None
     if on_done is not None:
         cb = on_done
@@ -240,7 +334,6 @@ def run_tasks(
     func: Callable[..., Any],
     items: Sequence[Any],
     *,
-    scheduler: str | Any | None = None,
     workers: int | None = None,
     mode: Mode = "processes",
     desc: str = "",
@@ -255,12 +348,11 @@ def run_tasks(
         A picklable top-level function (runs in worker processes).
     items : sequence
         One item per task (for stores: one output shard per item).
-    scheduler : str or Client, optional
-        Dask distributed scheduler address or client; when given, tasks run there.
     workers : int, optional
-        Local workers (default :func:`default_workers`); ``1`` runs in this process.
+        Local workers (default: the executor's); ``1`` runs in this process.
     mode : {"processes", "threads", "sync"}
-        Local execution mode when no scheduler is given (see :func:`run_graph`).
+        Local execution mode (see :func:`run_graph`). Tasks run on the executor handed
+        over with :func:`executor` (a Dask cluster when it names one).
     desc, unit : str
         Progress bar label and unit.
     on_result : callable, optional
@@ -288,8 +380,6 @@ def run_tasks(
             bar.update(1)
 
         t0 = time.perf_counter()
-        results = run_graph(
-            graph, keys, scheduler=scheduler, workers=workers, mode=mode, on_done=done
-        )
+        results = run_graph(graph, keys, workers=workers, mode=mode, on_done=done)
         bar.set_postfix_str(f"{time.perf_counter() - t0:.1f} s", refresh=False)
     return results

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import connectoscope as cs
 from connectoscope.connectome import (
     ConnectivityMatrix,
     SynapseTable,
@@ -88,10 +89,13 @@ def test_condense_on_a_dask_cluster_address(tmp_path):
     src = write_synthetic_dataset(
         tmp_path / "parts", 20_000, n_partitions=2, n_pre=40, n_post=300, workers=1
     )
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
-        r = condense_parquet(src, tmp_path / "out", scheduler=cluster.scheduler_address)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        cs.executor(cluster.scheduler_address),
+    ):
+        r = condense_parquet(src, tmp_path / "out")
     assert r["synapses"] == 20_000
     got = _sorted(pd.read_parquet(tmp_path / "out"))
     ref = _sorted(_in_memory(src))

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError, DatasetExistsError, SourceNotFoundError
+from ..parallel import run_tasks
 from ._ids import as_id_array
 
 __all__ = ["condense_parquet"]
@@ -148,7 +149,6 @@ def condense_parquet(
     out: str | os.PathLike[str],
     *,
     columns: Mapping[str, str] | None = None,
-    scheduler: str | Any | None = None,
     workers: int | None = None,
     batch_rows: int = 2_000_000,
     bucket_rows: int = 4_000_000,
@@ -169,9 +169,6 @@ def condense_parquet(
     columns : mapping, optional
         ``pre``/``post``/``size`` column names (default MICrONS names; ``size`` may be
         absent).
-    scheduler : str or distributed.Client, optional
-        Run the tasks on this Dask cluster (shared filesystem needed); default local
-        processes.
     workers : int, optional
         Local worker processes (default: number of cores; 1 runs in this process).
     batch_rows, bucket_rows : int
@@ -187,8 +184,6 @@ def condense_parquet(
         ``synapses``, ``pairs``, ``files``, ``buckets``, ``seconds``, ``out``.
     """
     import pyarrow.parquet as pq
-
-    from ..parallel import run_tasks
 
     t0 = time.perf_counter()
     src = Path(source)
@@ -219,7 +214,6 @@ def condense_parquet(
         maps = run_tasks(
             _map_task,
             [(str(f), i, cols, n_buckets, str(spill), batch_rows) for i, f in enumerate(files)],
-            scheduler=scheduler,
             workers=workers,
             desc="condense: map",
             unit="file",
@@ -235,7 +229,6 @@ def condense_parquet(
                 (str(spill / f"bucket-{k:05d}"), str(tmp_out / f"part-{k:05d}.parquet"), as_int64)
                 for k in range(n_buckets)
             ],
-            scheduler=scheduler,
             workers=workers,
             desc="condense: reduce",
             unit="bucket",

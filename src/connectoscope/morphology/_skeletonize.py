@@ -47,7 +47,9 @@ from ..precomputed import skeleton_info, write_skeletons
 from ..segmentation import ObjectMaps, Selection
 from ..volume import VolumeLayer
 from ._io import skeleton_to_precomputed
+from ._nml import _orient
 from ._skeleton import Skeleton
+from ._swc import write_swc
 
 __all__ = [
     "SPLITS",
@@ -583,16 +585,24 @@ def _label(
 
 
 def _segment_synapses(dataset: Store) -> Any:
-    """The dataset's synapse table when it names segment ids and positions, else None."""
-    try:
-        from ..connectome import SynapseTable
+    """The dataset's synapse table (``synapses/synapses.parquet``, positions in nm) when it
+    names segment ids, else None."""
+    import pandas as pd
 
-        t = SynapseTable.from_store(dataset)
-    except Exception:  # no synapses in this dataset: no flow split
+    p = dataset.layout.synapses_table
+    if not p.exists():
         return None
-    df = t.df
-    need = {"pre_segment_id", "post_segment_id", "x_nm", "y_nm", "z_nm"}
-    return df if need <= set(df.columns) else None
+    need = ["pre_segment_id", "post_segment_id", "x_nm", "y_nm", "z_nm"]
+    names = set(pd.read_parquet(p, columns=[]).columns) | _parquet_columns(p)
+    if not set(need) <= names:
+        return None
+    return pd.read_parquet(p, columns=need)
+
+
+def _parquet_columns(path: Any) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.ParquetFile(path).schema_arrow.names)
 
 
 def _object_synapses(df: Any, segs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -611,8 +621,6 @@ def _write(
     level: int,
     method: str,
 ) -> None:
-    from ._swc import write_swc
-
     folder = dataset.folder("skeletons", create=True)
     write_skeletons(
         folder,
@@ -657,8 +665,6 @@ def _kimimaro_tree(
     """kimimaro's TEASAR on a mask: ``(zyx voxel of each vertex, parent, radius nm)``,
     a forest rooted at each piece's widest vertex."""
     kimimaro = _require_kimimaro()
-    from ._nml import _orient
-
     const = 4 * float(vs_xyz[0]) if const_nm is None else float(const_nm)
     labels_xyz = np.asfortranarray(mask_zyx.astype(np.uint8).T)  # kimimaro indexes x, y, z
     res = kimimaro.skeletonize(

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._store import Store
 from ..errors import InvalidParameterError
+from ..geometry import Bbox
+from ..parallel import run_tasks
 from ..volume import VolumeLayer
 
 __all__ = ["count_components", "segment_components"]
@@ -55,7 +56,7 @@ def _label_block(
         faces[(ax, 0)] = np.ascontiguousarray(np.take(cc, 0, axis=ax)).astype(np.int64)
         faces[(ax, 1)] = np.ascontiguousarray(np.take(cc, -1, axis=ax)).astype(np.int64)
     stop = tuple(a + s for a, s in zip(start_zyx, arr.shape))
-    return _BlockResult(start_zyx, stop, int(n), seg, faces)  # type: ignore[arg-type]
+    return _BlockResult(start_zyx, stop, int(n), seg, faces)
 
 
 def _merge(
@@ -173,7 +174,6 @@ class _ComponentTask:
 
 
 def _component_task(task: _ComponentTask) -> _BlockResult:
-    from ..geometry import Bbox
 
     layer = VolumeLayer(Store(task.ds_path), task.layer)
     box = Bbox(task.start_zyx[::-1], task.stop_zyx[::-1])
@@ -187,7 +187,6 @@ def segment_components(
     connectivity: int = 26,
     layer: str = "segmentation",
     workers: int | None = None,
-    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Connected pieces of every segment of a dataset's label layer, one task per shard.
 
@@ -199,14 +198,12 @@ def segment_components(
     layer : str
     workers : int, optional
         Worker processes (default: all cores).
-    scheduler : str or distributed.Client, optional
 
     Returns
     -------
     pandas.DataFrame
         ``segment_id`` (uint64), ``components`` (int64).
     """
-    from ..parallel import run_tasks
 
     _check_connectivity(connectivity)
     vol = VolumeLayer(dataset, layer)
@@ -220,7 +217,6 @@ def segment_components(
         _component_task,
         tasks,
         workers=1 if len(tasks) < 2 else workers,
-        scheduler=scheduler,
         desc="components",
         unit="shard",
     )

@@ -20,8 +20,9 @@ import numpy as np
 
 from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
-from ..sources._readers import SourceReader
-from ..volume import VolumeLayer
+from ..geometry import Bbox
+from ..sources import BaseSource
+from ..volume import StorageSpec, VolumeLayer, remove_layer, write_layer
 from ._maps import ObjectMaps
 
 __all__ = ["map_segmentation", "mapped_layer_name"]
@@ -33,7 +34,7 @@ def mapped_layer_name(kind: str) -> str:
 
 
 @dataclass
-class _MappedSource(SourceReader):
+class _MappedSource(BaseSource):
     """Level 0 of the segmentation seen through one kind's object map (picklable)."""
 
     ds_path: str = ""
@@ -51,8 +52,6 @@ class _MappedSource(SourceReader):
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         import fastremap
-
-        from ..geometry import Bbox
 
         if self._state is None:
             ds = Store(self.ds_path)
@@ -79,7 +78,6 @@ def map_segmentation(
     kind: str,
     *,
     workers: int | None = None,
-    scheduler: Any = None,
     overwrite: bool = False,
 ) -> VolumeLayer:
     """Materialise the mapped segmentation of ``kind`` as a label layer with its pyramid.
@@ -91,8 +89,6 @@ def map_segmentation(
         An object kind of the dataset (``neuron``, ``axon``...).
     workers : int, optional
         Worker processes (default: all cores), one output shard per task.
-    scheduler : str or distributed.Client, optional
-        Run the shard tasks on a Dask cluster.
     overwrite : bool
         Replace an existing mapped layer of this kind. Without it, an existing layer made
         from the same segmentation and object map is returned as is, and one made from
@@ -117,8 +113,6 @@ def map_segmentation(
     >>> layer = map_segmentation("demo.cscope", "neuron")  # doctest: +SKIP
     >>> layer.read(level=1).max()  # doctest: +SKIP
     """
-    from ..volume._build import _build, _remove_layer
-
     ds = dataset if isinstance(dataset, Store) else Store(dataset)
     maps = ObjectMaps.from_store(ds)
     seg_ids, obj_ids = maps.segments(kind), maps.lookup(kind, maps.segments(kind))
@@ -132,7 +126,7 @@ def map_segmentation(
     if ds.has_layer(name):
         existing = ds.layer(name)
         if overwrite:
-            _remove_layer(ds, name)
+            remove_layer(ds, name)
         elif existing.get("signature") != sig:
             raise DatasetExistsError(
                 f"{ds.path}: layer {name!r} was made from another segmentation or object map; "
@@ -148,15 +142,13 @@ def map_segmentation(
         kind=kind,
     )
     lev0 = seg.levels[0]
-    return _build(
+    return write_layer(
         ds,
         name,
-        "segmentation",
         src,
+        kind="segmentation",
+        storage=StorageSpec(chunk_xyz=lev0.chunk_zyx[::-1], shard_xyz=lev0.shard_zyx[::-1]),
         workers=workers,
-        scheduler=scheduler,
         signature=sig,
         extra={"mapped_from": "segmentation", "object_kind": kind},
-        chunk_xyz=lev0.chunk_zyx[::-1],
-        shard_xyz=lev0.shard_zyx[::-1],
     )

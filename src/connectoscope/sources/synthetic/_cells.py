@@ -20,6 +20,7 @@ All lengths are nm, positions ``(x, y, z)`` in the tissue frame (see ``_geometry
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,12 @@ __all__ = [
     "Tissue",
     "plan_cells",
 ]
+
+#: A whole neuron's branches: (points, radii, segment ids, path distance from the soma,
+#: object id), under "dend" and "axon".
+Parts = dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]]]
+#: A planned output target: what the passing dendrite grown past a bouton must carry.
+Target = dict[str, Any]
 
 EXCITATORY_TYPES = ("4P", "23P", "5P-IT", "6P-IT")
 EXCITATORY_P = (0.7, 0.12, 0.1, 0.08)
@@ -378,14 +385,12 @@ class _Planner:
                 break
         return best
 
-    def grow_neuron(
-        self, s: int, cell: int
-    ) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        """Dendrites and axon of whole neuron ``s``: lists of (points, radii, sids)."""
+    def grow_neuron(self, s: int, cell: int) -> Parts:
+        """Dendrites and axon of whole neuron ``s`` (see :data:`Parts`)."""
         rng = self.rng
         c = self.cells[cell]
         exc = c.broad_type == "excitatory"
-        out: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"dend": [], "axon": []}
+        out: Parts = {"dend": [], "axon": []}
         p0, p1 = self.soma_p[s]
         apical = (p1 - p0) / max(float(np.linalg.norm(p1 - p0)), 1e-9)
         dirs: list[np.ndarray] = []
@@ -416,7 +421,7 @@ class _Planner:
                 rad = np.maximum(r_min, rs * np.exp(-arc / DENDRITE_DECAY_NM))
                 sid = self.register_curve(pts, rad, DENDRITE, cell, dobj, None)
                 self.obst.add_capsules(pts[:-1], pts[1:], rad[:-1], rad[1:], cell)
-                out["dend"].append((pts, rad, sid, s0 + arc, dobj))  # type: ignore[arg-type]
+                out["dend"].append((pts, rad, sid, s0 + arc, dobj))
                 if depth < 3 and arc[-1] > 6000 and rng.random() < 0.75:
                     b = int(np.searchsorted(arc, rng.uniform(4000, min(10000, arc[-1] - 2000))))
                     t = pts[min(b + 1, len(pts) - 1)] - pts[b]
@@ -439,7 +444,7 @@ class _Planner:
             rad = np.where(arc < AIS_NM, 250.0, np.maximum(140.0, 250.0 - (arc - AIS_NM) * 0.05))
             sid = self.register_curve(main, rad, AXON, cell, aobj, None)
             self.obst.add_capsules(main[:-1], main[1:], rad[:-1], rad[1:], cell)
-            out["axon"].append((main, rad, sid, arc, aobj))  # type: ignore[arg-type]
+            out["axon"].append((main, rad, sid, arc, aobj))
             n_coll = int(rng.integers(3, 6))
             for _ in range(n_coll):
                 if arc[-1] < AIS_NM + 1500:
@@ -465,13 +470,13 @@ class _Planner:
                 cr[: min(len(cr), 4)] = np.linspace(rad[b], rc, min(len(cr), 4))
                 sid = self.register_curve(pts, cr, AXON, cell, aobj, None)
                 self.obst.add_capsules(pts[:-1], pts[1:], cr[:-1], cr[1:], cell)
-                out["axon"].append((pts, cr, sid, arc[b] + ca, aobj))  # type: ignore[arg-type]
+                out["axon"].append((pts, cr, sid, arc[b] + ca, aobj))
         return out
 
     # ------------------------------------------------------------------ synapse partners
     def plan_inputs(
-        self, s: int, cell: int, parts: dict
-    ) -> list[tuple[np.ndarray, np.ndarray, int]]:  # type: ignore[type-arg]
+        self, s: int, cell: int, parts: Parts
+    ) -> list[tuple[np.ndarray, np.ndarray, int]]:
         """Spines, shaft and soma synapses of whole neuron ``s``: the boutons are made here,
         the axons through them later. Candidates are proposed along every branch at once,
         checked against the other whole neurons in one go, then accepted one by one where
@@ -567,8 +572,8 @@ class _Planner:
         return pending
 
     def plan_outputs(
-        self, cell: int, parts: dict
-    ) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:  # type: ignore[type-arg]
+        self, cell: int, parts: Parts
+    ) -> list[tuple[np.ndarray, np.ndarray, float, Target]]:
         """Output boutons on the axon of a whole neuron and the targets they touch (a spine
         head, or the shaft, of a passing dendrite grown later). Returns (dendrite axis point,
         dendrite direction, dendrite radius, target description)."""
@@ -617,7 +622,7 @@ class _Planner:
         gq_all, _ = self.obst.clearance(q, rdp)
         gq_other, _ = self.obst.clearance(q, rdp, cell)
         ok &= np.where(spine, gq_all >= CLEAR_NM + 200, gq_other >= CLEAR_NM)
-        pending: list[tuple[np.ndarray, np.ndarray, float, dict]] = []  # type: ignore[type-arg]
+        pending: list[tuple[np.ndarray, np.ndarray, float, Target]] = []
         placed = []
         for k in np.flatnonzero(ok).tolist():
             if self.blobs.crowded(p[k], rb[k]) or (spine[k] and self.blobs.crowded(h[k], rh[k])):
@@ -673,7 +678,7 @@ def plan_cells(extent_nm: np.ndarray, rng: np.random.Generator) -> Tissue:
         pts = parts[0]["dend"][0][0]
         pl.anchor = pts[min(len(pts) - 1, 12)]
     axon_starts: list[tuple[np.ndarray, np.ndarray, int]] = []
-    dend_targets: list[tuple[np.ndarray, np.ndarray, float, dict]] = []  # type: ignore[type-arg]
+    dend_targets: list[tuple[np.ndarray, np.ndarray, float, Target]] = []
     for s, p in enumerate(parts):
         axon_starts += pl.plan_inputs(s, s, p)
         dend_targets += pl.plan_outputs(s, p)

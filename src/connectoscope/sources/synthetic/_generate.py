@@ -12,10 +12,26 @@ from typing import TypeVar
 
 import numpy as np
 
+from ..._config import config
+from ..._progress import progress as progress_bar
 from ...errors import InvalidParameterError
 from ...geometry import VoxelSize, VoxelSizeLike
+from ._cells import plan_cells
 from ._constants import KINDS
 from ._manifest import SynthManifest
+from ._microns import write_microns_connectome
+from ._scene import Scene, Tally, build_scene
+from ._synapses_plan import plan_synapses
+from ._tables import build_tables
+from ._writer import (
+    FULLRES_DIR,
+    MICRONS_DIR,
+    CubeWriter,
+    check_shape,
+    encode_block,
+    prepare_out,
+    write_tables,
+)
 
 __all__ = ["BLOCK_ZYX", "generate", "pick_missing"]
 
@@ -52,8 +68,6 @@ def _run_ordered(func: Callable[[T], R], items: list[T], workers: int) -> Iterat
 
 def _resolve_workers(workers: int | None) -> int:
     if workers is None:
-        from ..._config import config
-
         w = config.get("workers")
         return int(w) if w else max(1, os.cpu_count() or 1)
     if int(workers) < 1:
@@ -109,9 +123,6 @@ def _rasterise(
     measure: bool,
 ) -> None:
     """Compute every block of the cubes ``grids`` and write those in ``write``."""
-    from ._scene import Scene, Tally
-    from ._writer import CubeWriter, encode_block
-
     assert isinstance(scene, Scene)
     bz, by, bx = (min(cube, b) for b in BLOCK_ZYX)
     jobs = [
@@ -230,14 +241,6 @@ def generate(
     DatasetExistsError
         When OUT exists, is not empty and ``overwrite`` is false.
     """
-    # heavy imports (numba kernels, scipy) only when generating
-    from ..._progress import progress as progress_bar
-    from ._cells import plan_cells
-    from ._scene import build_scene
-    from ._synapses_plan import plan_synapses
-    from ._tables import build_tables
-    from ._writer import FULLRES_DIR, MICRONS_DIR, check_shape, prepare_out, write_tables
-
     try:
         shape = tuple(int(v) for v in shape_xyz)
     except (TypeError, ValueError) as e:
@@ -321,14 +324,12 @@ def generate(
             (fr_out / "segmentation").mkdir(parents=True, exist_ok=True)
             _rasterise(
                 fr_scene, fr_out, int(fullres_cube), [fr_grid], {fr_grid}, n_workers, bar, False
-            )  # type: ignore[arg-type]
+            )
 
     tables = build_tables(tissue, plan, scene, None if fr_scene is None else fr_scene.seen)
     write_tables(out, tables)
     conn_info: dict[str, object] = {}
     if connectome_synapses:
-        from ...connectome._synthetic import write_microns_connectome
-
         conn_info = write_microns_connectome(
             out / MICRONS_DIR, n_synapses=int(connectome_synapses), seed=seed
         )
@@ -363,7 +364,7 @@ def generate(
             {
                 **manifest.to_dict(),
                 "shape_xyz": [s_ * f for s_, f in zip(shape_t, fr_factor)],
-                "cube": int(fullres_cube),  # type: ignore[arg-type]
+                "cube": int(fullres_cube),
                 "voxel_size_nm": list(fr_vs.xyz),
                 "cubes_present": [list(fr_grid)],
                 "cubes_missing": [],

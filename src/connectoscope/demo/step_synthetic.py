@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
+from ..sources.synthetic import generate
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ...demo import DemoContext
+    from ._context import DemoContext
 
 __all__ = ["demo_step"]
 
 
 def demo_step(ctx: DemoContext) -> None:
     """Write ``ctx.synth_dir`` with ``ctx.shape_xyz``, ``ctx.cube`` and ``ctx.seed``."""
-    from ._generate import generate
 
     t0 = time.perf_counter()
+    # the MICrONS tutorial's 2,088,830 synapses at the default size; a smaller volume (tests)
+    # gets a proportionally smaller connectome
+    share = min(1.0, math.prod(ctx.shape_xyz) / (512 * 512 * 256))
     m = generate(
         ctx.synth_dir,
         shape_xyz=ctx.shape_xyz,
@@ -24,10 +29,11 @@ def demo_step(ctx: DemoContext) -> None:
         overwrite=True,
         progress=False,
         workers=ctx.workers,
+        connectome_synapses=max(20_000, round(2_088_830 * share)),
     )
     dt = time.perf_counter() - t0
     d = ctx.synth_dir
-    ctx.state["synth_manifest"] = m
+    ctx.synth_manifest = m
     sx, sy, sz = m.shape_xyz
     ext = [s * v / 1000 for s, v in zip(m.shape_xyz, m.voxel_size_nm)]
     ctx.note(
