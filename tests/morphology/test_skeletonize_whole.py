@@ -11,7 +11,7 @@ import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.morphology import Neuron, read_swc, skeletonize_dataset, skeletonize_mask
 from connectoscope.segmentation import ObjectMaps, Selection, import_objects
-from connectoscope.volume import VolumeLayer, ingest, write_array
+from connectoscope.volume import VolumeLayer, ingest, write_layer
 
 SHAPE = (320, 320, 192)  # 18 x 18 x 16 um at 56.2 x 56.2 x 84 nm: one whole neuron
 
@@ -133,7 +133,7 @@ def _rods_dataset(path, offset_vx=(0, 0, 0)):
     lab[disk, 10:50] = 1  # two pieces of one object, 16 voxels apart
     lab[disk, 66:110] = 2
     lab[18:23, 18:23, 30] = 1  # a bump (spur candidate)
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 1])}).save(ds)
     return ds
 
@@ -156,15 +156,22 @@ def test_pieces_joined_and_frame_offset(tmp_path):
     assert 900 < a.cable_length < 1300  # the gap is bridged once, no spur left
 
 
-def test_level_frame_voxel_centres(tmp_path):
-    ds = _rods_dataset(tmp_path / "c.cscope")
+def test_level_frame_voxel_centres(synth_ds, skeletons):
+    _, ds = synth_ds
     seg = VolumeLayer(ds, "segmentation")
-    sk = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=1, write=False)[1]
+    assert seg.num_levels >= 2
+    one = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=1, write=False)
     f1 = seg.frame(1)
-    # level-1 voxel centres: origin shifted by half the extra voxel size
-    idx = f1.from_nm(sk.vertices)
-    assert np.allclose(idx * 2, np.round(idx * 2))  # on (pooled) voxel centres of level 1
-    assert np.allclose(sk.vertices[:, 1:], 205.0, atol=25)
+    for nid, sk in one.items():
+        # a pooled voxel of level 1 is centred on the mean of the level-1 voxel centres it
+        # pools: integer or half-integer level-1 indices, in the dataset frame
+        idx = f1.from_nm(sk.vertices)
+        assert np.allclose(idx * 2, np.round(idx * 2), atol=1e-6)
+        # and the same soma as at level 0, within a level-1 voxel
+        d = np.linalg.norm(
+            sk.vertices[sk.roots[0]] - skeletons[nid].vertices[skeletons[nid].roots[0]]
+        )
+        assert d < 2 * max(f1.voxel_size.xyz)
 
 
 def test_skeletonize_mask_one_tree():

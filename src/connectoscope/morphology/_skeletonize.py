@@ -251,6 +251,29 @@ def _soma_vertices(sk: Skeleton, soma_radius_nm: float) -> np.ndarray:
     return out
 
 
+def _collapse_soma(sk: Skeleton, soma: np.ndarray) -> tuple[Skeleton, np.ndarray]:
+    """The soma as one vertex: the thinning's branches inside the soma go, the neurites
+    leaving it hang from the root (whose radius is the soma radius). Returns the new
+    skeleton and, for each of its vertices, the old index."""
+    root = int(sk.roots[0])
+    drop = soma.copy()
+    drop[root] = False
+    par = sk.parent.copy()
+    attach = (par >= 0) & drop[np.maximum(par, 0)] & ~drop
+    par[attach] = root
+    keep = np.flatnonzero(~drop)
+    new_index = np.full(len(sk), -1, np.int64)
+    new_index[keep] = np.arange(keep.size)
+    pid = np.where(par[keep] >= 0, sk.node_ids[np.maximum(par[keep], 0)], -1)
+    feats = {k: v[keep] for k, v in sk.features.items()}
+    feats["_old"] = keep
+    out = Skeleton.from_parents(
+        sk.node_ids[keep], pid, sk.vertices[keep], features=feats, name=sk.name, meta=sk.meta
+    )
+    old = out.features.pop("_old")
+    return out, old
+
+
 def _smooth_labels(sk: Skeleton, lab: np.ndarray, fixed: np.ndarray) -> np.ndarray:
     """Fill 0 labels from the tree (parents, then children), then give every unbranched
     stretch its majority label. ``fixed`` vertices keep theirs."""
@@ -547,8 +570,11 @@ def _label(
     soma_radius_nm: float,
     syn: tuple[np.ndarray, np.ndarray] | None,
 ) -> Skeleton:
-    """Soma, then axon/dendrite by the maps or by synapse flow."""
+    """Soma (collapsed into the root), then axon/dendrite by the maps or by synapse flow."""
     soma = _soma_vertices(sk, soma_radius_nm)
+    if soma.sum() > 1:
+        sk, keep = _collapse_soma(sk, soma)
+        lin, soma = lin[keep], soma[keep]
     comp = np.zeros(len(sk), np.int32)
     # kind counts of each vertex's pooled voxel and its 26 neighbours
     sz, sy, sx = shape_zyx

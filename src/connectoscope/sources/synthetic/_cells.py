@@ -86,11 +86,11 @@ SHAFT_SYNAPSES_PER_UM = {"excitatory": 0.12, "inhibitory": 0.8}
 SOMA_SYNAPSES = {"excitatory": (12, 25), "inhibitory": (20, 40)}
 OUTPUT_BOUTON_SPACING_NM = (2000.0, 4000.0)
 AIS_NM = 4000.0  # axon initial segment: 0.5 um thick, no boutons
-PASSING_AXON_RADIUS_NM = (55.0, 160.0)
+PASSING_AXON_RADIUS_NM = (60.0, 170.0)
 PASSING_DENDRITE_RADIUS_NM = (300.0, 650.0)
 #: Length densities (um of neurite per um^3 of volume) the passing neurites are topped up to.
-AXON_LENGTH_PER_UM3 = 5.0
-DENDRITE_LENGTH_PER_UM3 = 0.35
+AXON_LENGTH_PER_UM3 = 8.0
+DENDRITE_LENGTH_PER_UM3 = 0.5
 CLEAR_NM = 100.0  # gap kept between whole neurons and everything else
 
 

@@ -21,7 +21,7 @@ from ._synapses_plan import VESICLE_RADIUS_NM, SynapsePlan
 __all__ = ["HALO", "Scene", "Tally", "build_scene"]
 
 HALO = 2
-GLIA_CELL_NM = 700.0
+GLIA_CELL_NM = 1000.0
 NOISE_SIGMA = 11.0
 #: mean cytoplasm grey per kind; glia are the palest, somata the darkest.
 BASE_GREY = {SOMA: 150, DENDRITE: 166, SPINEHEAD: 170, AXON: 176, BOUTON: 180}
