@@ -137,6 +137,7 @@ def test_surfaces_format_precomputed(tmp_path):
     # legacy output stays available
     assert main([*argv, "-o", str(tmp_path / "ply")]) == 0
     assert json.loads((folder / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
+    assert not list(folder.glob("*.shard")) and (folder / "1:0").is_file()
 
 
 def test_second_reader_decodes_every_lod(tmp_path):

@@ -427,6 +427,8 @@ def make_surfaces(
         else:
             if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
                 (folder / "info").unlink()  # legacy again: the writer puts its own info
+                for stale in folder.glob("*.shard"):
+                    stale.unlink()
             res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
         meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])
