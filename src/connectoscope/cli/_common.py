@@ -157,18 +157,13 @@ def add_subcommand(
     sub: Any, name: str, *, help: str, description: str | None = None, epilog: str | None = None
 ) -> argparse.ArgumentParser:
     """Add a sub-command parser with the house formatting."""
-    return sub.add_parser(  # type: ignore[no-any-return]
+    return sub.add_parser(
         name,
         help=help,
         description=description or help,
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-
-
-def existing_path(text: str) -> Path:
-    """argparse type: a path that must exist."""
-    return Path(text)
 
 
 # ---------------------------------------------------------------------------- user errors

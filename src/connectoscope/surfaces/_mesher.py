@@ -140,8 +140,8 @@ def plan_blocks(
                 re = tuple(min(c[1] + 1, int(b)) for c, b in zip(core, stop_xyz))
                 lo = tuple(c[0] == int(a) for c, a in zip(core, start_xyz))
                 hi = tuple(c[1] >= int(b) for c, b in zip(core, stop_xyz))
-                out.append((rs, re, lo, hi))  # type: ignore[arg-type]
-    return out  # type: ignore[return-value]
+                out.append((rs, re, lo, hi))
+    return out
 
 
 def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -284,7 +284,7 @@ def _finish_group(
         [p[0] for p in ps],
         [p[1] for p in ps],
         [p[2] for p in ps],
-        sums=[(p[3], p[4]) for p in ps],  # type: ignore[misc]
+        sums=[(p[3], p[4]) for p in ps],
     )
     v_nm, f, src = simplify_mesh(v * vs, f, err, quadrics=(q, w))
     return gid, v_nm / vs, f, (segs[src] if segs is not None else None)

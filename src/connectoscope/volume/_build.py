@@ -75,10 +75,6 @@ class StorageSpec:
                 )
             object.__setattr__(self, name, t)
 
-    @property
-    def custom(self) -> bool:
-        return self.chunk_xyz is not None or self.shard_xyz is not None
-
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "chunk_xyz": list(self.chunk_xyz) if self.chunk_xyz else None,
@@ -202,7 +198,7 @@ def _assemble(task: _ShardTask, pieces: Sequence[Any]) -> np.ndarray | None:
     if len(got) == 1:
         (pstart, arr) = got[0]
         if tuple(pstart) == task.start and arr.shape == shape:
-            return arr  # type: ignore[no-any-return]
+            return arr
     dtype = got[0][1].dtype
     out = np.empty(shape, dtype)
     covered = 0
