@@ -13,8 +13,9 @@ block-wise mesh has about as many triangles as one made in a single call.
 
 zmesh's marching cubes holds the GIL: blocks run in worker *processes*
 (:func:`connectoscope.parallel.run_tasks`), largest first (the pool hands out one task at a
-time, so work is balanced by voxels); the stitching of groups runs in the workers too, in
-batches balanced by triangle count.
+time, so work is balanced by voxels); with many groups (dense meshing) the stitching runs in
+the workers too, in batches balanced by triangle count; with a few (one object) it runs here,
+where the pieces already are.
 """
 
 from __future__ import annotations

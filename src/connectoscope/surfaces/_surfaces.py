@@ -290,7 +290,10 @@ def _write_multires(
     # stay inside the grid, and every LOD's planes fall on the chunk grid
     whole = seg.bbox(res.level)
     corner = np.asarray(seg.frame(res.level).bbox_to_nm(whole)[0], np.float64)
-    err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
+    if simplify_nm == "voxel":
+        err = float(vs.max()) / 2
+    else:
+        err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
     for stale in folder.glob("*:0"):
         stale.unlink()  # legacy manifests would outlive the new info
     for stale in folder.glob("frag_*"):
@@ -431,6 +434,8 @@ def make_surfaces(
         else:
             if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
                 (folder / "info").unlink()  # legacy again: the writer puts its own info
+                for stale in folder.glob("*.shard"):
+                    stale.unlink()
             res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
         meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])
