@@ -260,7 +260,7 @@ def _fetch_target(argv: list[str]) -> str | None:
 @dataclass
 class Tour:
     folder: Path
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
     steps: list[Step] = field(default_factory=list)
     failed: Step | None = None
     fetched: dict[str, Step] = field(default_factory=dict)  # dataset name -> its step
@@ -306,8 +306,13 @@ def tour(tmp_path_factory: pytest.TempPathFactory):
     yield result
 
 
+def _tour_ok(tour: Tour, what: str = "") -> None:
+    if tour.failed is not None:
+        pytest.fail(what + tour.failed.describe(), pytrace=False)
+
+
 def test_cli_tour_runs_as_written(tour):
-    assert tour.failed is None, tour.failed.describe()
+    _tour_ok(tour)
     n = len(tour.steps)
     assert n >= 15, f"the command-line tour has only {n} commands"
     for name, step in tour.fetched.items():
@@ -327,7 +332,7 @@ def test_cli_tour_runs_as_written(tour):
 def test_cli_tour_fetch_gets_the_real_tables(tour):
     """With the real tables at hand (served on 127.0.0.1), the README's fetch verifies and
     keeps them byte for byte."""
-    assert tour.failed is None, tour.failed.describe()
+    _tour_ok(tour)
     assert tour.fetched, "the README tour fetches nothing"
     for name, step in tour.fetched.items():
         real = require_shared(MIRRORED[name])
@@ -341,7 +346,7 @@ def test_cli_tour_fetch_gets_the_real_tables(tour):
 
 
 def test_python_tour_runs_as_written(tour):
-    assert tour.failed is None, f"the command-line tour failed first: {tour.failed.describe()}"
+    _tour_ok(tour, "the command-line tour failed first: ")
     blocks = section_blocks(README, PY_SECTION, "python")
     code = "\n".join(b.text for b in blocks)
     step = run_python(code, blocks[0].line, tour.folder, tour.env, "readme_python_tour")
@@ -363,7 +368,7 @@ def test_the_docs_pages_have_runnable_examples():
 
 @pytest.mark.parametrize("page", runnable_pages())
 def test_docs_page_examples_run(page, tour, tmp_path):
-    assert tour.failed is None, f"the README tour failed first: {tour.failed.describe()}"
+    _tour_ok(tour, "the README tour failed first: ")
     folder = tmp_path / "work"
     shutil.copytree(tour.folder, folder, symlinks=True)
     path = DOCS / f"{page}.md"
