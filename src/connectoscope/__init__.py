@@ -13,10 +13,11 @@ import importlib
 from typing import Any
 
 from ._config import config
+from ._store import package_version
 from .errors import ConnectoscopeError, ConnectoscopeWarning
 from .geometry import Bbox, VoxelSize
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 # name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {

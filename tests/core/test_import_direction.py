@@ -16,6 +16,7 @@ RANK = {
     "_config": 0,
     "_progress": 1,
     "_atomic": 1,
+    "_deps": 1,
     "_kvstore": 1,
     "geometry": 1,
     "colors": 1,

@@ -205,3 +205,17 @@ def test_killed_export_part_is_cleaned_by_the_next_run(tmp_path, source):
     )
     assert r.returncode == 0, r.stderr
     assert out.exists() and [f for f in os.listdir(tmp_path) if f.endswith(".part")] == []
+
+
+def test_ingest_refused_before_any_layer_leaves_no_dataset(tmp_path, capsys):
+    """A refusal before anything is written (a float array given as a segmentation) used to
+    leave a dataset folder with nothing in it, in the way of the next try."""
+    np.save(tmp_path / "f.npy", np.ones((16, 32, 32), np.float32))
+    argv = ["--layer", "segmentation", "--voxel-size", "4,4,40", "--workers", "1"]
+    rc = main(["ingest", str(tmp_path / "f.npy"), str(tmp_path / "new.cscope"), *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and "integer ids" in err and "Traceback" not in err, err
+    assert not (tmp_path / "new.cscope").exists()
+    np.save(tmp_path / "i.npy", np.ones((16, 32, 32), np.uint32))
+    rc = main(["ingest", str(tmp_path / "i.npy"), str(tmp_path / "new.cscope"), *argv])
+    assert rc == 0, capsys.readouterr().err  # nothing in the way

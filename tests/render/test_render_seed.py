@@ -101,7 +101,8 @@ def test_seg_color_map_by_kinds_with_levels(ds, tmp_path):
     png = tmp_path / "plane.png"
     argv = ["render", "plane", str(ds.path), "--z", "12", "--by", "dendrite:red"]
     argv += ["--by", "axon:lime", "--by", "spinehead:blue", "--levels", "95,0", "120,0.9"]
-    assert main([*argv, "234,1", "-o", str(png)]) == 0
+    # --opacity 1: ChimeraX's own brightness x colour; --plain: one pixel per voxel, no band
+    assert main([*argv, "234,1", "--opacity", "1", "--plain", "-o", str(png)]) == 0
     img = _png(png)
     b200 = round(0.9 + (200 - 120) / (234 - 120) * 0.1, 6)  # brightness of EM value 200
     b100 = round((100 - 95) / (120 - 95) * 0.9, 6)  # of EM value 100
@@ -127,10 +128,9 @@ def test_movies(ds, tmp_path):
         seen.append(np.asarray(gif.convert("RGB")).astype(int))
     assert all(np.abs(seen[0] - f).mean() > 2 for f in seen[1:])  # the camera turns
     sl = tmp_path / "slice.mp4"
-    argv = ["movie", str(ds.path), "--slice", "z", "--by-kind", "axon:lime"]
-    assert (
-        main([*argv, "--levels", "95,0", "120,0.9", "234,1", "--frames", "6", "-o", str(sl)]) == 0
-    )
+    argv = ["movie", str(ds.path), "--slice", "z", "--by-kind", "axon:lime", "--plain"]
+    argv += ["--opacity", "1", "--min-size", "0", "--levels", "95,0", "120,0.9", "234,1"]
+    assert main([*argv, "--frames", "6", "-o", str(sl)]) == 0
     import imageio.v2 as iio
 
     frames = iio.mimread(sl)

@@ -94,6 +94,7 @@ def test_errors_name_the_url(local, tmp_path, monkeypatch, capsys):
         # an ingest that fails part-way leaves an incomplete layer that resumes (or, when no
         # shard was finished before the failure, no dataset folder at all)
         dst = tmp_path / "copy.cscope"
+        Dataset.create(dst, voxel_size=(16, 16, 40))  # an existing dataset keeps what was done
         with pytest.raises(RemoteAccessError):
             ingest(f"{srv.url}/ds.cscope#segmentation", dst, layer="segmentation", workers=1)
         kept = dst.exists()

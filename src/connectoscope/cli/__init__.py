@@ -18,6 +18,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import ConnectoscopeError, InvalidParameterError
 from ..parallel import executor
@@ -74,7 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import warnings
 
-    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
         print(f"connectoscope {args.command}: warning: {message}", file=sys.stderr)
 
     old_show = warnings.showwarning

@@ -157,7 +157,7 @@ def add_subcommand(
     sub: Any, name: str, *, help: str, description: str | None = None, epilog: str | None = None
 ) -> argparse.ArgumentParser:
     """Add a sub-command parser with the house formatting."""
-    return sub.add_parser(  # type: ignore[no-any-return]
+    return sub.add_parser(
         name,
         help=help,
         description=description or help,
@@ -273,6 +273,12 @@ def describe_user_error(exc: BaseException) -> str | None:
     """
     import json
 
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        from .._deps import EXTRA_OF, missing_dependency
+
+        if exc.name.split(".")[0] in EXTRA_OF:  # an optional extra that is not installed
+            return str(missing_dependency(exc.name))
+        return None
     if isinstance(exc, OSError):
         path = exc.filename if exc.filename is not None else _path_in_traceback(exc)
         where = f"{path}: " if path else ""

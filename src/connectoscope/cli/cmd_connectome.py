@@ -212,9 +212,26 @@ def register(sub: Any) -> None:
         help="heatmap: property for sorting and side bars; types: the property (default cell_type)",
     )
     p.add_argument(
-        "--split-by", default=None, help="hist: split by this property (broad_type: E->E vs I->E)"
+        "--split-by",
+        default=None,
+        help="hist, size-hist: one panel/curve per presynaptic group of this property onto "
+        "--target cells (broad_type: E->E vs I->E)",
     )
-    p.add_argument("--status", default="status_axon", help="somas: colour by this property")
+    p.add_argument(
+        "--target",
+        default=None,
+        help="hist, size-hist with --split-by: the postsynaptic group (default excitatory)",
+    )
+    p.add_argument(
+        "--status", default=None, help="somas: colour by this property (default status_axon)"
+    )
+    p.add_argument("--log", action="store_true", help="hist: counts on a log axis")
+    p.add_argument(
+        "--size-unit",
+        default=None,
+        help="heatmap (sum, log_sum), size-hist: unit of the synapse size column "
+        "(default voxels, as MICrONS)",
+    )
     _add_filters(p)
     p.add_argument("-o", "--output", required=True, help="figure (.png or .svg)")
     p.set_defaults(func=run_plot)
@@ -381,6 +398,31 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``connectome plot`` options and the kinds that take them (others refuse them).
+PLOT_OPTIONS = {
+    "weight": ("heatmap", "types"),
+    "sort_by": ("heatmap", "types"),
+    "split_by": ("hist", "size-hist"),
+    "target": ("hist", "size-hist"),
+    "status": ("somas",),
+    "log": ("hist",),
+    "size_unit": ("heatmap", "size-hist"),
+}
+
+
+def check_plot_options(args: argparse.Namespace) -> None:
+    """Refuse an option the chosen ``--kind`` would not use (instead of ignoring it)."""
+    for name, kinds in PLOT_OPTIONS.items():
+        if getattr(args, name) not in (None, False) and args.kind not in kinds:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidParameterError(
+                f"{flag} does not apply to --kind {args.kind}; it is for --kind "
+                f"{' and '.join(kinds)}"
+            )
+    if args.target is not None and args.split_by is None:
+        raise InvalidParameterError("--target needs --split-by (the property it is a value of)")
+
+
 def run_plot(args: argparse.Namespace) -> int:
     from ..connectome import (
         load_matrix,
@@ -391,15 +433,23 @@ def run_plot(args: argparse.Namespace) -> int:
         plot_type_by_type,
     )
 
+    check_plot_options(args)
     m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    unit = args.size_unit or "voxels"
     if args.kind == "heatmap":
-        out = plot_heatmap(m, args.output, weight=args.weight or "binary", sort_by=args.sort_by)
+        out = plot_heatmap(
+            m, args.output, weight=args.weight or "binary", sort_by=args.sort_by, size_unit=unit
+        )
     elif args.kind == "hist":
-        out = plot_synapses_per_connection(m, args.output, split_by=args.split_by)
+        out = plot_synapses_per_connection(
+            m, args.output, split_by=args.split_by, target=args.target, log=args.log
+        )
     elif args.kind == "size-hist":
-        out = plot_size_histograms(m, args.output)
+        out = plot_size_histograms(
+            m, args.output, split_by=args.split_by, target=args.target, size_unit=unit
+        )
     elif args.kind == "somas":
-        out = plot_somas(m, args.output, status=args.status)
+        out = plot_somas(m, args.output, status=args.status or "status_axon")
     else:
         out = plot_type_by_type(
             m, args.output, prop=args.sort_by or "cell_type", weight=args.weight or "probability"

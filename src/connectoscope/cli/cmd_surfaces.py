@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
         epilog=(
             "examples (the seed's ChimeraX commands):\n"
             "  connectoscope surfaces demo.cscope --each neuron -o meshes/        # seg surf #1 each neuron\n"
-            "  connectoscope surfaces demo.cscope --where neuron=1 --color yellow --by spinehead:red -o n1/"
+            "  connectoscope surfaces demo.cscope --where neuron=1 --color yellow --by spinehead:red -o n1/\n"
+            "  connectoscope surfaces demo.cscope --each neuron --simplify 40 --format precomputed  # viewer LODs"
         ),
     )
     p.add_argument("dataset")
@@ -52,7 +53,16 @@ def register(sub: Any) -> None:
         help="block shape in voxels (default: the storage shard)",
     )
     add_parallel_options(p)
-    p.add_argument("--format", choices=["ply", "obj", "glb"], default="ply")
+    p.add_argument(
+        "--format",
+        choices=["ply", "obj", "glb", "precomputed"],
+        default="ply",
+        help=(
+            "mesh file format in -o (default ply); precomputed: no files, the dataset's "
+            "meshes/ folder gets multi-resolution sharded Draco meshes for the viewer instead "
+            "of legacy ones"
+        ),
+    )
     p.add_argument(
         "--max-voxels", type=int, default=None, help="voxel budget for the automatic level"
     )

@@ -114,7 +114,7 @@ def export_chimerax(
                     f"--subsamples {','.join(map(str, f))}: no pyramid level has that spacing; "
                     f"available: {have}"
                 )
-            chosen.append(by_factor[f])  # type: ignore[index]
+            chosen.append(by_factor[f])
     labels = vol.kind == "segmentation" and vol.dtype.kind in "iu"
     table = _object_table(ds) if labels else None
     ids = _IdPlan(vol, table, out, renumber=renumber) if labels else None
@@ -137,7 +137,7 @@ def export_chimerax(
                     shape=shape,
                     dtype=ids.dtype if ids is not None else vol.dtype,
                     chunks=tuple(min(chunk, s) for s in shape),
-                    **_blosc(),  # type: ignore[arg-type]
+                    **_blosc(),
                 )
                 if li:
                     d.attrs["subsample_spacing"] = np.array(lev.factor_xyz, np.int32)

@@ -62,7 +62,7 @@ class ShardedReader:
 
     loc: Location
     spec: dict[str, Any]
-    _index: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _index: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
     _mini: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
     )
@@ -83,7 +83,7 @@ class ShardedReader:
                 raise DataFormatError(f"{self.loc.url}/{name}: truncated shard index")
             idx = np.frombuffer(bytes(r.value), "<u8").reshape(-1, 2)
         with self._lock:
-            self._index[name] = idx  # type: ignore[assignment]
+            self._index[name] = idx
         return idx
 
     def _minishard(self, name: str, mini: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

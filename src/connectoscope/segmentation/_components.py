@@ -56,7 +56,7 @@ def _label_block(
         faces[(ax, 0)] = np.ascontiguousarray(np.take(cc, 0, axis=ax)).astype(np.int64)
         faces[(ax, 1)] = np.ascontiguousarray(np.take(cc, -1, axis=ax)).astype(np.int64)
     stop = tuple(a + s for a, s in zip(start_zyx, arr.shape))
-    return _BlockResult(start_zyx, stop, int(n), seg, faces)  # type: ignore[arg-type]
+    return _BlockResult(start_zyx, stop, int(n), seg, faces)
 
 
 def _merge(

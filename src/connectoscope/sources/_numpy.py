@@ -204,4 +204,4 @@ def open_numpy(p: Path, inner: str | None, axes: str | None) -> NumpySource:
             )
         axes = "zyx"
     zyx = tuple(shape) if axes == "zyx" else tuple(shape[::-1])
-    return NumpySource(p, zyx, np.dtype(dtype), key=key, axes=axes)  # type: ignore[arg-type]
+    return NumpySource(p, zyx, np.dtype(dtype), key=key, axes=axes)

@@ -35,7 +35,7 @@ from ..errors import (
     InvalidParameterError,
     SourceNotFoundError,
 )
-from ..geometry import Bbox
+from ..geometry import Bbox, float3, int3
 from ._base import BaseSource
 
 __all__ = [
@@ -438,10 +438,10 @@ def open_precomputed(
     s = info["scales"][i]
     try:
         dtype = np.dtype(str(info["data_type"]))
-        size = tuple(int(v) for v in s["size"])
-        offset = tuple(int(v) for v in s.get("voxel_offset", (0, 0, 0)))
-        chunk = tuple(int(v) for v in s["chunk_sizes"][0])
-        res = tuple(float(v) for v in s["resolution"])
+        size = int3(s["size"])
+        offset = int3(s.get("voxel_offset", (0, 0, 0)))
+        chunk = int3(s["chunk_sizes"][0])
+        res = float3(s["resolution"])
         key = str(s["key"])
         encoding = str(s.get("encoding", "raw"))
     except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -456,7 +456,7 @@ def open_precomputed(
             f"{loc.url}: scale {key} has encoding {encoding!r}; readable encodings are "
             + ", ".join(TS_ENCODINGS + OWN_ENCODINGS)
         )
-    whole = Bbox(offset, tuple(o + n for o, n in zip(offset, size)))  # type: ignore[arg-type]
+    whole = Bbox(offset, int3(o + n for o, n in zip(offset, size)))
     box = whole
     if bbox is not None:
         box = Bbox.parse(bbox) if isinstance(bbox, str) else bbox
@@ -479,11 +479,11 @@ def open_precomputed(
         scale_index=i,
         scale_key=key,
         encoding=encoding,
-        chunk_size=chunk,  # type: ignore[arg-type]
-        layer_offset=offset,  # type: ignore[arg-type]
-        layer_size=size,  # type: ignore[arg-type]
+        chunk_size=chunk,
+        layer_offset=offset,
+        layer_size=size,
         sharding=sharding if isinstance(sharding, dict) else None,
-        voxel_size_nm=res,  # type: ignore[arg-type]
+        voxel_size_nm=res,
         layer_type=str(info.get("type", "image")),
         fill_missing=fill_missing,
     )

@@ -310,7 +310,7 @@ def _open_hdf5(p: Path, inner: str | None) -> HDF5Source:
                 raise InvalidParameterError(f"{p}: no dataset /{inner}")
             d = f[inner]
             _check_3d(d.shape, p)
-            return HDF5Source(p, tuple(d.shape), d.dtype, inner=inner)  # type: ignore[arg-type]
+            return HDF5Source(p, tuple(d.shape), d.dtype, inner=inner)
     except OSError as err:
         raise DataFormatError(
             f"{p}: cannot open as HDF5 ({err}); the file may be truncated or corrupt"

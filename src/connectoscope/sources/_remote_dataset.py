@@ -28,7 +28,7 @@ from ..errors import (
     LayerNotFoundError,
     SourceNotFoundError,
 )
-from ..geometry import Bbox
+from ..geometry import Bbox, float3
 from ._base import BaseSource
 
 __all__ = ["RemoteDataset", "RemoteLayerSource", "is_remote_dataset", "open_remote_dataset"]
@@ -114,7 +114,7 @@ class RemoteDataset:
             url=f"{self.url}#{name}",
             kvstore=kv.spec,
             level=level,
-            voxel_size_nm=tuple(float(v) for v in spec["voxel_size_nm"]),  # type: ignore[arg-type]
+            voxel_size_nm=float3(spec["voxel_size_nm"]),
         )
 
     def read(self, name: str, bbox: Bbox | str | None = None, *, level: int = 0) -> np.ndarray:

@@ -39,7 +39,7 @@ from ..errors import (
     InvalidParameterError,
     SourceNotFoundError,
 )
-from ..geometry import Bbox
+from ..geometry import Bbox, int3
 from ._base import BaseSource
 
 __all__ = [
@@ -313,8 +313,8 @@ def open_webknossos(
     fmt = str(d.get("dataFormat", "wkw")).lower()
     whole1 = _layer_box(d)
     whole = Bbox(
-        tuple(a // m for a, m in zip(whole1.start, mg)),  # type: ignore[arg-type]
-        tuple(-(-b // m) for b, m in zip(whole1.stop, mg)),  # type: ignore[arg-type]
+        int3(a // m for a, m in zip(whole1.start, mg)),
+        int3(-(-b // m) for b, m in zip(whole1.stop, mg)),
     )
     box = _check_box(whole, bbox, f"{p} layer {layer} mag {_mag_text(mg)}")
     vs = _scale(props, p / PROPERTIES)
@@ -442,9 +442,9 @@ def _open_annotation_volume(
         ]
         if not cubes:
             raise DataFormatError(f"{zip_path}: the volume annotation is empty (no cube files)")
-        lo = tuple(min(c[i] for c in cubes) * edge for i in range(3))
-        hi = tuple((max(c[i] for c in cubes) + 1) * edge for i in range(3))
-        whole = Bbox(lo, hi)  # type: ignore[arg-type]
+        lo = int3(min(c[i] for c in cubes) * edge for i in range(3))
+        hi = int3((max(c[i] for c in cubes) + 1) * edge for i in range(3))
+        whole = Bbox(lo, hi)
         fmt = "wkw"
         axes = (0, 1, 2, 3)
     elif (mp / "zarr.json").is_file():
@@ -491,7 +491,7 @@ def _nml_scale(zip_path: Path) -> tuple[float, float, float] | None:
     if sc is None:
         return None
     try:
-        return (float(sc.get("x")), float(sc.get("y")), float(sc.get("z")))  # type: ignore[arg-type]
+        return (float(sc.get("x")), float(sc.get("y")), float(sc.get("z")))
     except (TypeError, ValueError):
         return None
 

@@ -202,7 +202,7 @@ def _assemble(task: _ShardTask, pieces: Sequence[Any]) -> np.ndarray | None:
     if len(got) == 1:
         (pstart, arr) = got[0]
         if tuple(pstart) == task.start and arr.shape == shape:
-            return arr  # type: ignore[no-any-return]
+            return arr
     dtype = got[0][1].dtype
     out = np.empty(shape, dtype)
     covered = 0

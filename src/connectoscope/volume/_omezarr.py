@@ -60,16 +60,16 @@ class LevelSpec:
     def from_dict(cls, d: dict[str, Any]) -> LevelSpec:
         vs = d["voxel_size_nm"]
         return cls(
-            tuple(d["shape_zyx"]),  # type: ignore[arg-type]
-            tuple(d["chunk_zyx"]),  # type: ignore[arg-type]
-            tuple(d["shard_zyx"]),  # type: ignore[arg-type]
-            tuple(d["factor_xyz"]),  # type: ignore[arg-type]
+            tuple(d["shape_zyx"]),
+            tuple(d["chunk_zyx"]),
+            tuple(d["shard_zyx"]),
+            tuple(d["factor_xyz"]),
             VoxelSize(float(vs[0]), float(vs[1]), float(vs[2])),
         )
 
     def shard_grid(self) -> tuple[int, int, int]:
         """Number of shards per axis ``(z, y, x)``."""
-        return tuple(-(-s // c) for s, c in zip(self.shape_zyx, self.shard_zyx))  # type: ignore[return-value]
+        return int3(-(-s // c) for s, c in zip(self.shape_zyx, self.shard_zyx))
 
     def shard_boxes(self) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
         """Every shard as ``(start_zyx, stop_zyx)``, clipped to the shape, in C order."""

@@ -14,6 +14,7 @@ files (``--chunk 7,7,7``: over 100,000 files for a 1 GB volume).
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -288,6 +289,7 @@ def check_region(
     grid_zyx: Sequence[int],
     start_zyx: Sequence[int],
     stop_zyx: Sequence[int],
+    records: dict[int, Any] | None = None,
 ) -> None:
     """Before a read: every shard the box ``[start, stop)`` (voxels ``[z, y, x]``) touches
     must be as its record says; a hole is an error, never zeros.
@@ -297,6 +299,9 @@ def check_region(
     MissingDataError
         A shard recorded with data is missing or has another size (names the file and the
         fix: ``connectoscope verify DATASET --repair``).
+
+    ``records`` caches the completion records of this level between reads (the caller
+    clears it when the layer is rewritten); the shard files are looked at every time.
     """
     from ._shardio import read_record, shard_path
 
@@ -304,11 +309,26 @@ def check_region(
     gz, gy, gx = (int(g) for g in grid_zyx)
     lo = [int(a) // int(s) for a, s in zip(start_zyx, shard_zyx)]
     hi = [-(-int(b) // int(s)) for b, s in zip(stop_zyx, shard_zyx)]
+    base = os.path.join(str(root), str(level), "c")  # plain strings: pathlib costs more here
+    recdir = os.path.join(str(prog), str(level))
     for k in range(lo[0], min(hi[0], gz)):
         for j in range(lo[1], min(hi[1], gy)):
             for x in range(lo[2], min(hi[2], gx)):
                 i = (k * gy + j) * gx + x
-                rec = read_record(prog / str(level) / f"{i}.done")
+                if records is not None and i in records:
+                    rec = records[i]
+                else:
+                    rec = read_record(Path(recdir, f"{i}.done"))
+                    if records is not None and rec is not None:
+                        records[i] = rec
+                if not rec or not rec["bytes"]:
+                    continue  # unfinished, of unknown size, or background: nothing to check
+                try:
+                    size: int | None = os.stat(f"{base}/{k}/{j}/{x}").st_size
+                except FileNotFoundError:
+                    size = None
+                if size == rec["bytes"]:
+                    continue
                 p = _inspect_shard(
                     name,
                     level,
@@ -317,7 +337,7 @@ def check_region(
                     rec,
                     checksums=False,
                 )
-                if p is not None and p.problem in ("missing", "truncated"):
+                if p is not None:
                     raise MissingDataError(
                         f"{store.path}: layer {name!r} level {level}: shard "
                         f"{p.path.relative_to(store.path)} is {p.detail}; its data would read "

@@ -46,6 +46,7 @@ class VolumeLayer:
         self.allow_incomplete = allow_incomplete
         self._arrays: dict[int, Any] = {}
         self._meta_stamp: tuple[int, int] | None = None
+        self._records: dict[int, dict[int, Any]] = {}  # completion records per level
 
     # ------------------------------------------------------------------ description
     @property
@@ -204,6 +205,7 @@ class VolumeLayer:
                 if self._meta_stamp is not None:
                     self.dataset.reload()
                     self._arrays.clear()
+                    self._records.clear()
                 self._meta_stamp = stamp
             arr = self._array(level)
             lev = self._level(level)
@@ -215,6 +217,7 @@ class VolumeLayer:
                 lev.shard_grid(),
                 start_zyx,
                 stop_zyx,
+                self._records.setdefault(level, {}),
             )
             yield arr
 
