@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import InvalidParameterError, SelectionError
 from ..segmentation import Selection
 from ..surfaces import Mesh, mesh_selection
+from ..surfaces._surfaces import auto_mesh_level
 from ._selection import selection_from_args
 
 __all__ = [
@@ -108,17 +109,22 @@ def plane_look_options(p: argparse.ArgumentParser, *, movie: bool) -> None:
 
 def selected_meshes(args: argparse.Namespace, ds: Any) -> tuple[list[Mesh], Selection]:
     """The meshes of the command's selection, and the selection. Without ``--simplify`` the
-    meshes are simplified within the dataset's finest voxel edge (about 6x fewer faces, no
-    visible change at picture scale); ``--simplify 0`` keeps every face."""
+    meshes are simplified within a voxel of the level meshed (the finest edge, or half the
+    coarsest where that is larger, the least the surfaces layer accepts: about 6x fewer faces,
+    no visible change at picture scale); ``--simplify 0`` keeps every face."""
     sel = selection_from_args(args)
     if sel.empty_spec:
         raise SelectionError("select surfaces: --each neuron or --where neuron=1")
     simplify = args.simplify
-    if simplify is None:
-        simplify = float(min(ds.voxel_size.xyz))
+    level = args.level
+    if simplify is None:  # within a voxel of the level meshed (its surface is no closer)
+        if level is None:
+            level = auto_mesh_level(ds, sel)
+        vs = ds.segmentation.voxel_size(level).xyz
+        simplify = max(float(min(vs)), float(max(vs)) / 2)
     elif simplify == 0:
         simplify = None
-    meshes = mesh_selection(ds, sel, level=args.level, simplify_nm=simplify, smooth=args.smooth)
+    meshes = mesh_selection(ds, sel, level=level, simplify_nm=simplify, smooth=args.smooth)
     return list(meshes.values()), sel
 
 
@@ -129,6 +135,6 @@ def mesh_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="NM",
-        help="max simplification error, nm (default: the finest voxel edge; 0: none)",
+        help="max simplification error, nm (default: about a voxel of the level meshed; 0: none)",
     )
     p.add_argument("--smooth", type=int, default=0, metavar="N", help="Taubin iterations")

@@ -31,7 +31,14 @@ from ._io import FORMATS
 from ._mesh import Mesh
 from ._mesher import DEFAULT_BLOCK, BlockTask, GroupTable, mesh_blocks, plan_blocks
 
-__all__ = ["SurfaceResult", "choose_level", "color_meshes", "make_surfaces", "mesh_selection"]
+__all__ = [
+    "SurfaceResult",
+    "auto_mesh_level",
+    "choose_level",
+    "color_meshes",
+    "make_surfaces",
+    "mesh_selection",
+]
 
 log = logging.getLogger("connectoscope.surfaces")
 
@@ -79,6 +86,14 @@ def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
         if bbox_voxels0 / (f[0] * f[1] * f[2]) <= max_voxels:
             return i
     return seg.num_levels - 1
+
+
+def auto_mesh_level(dataset: Store, selection: Selection, *, max_voxels: int | None = None) -> int:
+    """The level :func:`mesh_selection` meshes at without ``level``: the finest whose
+    selected region stays under ``max_voxels`` (default: config ``max_voxels``)."""
+    table = GroupTable.from_groups(selection.groups(ObjectMaps.from_store(dataset)))
+    region0, _, _ = _region(dataset, table, 0)
+    return choose_level(dataset, region0.volume, int(max_voxels or config.get("max_voxels")))
 
 
 def _rgb(text: str) -> np.ndarray:
