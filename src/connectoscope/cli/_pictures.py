@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InvalidParameterError, SelectionError
 from ..segmentation import Selection
 from ..surfaces import Mesh, mesh_selection
-from ..surfaces._surfaces import auto_mesh_level
 from ._selection import selection_from_args
 
 __all__ = [
@@ -109,22 +108,18 @@ def plane_look_options(p: argparse.ArgumentParser, *, movie: bool) -> None:
 
 def selected_meshes(args: argparse.Namespace, ds: Any) -> tuple[list[Mesh], Selection]:
     """The meshes of the command's selection, and the selection. Without ``--simplify`` the
-    meshes are simplified within a voxel of the level meshed (the finest edge, or half the
-    coarsest where that is larger, the least the surfaces layer accepts: about 6x fewer faces,
-    no visible change at picture scale); ``--simplify 0`` keeps every face."""
+    meshes are simplified within half the largest voxel edge of the level meshed (what the
+    voxels themselves already allow: about 6x fewer faces, no visible change at picture
+    scale); ``--simplify 0`` keeps every face."""
     sel = selection_from_args(args)
     if sel.empty_spec:
         raise SelectionError("select surfaces: --each neuron or --where neuron=1")
-    simplify = args.simplify
-    level = args.level
-    if simplify is None:  # within a voxel of the level meshed (its surface is no closer)
-        if level is None:
-            level = auto_mesh_level(ds, sel)
-        vs = ds.segmentation.voxel_size(level).xyz
-        simplify = max(float(min(vs)), float(max(vs)) / 2)
+    simplify: float | Literal["voxel"] | None = args.simplify
+    if simplify is None:
+        simplify = "voxel"  # within half a voxel edge of the level meshed
     elif simplify == 0:
         simplify = None
-    meshes = mesh_selection(ds, sel, level=level, simplify_nm=simplify, smooth=args.smooth)
+    meshes = mesh_selection(ds, sel, level=args.level, simplify_nm=simplify, smooth=args.smooth)
     return list(meshes.values()), sel
 
 
@@ -135,6 +130,7 @@ def mesh_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="NM",
-        help="max simplification error, nm (default: about a voxel of the level meshed; 0: none)",
+        help="max simplification error, nm (default: half the largest voxel edge of the level; "
+        "0: none)",
     )
     p.add_argument("--smooth", type=int, default=0, metavar="N", help="Taubin iterations")

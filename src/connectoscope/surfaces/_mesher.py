@@ -283,7 +283,7 @@ def _finish_group(
         [p[0] for p in ps],
         [p[1] for p in ps],
         [p[2] for p in ps],
-        sums=[(p[3], p[4]) for p in ps],  # type: ignore[misc]
+        sums=[(p[3], p[4]) for p in ps],
     )
     v_nm, f, src = simplify_mesh(v * vs, f, err, quadrics=(q, w))
     return gid, v_nm / vs, f, (segs[src] if segs is not None else None)

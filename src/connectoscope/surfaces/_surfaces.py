@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,14 +31,7 @@ from ._io import FORMATS
 from ._mesh import Mesh
 from ._mesher import DEFAULT_BLOCK, BlockTask, GroupTable, mesh_blocks, plan_blocks
 
-__all__ = [
-    "SurfaceResult",
-    "auto_mesh_level",
-    "choose_level",
-    "color_meshes",
-    "make_surfaces",
-    "mesh_selection",
-]
+__all__ = ["SurfaceResult", "choose_level", "color_meshes", "make_surfaces", "mesh_selection"]
 
 log = logging.getLogger("connectoscope.surfaces")
 
@@ -86,14 +79,6 @@ def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
         if bbox_voxels0 / (f[0] * f[1] * f[2]) <= max_voxels:
             return i
     return seg.num_levels - 1
-
-
-def auto_mesh_level(dataset: Store, selection: Selection, *, max_voxels: int | None = None) -> int:
-    """The level :func:`mesh_selection` meshes at without ``level``: the finest whose
-    selected region stays under ``max_voxels`` (default: config ``max_voxels``)."""
-    table = GroupTable.from_groups(selection.groups(ObjectMaps.from_store(dataset)))
-    region0, _, _ = _region(dataset, table, 0)
-    return choose_level(dataset, region0.volume, int(max_voxels or config.get("max_voxels")))
 
 
 def _rgb(text: str) -> np.ndarray:
@@ -174,7 +159,7 @@ def _mesh_selection(
     selection: Selection,
     *,
     level: int | None,
-    simplify_nm: float | None,
+    simplify_nm: float | Literal["voxel"] | None,
     smooth: int,
     max_voxels: int | None,
     workers: int | None,
@@ -202,9 +187,11 @@ def _mesh_selection(
         )
     if not 0 <= level < seg.num_levels:
         raise InvalidParameterError(f"--level {level}: levels 0-{seg.num_levels - 1} exist")
+    vs = seg.voxel_size(level)
+    if simplify_nm == "voxel":
+        simplify_nm = float(max(vs.xyz)) / 2
     if simplify_nm is not None and simplify_nm <= 0:
         raise InvalidParameterError(f"--simplify must be a positive error in nm, got {simplify_nm}")
-    vs = seg.voxel_size(level)
     if simplify_nm is not None and max(vs.xyz) / 2 > simplify_nm:
         raise InvalidParameterError(
             f"level {level} voxels are {vs.x:g} x {vs.y:g} x {vs.z:g} nm: its surfaces alone are "
@@ -289,7 +276,7 @@ def _write_multires(
     folder: Path,
     res: SurfaceResult,
     groups: Mapping[int, np.ndarray],
-    simplify_nm: float | None,
+    simplify_nm: float | Literal["voxel"] | None,
     node_voxels: int,
     bits: int,
 ) -> int:
@@ -324,7 +311,7 @@ def mesh_selection(
     selection: Selection,
     *,
     level: int | None = None,
-    simplify_nm: float | None = None,
+    simplify_nm: float | Literal["voxel"] | None = None,
     smooth: int = 0,
     max_voxels: int | None = None,
     workers: int | None = None,
@@ -341,8 +328,10 @@ def mesh_selection(
         Pyramid level; default: the finest level whose selected region (the box of the
         selected segments from ``objects stats``, else the whole volume) stays under
         ``max_voxels`` voxels.
-    simplify_nm : float, optional
-        Maximum displacement of any vertex by simplification, nm.
+    simplify_nm : float or "voxel", optional
+        Maximum displacement of any vertex by simplification, nm; ``"voxel"``: half the
+        largest voxel edge of the level meshed (the error its voxels already have, the
+        finest worth asking of that level).
     smooth : int
         Taubin smoothing iterations after stitching.
     max_voxels : int, optional
@@ -380,7 +369,7 @@ def make_surfaces(
     out: str | os.PathLike[str] | None = None,
     *,
     level: int | None = None,
-    simplify_nm: float | None = None,
+    simplify_nm: float | Literal["voxel"] | None = None,
     smooth: int = 0,
     fmt: str = "ply",
     max_voxels: int | None = None,
