@@ -190,3 +190,43 @@ def test_sharded_skeletons_are_a_handful_of_files(tmp_path):
             np.testing.assert_array_equal(
                 encode_skeleton(sk.vertices, sk.edges, sk.attributes), enc[oid]
             )
+
+
+def test_a_member_without_faces_gets_an_empty_manifest(tmp_path):
+    """A segment of a meshed group with no faces at the meshed level still has a manifest:
+    one LOD node of size 0, which Neuroglancer marks empty. Without it (or with a manifest of
+    no nodes) the viewer waits for ever on that segment and a screenshot never finishes."""
+    import connectoscope as cs
+    from connectoscope.segmentation import ObjectMaps, Selection
+    from connectoscope.surfaces import MeshSet, make_surfaces
+    from connectoscope.viewer._view import _meshes_cover
+    from connectoscope.volume import write_layer
+
+    d = cs.Dataset.create(tmp_path / "e.cscope", voxel_size=(8, 8, 16))
+    lab = np.zeros((16, 64, 64), np.uint32)
+    lab[4:12, 10:50, 10:50] = 1
+    lab[8, 30, 30] = 2  # one voxel inside neuron 1: no surface of its own at level 1
+    lab[2:6, 52:60, 52:60] = 3  # an unmeshed kind
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    ObjectMaps.from_arrays({"neuron": np.array([0, 1, 1, 0]), "glia": np.array([0, 0, 0, 3])}).save(
+        d
+    )
+    make_surfaces(
+        d, Selection.parse(each="neuron"), None, level=0, simplify_nm=8, fmt="precomputed"
+    )
+    folder = d.path / "meshes"
+    info = json.loads((folder / "info").read_text())
+    assert list_sharded_keys(folder, info["sharding"]).tolist() == [1, 2]
+    lods = read_multires_mesh(folder, 2)
+    assert lods is not None and all(lod == [] for lod in lods)  # empty, but present
+    from connectoscope.precomputed._sharding import locate_sharded
+
+    path, off, size = locate_sharded(folder, 2, info["sharding"])
+    man = decode_multires_manifest(path.read_bytes()[off : off + size])
+    assert len(man.positions[0]) == 1 and man.data_size == 0
+    # the screenshot keeps the meshes when every shown segment has one, drops them otherwise
+    ds = cs.Dataset(d.path)
+    assert MeshSet(ds).multires
+    assert _meshes_cover(ds, Selection.parse(each="neuron"))
+    with pytest.warns(UserWarning, match="1 of the 1 segments shown have no mesh"):
+        assert not _meshes_cover(ds, Selection.parse(each="glia"))

@@ -300,6 +300,11 @@ def encode_multires_mesh(
                     compression_level=5,
                 )
         keys = set(nodes)
+        if prev is None and not keys:
+            # no faces at all (a segment too small for this level): one empty node, which
+            # Neuroglancer marks empty and never fetches; a manifest with no node at all
+            # leaves its octree without a root and the viewer never finishes loading
+            keys = {(0, 0, 0)}
         if prev is not None:  # every finer node has its parent at this LOD (the octree)
             keys |= {(int(a) >> 1, int(b) >> 1, int(c) >> 1) for a, b, c in prev.tolist()}
         pos_k = np.array(sorted(keys), np.int64).reshape(-1, 3)

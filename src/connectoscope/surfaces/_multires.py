@@ -94,8 +94,9 @@ def write_multires(
             for s in per_seg:
                 per_seg[s].append((v, f[fseg == s]))
         for s, s_lods in per_seg.items():
-            if not any(len(f) for _, f in s_lods):
-                continue
+            # a segment of the group without faces at this level (too small) still gets a
+            # manifest, with no fragments: Neuroglancer asks for every member of a shown
+            # group and waits for ever on a key the shards lack
             encoded[s] = encode_multires_mesh(
                 s_lods,
                 chunk_shape=node_nm,

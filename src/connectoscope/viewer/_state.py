@@ -16,7 +16,11 @@ __all__ = ["annotation_layer", "selection_display", "viewer_state", "viewer_url"
 
 
 def viewer_state(
-    dataset: Dataset, base_url: str, *, selection: Selection | None = None
+    dataset: Dataset,
+    base_url: str,
+    *,
+    selection: Selection | None = None,
+    meshes: bool = True,
 ) -> dict[str, Any]:
     """The Neuroglancer state JSON for ``dataset`` served at ``base_url`` (``.../data``).
 
@@ -28,6 +32,8 @@ def viewer_state(
         :func:`view`; any static host with HTTP Range and CORS for a public Neuroglancer).
     selection : Selection, optional
         Segments to show (``where``/``each``); their synapses only, when given.
+    meshes : bool
+        Attach the dataset's meshes (when it has any) to the segmentation layer.
 
     Returns
     -------
@@ -44,7 +50,7 @@ def viewer_state(
         layers.append({"type": "image", "name": "em", "source": f"zarr3://{data}/volume.ome.zarr/"})
     if dataset.has_layer("segmentation"):
         sources: list[Any] = [f"zarr3://{data}/volume.ome.zarr/labels/segmentation/"]
-        if (dataset.layout.meshes / "info").exists():
+        if meshes and (dataset.layout.meshes / "info").exists():
             sources.append(f"precomputed://{data}/meshes")
         if (dataset.layout.skeletons / "info").exists():
             sources.append(f"precomputed://{data}/skeletons")

@@ -13,7 +13,7 @@ from .._atomic import write_bytes_atomic
 from ..errors import ConnectoscopeError, DependencyMissingError, InvalidParameterError
 from ._annotations import ensure_annotations
 from ._server import ViewerServer
-from ._state import viewer_state
+from ._state import selection_display, viewer_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
@@ -64,6 +64,7 @@ def view(
     port: int = 0,
     selection: Selection | None = None,
     annotations: bool = True,
+    meshes: bool = True,
 ) -> tuple[Any, str]:
     """Serve ``dataset`` on 127.0.0.1 and open a Neuroglancer viewer on it.
 
@@ -81,6 +82,8 @@ def view(
     annotations : bool
         Write the synapse annotations first when the dataset has a synapse table with
         positions and they are missing or stale (see :func:`ensure_annotations`).
+    meshes : bool
+        Show the dataset's meshes (default); False: voxels only.
 
     Returns
     -------
@@ -96,7 +99,7 @@ def view(
     server = ViewerServer(dataset.path, port=port).start()
     neuroglancer.set_server_bind_address("127.0.0.1")
     viewer = neuroglancer.Viewer()
-    state = viewer_state(dataset, f"{server.url}/data", selection=selection)
+    state = viewer_state(dataset, f"{server.url}/data", selection=selection, meshes=meshes)
     viewer.set_state(neuroglancer.ViewerState(state))
     return _Handle(server, viewer), viewer.get_viewer_url()
 
@@ -237,6 +240,7 @@ def screenshot(
         raise InvalidParameterError(f"timeout must be positive, got {timeout_s:g} s")
     if annotations:
         ensure_annotations(dataset)
+    meshes = _meshes_cover(dataset, selection)
     p = Path(out).absolute()
     with tempfile.TemporaryDirectory(prefix="connectoscope-shot-") as tmp:
         job = Path(tmp) / "job.json"
@@ -261,6 +265,7 @@ def screenshot(
                         "max_groups": selection.max_groups,
                     },
                     "size": list(size),
+                    "meshes": meshes,
                     "timeout_s": float(timeout_s),
                     "result": str(result),
                 }
@@ -299,6 +304,34 @@ def screenshot(
             f"view --screenshot failed: {text or f'exit status {proc.returncode}'}"
         )
     return p
+
+
+def _meshes_cover(dataset: Dataset, selection: Selection | None) -> bool:
+    """Whether the screenshot may show the dataset's meshes: with multi-resolution meshes,
+    every shown segment needs a manifest (Neuroglancer waits for ever on a missing one, so a
+    screenshot would never finish); otherwise warn and show voxels only."""
+    import warnings
+
+    from ..errors import ConnectoscopeWarning
+    from ..surfaces import MeshSet
+
+    ms = MeshSet(dataset)
+    if selection is None or not ms.multires:
+        return True
+    disp = selection_display(dataset, selection)
+    shown = {int(s) for s in disp.get("segments", [])}
+    shown |= {int(s) for eq in disp.get("equivalences", []) for s in eq}
+    missing = shown - set(ms.ids())
+    if not missing:
+        return True
+    warnings.warn(
+        f"{dataset.path}: {len(missing)} of the {len(shown)} segments shown have no mesh "
+        f"(e.g. {min(missing)}); the screenshot shows voxels only. Mesh them with "
+        f"`connectoscope surfaces {dataset.path} ... --format precomputed`",
+        ConnectoscopeWarning,
+        stacklevel=3,
+    )
+    return False
 
 
 def _kill_session(proc: Any, signal: Any) -> None:
@@ -356,7 +389,16 @@ def _child_main() -> None:
         sel = None
         if job["selection"] is not None:
             sel = Selection.parse(**job["selection"])
-        _shoot(ds, Path(job["out"]), sel, tuple(job["size"]), job["timeout_s"], info, result)
+        _shoot(
+            ds,
+            Path(job["out"]),
+            sel,
+            tuple(job["size"]),
+            job["timeout_s"],
+            info,
+            result,
+            meshes=bool(job.get("meshes", True)),
+        )
         info["ok"] = True
         code = 0
     except ConnectoscopeError as e:
@@ -391,6 +433,8 @@ def _shoot(
     timeout_s: float,
     info: dict[str, Any],
     result: Path,
+    *,
+    meshes: bool = True,
 ) -> None:
     import concurrent.futures as cf
 
@@ -398,7 +442,7 @@ def _shoot(
 
     deadline = time.monotonic() + timeout_s
     exe = find_chromium()
-    handle, url = view(dataset, selection=selection, annotations=False)
+    handle, url = view(dataset, selection=selection, annotations=False, meshes=meshes)
     console: list[str] = info["console"]
     info["server"] = handle.server  # whatever happens, its requests are reported
 
