@@ -199,14 +199,41 @@ def register(sub: Any) -> None:
     k = add_subcommand(
         gs,
         "condense",
-        help="condense a partitioned Parquet synapse table larger than memory (out of core)",
-        epilog="example:\n  connectoscope connectome condense synapses_parquet/ -o condensed --workers 2",
+        help="condense a partitioned Parquet synapse table of any size (out of core): pairs "
+        "and per-cell sums",
+        description=(
+            "Condense a Parquet file or folder of them (any size, bounded memory) into one row "
+            "per (pre, post) pair (OUT/pairs: count, size_sum, size_mean) and one row per cell "
+            "(OUT/cells: in/out degree, synapses, size sums), plus sums per cell-type pair "
+            "with --cells. An interrupted run resumes when the same command is run again."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome condense synapses_parquet/ -o condensed --workers 2\n"
+            "  connectoscope connectome condense syn/ --cells cells.parquet --cell-type cell_type -o cond\n"
+            "  connectoscope connectome condense syn/ --stats count,size_sum,size_mean,size_max -o cond\n"
+            "  connectoscope connectome condense syn/ -o cond --scheduler tcp://10.0.0.5:8786"
+        ),
     )
     k.add_argument("source", help="Parquet file or folder of Parquet files")
     k.add_argument(
         "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size column names"
     )
-    k.add_argument("-o", "--output", required=True, help="output folder of Parquet parts")
+    k.add_argument(
+        "--stats",
+        default="count,size_sum,size_mean",
+        metavar="A,B,...",
+        help="per-pair columns: count, size_sum, size_mean, size_min, size_max "
+        "(default count,size_sum,size_mean)",
+    )
+    k.add_argument("--cells", default=None, help="cell table (pt_root_id + a type column)")
+    k.add_argument("--cell-type", default="cell_type", help="type column of --cells")
+    k.add_argument(
+        "--tmp-dir",
+        default=None,
+        help="work folder for spill files (about 24 bytes per synapse; default: beside -o)",
+    )
+    k.add_argument("-o", "--output", required=True, help="output folder")
     add_parallel_options(k)
     add_overwrite(k)
     k.set_defaults(func=run_condense)
@@ -323,11 +350,19 @@ def run_condense(args: argparse.Namespace) -> int:
         args.source,
         args.output,
         columns=_mapping(args.columns),
+        stats=[x.strip() for x in args.stats.split(",") if x.strip()],
+        cells=args.cells,
+        cell_type=args.cell_type,
         workers=args.workers,
+        tmp_dir=args.tmp_dir,
         overwrite=args.overwrite,
     )
+    sec = r["seconds"]["total"]
     print(
-        f"{r['out']}: {r['synapses']} synapses -> {r['pairs']} pairs ({r['files']} files, "
-        f"{r['buckets']} buckets, {r['seconds']:.1f} s)"
+        f"{r['out']}: {r['synapses']} synapses -> {r['pairs']} pairs, {r['cells']} cells "
+        f"({r['files']} files, {r['buckets']} buckets, {sec:.1f} s, "
+        f"{r['synapses'] / max(sec, 1e-9) / 1e6:.2f} M synapses/s"
+        + (f", resumed {r['resumed']} finished tasks" if r["resumed"] else "")
+        + ")"
     )
     return 0
