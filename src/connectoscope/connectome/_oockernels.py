@@ -104,14 +104,14 @@ def table_size(n: int) -> int:
 
 # ---------------------------------------------------------------------------- map
 @njit(cache=True, nogil=True)
-def scatter_synapses(pre, post, size_bits, n_buckets, n_sub):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """(records ``(n, 3)`` uint64 ordered by partition, offsets ``(n_buckets * n_sub + 1,)``).
+def scatter_synapses(pre, post, size_bits, n_buckets, n_sub, rec, bk):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Fill ``rec`` (``(n, 3)`` uint64) with the synapses ordered by partition; returns the
+    offsets ``(n_buckets * n_sub + 1,)``. ``bk`` is int32 scratch of length ``n``.
 
     The partition of a synapse is ``f(pre) * n_sub + g(post)``.
     """
     n = pre.size
     n_parts = n_buckets * n_sub
-    bk = np.empty(n, np.int32)
     start = np.zeros(n_parts + 1, np.int64)
     for i in range(n):
         b = _range(_h_bucket(pre[i]), n_buckets) * n_sub + _range(_h_cell(post[i]), n_sub)
@@ -120,7 +120,6 @@ def scatter_synapses(pre, post, size_bits, n_buckets, n_sub):  # type: ignore[no
     for b in range(n_parts):
         start[b + 1] += start[b]
     fill = start[:-1].copy()
-    rec = np.empty((n, 3), np.uint64)
     for i in range(n):
         b = bk[i]
         j = fill[b]
@@ -128,7 +127,7 @@ def scatter_synapses(pre, post, size_bits, n_buckets, n_sub):  # type: ignore[no
         rec[j, 1] = post[i]
         rec[j, 2] = size_bits[i]
         fill[b] = j + 1
-    return rec, start
+    return start
 
 
 @njit(cache=True, nogil=True)
@@ -188,8 +187,12 @@ def reduce_subpartitions(  # type: ignore[no-untyped-def]  # pragma: no cover
     j_from,
     j_to,
     pair_table,
-    out_pairs,
-    out_sizes,
+    opre,
+    opost,
+    ocnt,
+    osum,
+    omin,
+    omax,
     n_out,
     post_table,
     post_keys,
@@ -220,10 +223,10 @@ def reduce_subpartitions(  # type: ignore[no-untyped-def]  # pragma: no cover
         sub-partition; ``seg[b, j]`` is the first row of sub-partition ``j`` of batch ``b``.
     pair_table : int32 array
         Scratch table, a power of two at least twice the largest sub-partition.
-    out_pairs : (>= R, 3) int64-compatible uint64
-        ``pre, post, count`` of each pair, written from row ``n_out``.
-    out_sizes : (>= R, 3) float64
-        ``size_sum, size_min, size_max`` of each pair.
+    opre, opost : (>= R,) uint64
+    ocnt : (>= R,) int64
+    osum, omin, omax : (>= R,) float64
+        The pairs and their statistics, written from row ``n_out``.
     post_* : per sub-partition table of postsynaptic ids (reset for every ``j``), whose
         rows go to ``cell_rec`` (cell records, from row ``n_cell``) at the end of each
         sub-partition; ``cell_off[j]`` gets the first cell row of sub-partition ``j``.
@@ -261,22 +264,22 @@ def reduce_subpartitions(  # type: ignore[no-untyped-def]  # pragma: no cover
                     g = pair_table[slot]
                     if g < 0:
                         pair_table[slot] = n_out - base
-                        out_pairs[n_out, 0] = p
-                        out_pairs[n_out, 1] = q
-                        out_pairs[n_out, 2] = _ONE
-                        out_sizes[n_out, 0] = s
-                        out_sizes[n_out, 1] = s
-                        out_sizes[n_out, 2] = s
+                        opre[n_out] = p
+                        opost[n_out] = q
+                        ocnt[n_out] = 1
+                        osum[n_out] = s
+                        omin[n_out] = s
+                        omax[n_out] = s
                         n_out += 1
                         break
                     o = base + g
-                    if out_pairs[o, 0] == p and out_pairs[o, 1] == q:
-                        out_pairs[o, 2] += _ONE
-                        out_sizes[o, 0] += s
-                        if s < out_sizes[o, 1]:
-                            out_sizes[o, 1] = s
-                        if s > out_sizes[o, 2]:
-                            out_sizes[o, 2] = s
+                    if opre[o] == p and opost[o] == q:
+                        ocnt[o] += 1
+                        osum[o] += s
+                        if s < omin[o]:
+                            omin[o] = s
+                        if s > omax[o]:
+                            omax[o] = s
                         break
                     slot = (slot + _ONE) & pmask
         # 2. per-cell sums of those pairs: pre ids in the bucket table, post ids in a table
@@ -284,10 +287,10 @@ def reduce_subpartitions(  # type: ignore[no-untyped-def]  # pragma: no cover
         post_table[:] = -1
         m = 0
         for o in range(base, n_out):
-            p = out_pairs[o, 0]
-            q = out_pairs[o, 1]
-            c = np.int64(out_pairs[o, 2])
-            s = out_sizes[o, 0]
+            p = opre[o]
+            q = opost[o]
+            c = ocnt[o]
+            s = osum[o]
             a = _find(pre_table, pre_keys, n_pre, p)
             if a == n_pre:
                 n_pre += 1
@@ -317,12 +320,9 @@ def reduce_subpartitions(  # type: ignore[no-untyped-def]  # pragma: no cover
         for t in range(m):
             r = n_cell + t
             cell_rec[r, 0] = post_keys[t]
-            cell_rec[r, 1] = 0
-            cell_rec[r, 2] = np.uint64(post_cnt[t, 0])
-            cell_rec[r, 3] = 0
-            cell_rec[r, 4] = np.uint64(post_cnt[t, 1])
-            cf[r, 5] = 0.0
-            cf[r, 6] = post_sum[t]
+            cell_rec[r, 1] = np.uint64(post_cnt[t, 0])
+            cell_rec[r, 2] = np.uint64(post_cnt[t, 1])
+            cf[r, 3] = post_sum[t]
         n_cell += m
     cell_off[j_to] = n_cell
     return j_to, n_out, n_cell, n_pre
@@ -344,11 +344,11 @@ def rehash(keys, m, cap):  # type: ignore[no-untyped-def]  # pragma: no cover
 
 # ---------------------------------------------------------------------------- cells
 @njit(cache=True, nogil=True)
-def _agg_chunk(table, keys, out, m, rec, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _agg_side(table, keys, out, m, rec, side):  # type: ignore[no-untyped-def]  # pragma: no cover
     # no array is rebound in this loop (numba would then refcount it on every pass)
     recf = rec.view(np.float64)
     outf = out.view(np.float64)
-    for i in range(lo, hi):
+    for i in range(rec.shape[0]):
         g = _find(table, keys, m, rec[i, 0])
         if g == m:
             m += 1
@@ -357,22 +357,30 @@ def _agg_chunk(table, keys, out, m, rec, lo, hi):  # type: ignore[no-untyped-def
                 out[g, c] = 0
             outf[g, 5] = 0.0
             outf[g, 6] = 0.0
-        for c in range(1, 5):
-            out[g, c] += rec[i, c]
-        outf[g, 5] += recf[i, 5]
-        outf[g, 6] += recf[i, 6]
+        out[g, 1 + side] += rec[i, 1]
+        out[g, 3 + side] += rec[i, 2]
+        outf[g, 5 + side] += recf[i, 3]
     return m
 
 
 @njit(cache=True, nogil=True)
-def aggregate_cells(rec):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Sum cell records ``(n, 7)`` that share an id: one record per distinct id."""
-    n = rec.shape[0]
+def aggregate_cells(pre_rec, post_rec):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """One cell record per distinct id from partial records ``(n, 4)`` = ``(id, degree,
+    synapses, size_sum bits)`` of the presynaptic and the postsynaptic side.
+
+    Returns
+    -------
+    (n_ids, 7) uint64
+        ``id, out_degree, in_degree, out_synapses, in_synapses, out_size_sum bits,
+        in_size_sum bits``.
+    """
+    n = pre_rec.shape[0] + post_rec.shape[0]
     cap = 1024
     while cap < 2 * n:
         cap *= 2
     table = np.full(cap, -1, np.int64)
     keys = np.empty(n + 1, np.uint64)
     out = np.empty((n + 1, 7), np.uint64)
-    m = _agg_chunk(table, keys, out, 0, rec, 0, n)
+    m = _agg_side(table, keys, out, 0, pre_rec, 0)
+    m = _agg_side(table, keys, out, m, post_rec, 1)
     return out[:m].copy()

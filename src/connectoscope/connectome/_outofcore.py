@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path, write_json_atomic
+from .._atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..errors import (
     ConnectoscopeError,
     DataFormatError,
@@ -66,11 +66,38 @@ __all__ = ["CondenseDiskFullError", "condense_parquet"]
 
 _VERSION = 2
 _REC = 24  # bytes per spilled synapse
-_CELL = 56  # bytes per cell record
-_SUB_ROWS = 24_576  # target rows of one sub-partition (its hash table stays in cache)
+_CELL = 32  # bytes per cell partial record
+_SUB_ROWS = 10_000  # target rows of one sub-partition (its hash tables stay in the L2 cache)
 _I64_MAX = np.iinfo(np.int64).max
 _STATS = ("count", "size_sum", "size_mean", "size_min", "size_max")
 Tick = Callable[[int], None] | None
+_TLS = threading.local()
+
+
+def _buf(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A scratch array of ``shape`` reused by this thread (large arrays cost page faults
+    every time they are allocated)."""
+    pool: dict[str, np.ndarray] = _TLS.__dict__.setdefault("bufs", {})
+    a = pool.get(name)
+    n = shape[0]
+    if a is None or a.shape[0] < n or a.shape[1:] != shape[1:] or a.dtype != np.dtype(dtype):
+        a = np.empty((max(n, 1), *shape[1:]), dtype)
+        pool[name] = a
+    return a[:n]
+
+
+def _free_buffers() -> None:
+    _TLS.__dict__.pop("bufs", None)
+
+
+def _commit(stem: str, marker: dict[str, Any], tick: Tick) -> dict[str, Any]:
+    """Write a task's completion record (after its outputs were renamed into place). Not
+    flushed to disk: a killed process loses nothing (the page cache survives it); after a
+    power cut, run again with ``overwrite=True``."""
+    write_text_atomic(stem + ".json", json.dumps(marker) + "\n")
+    if tick is None:  # on a cluster worker: do not keep the scratch arrays
+        _free_buffers()
+    return marker
 
 
 class CondenseDiskFullError(ConnectoscopeError, OSError):
@@ -294,20 +321,33 @@ def _map_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
             )
             if n:
                 max_id = max(max_id, int(pre.max()), int(post.max()))
-            rec, start = scatter_synapses(pre, post, size.view(np.uint64), n_buckets, n_sub)
+            rec = _buf("map_rec", (n, 3), np.uint64)
+            start = scatter_synapses(
+                pre,
+                post,
+                size.view(np.uint64),
+                n_buckets,
+                n_sub,
+                rec,
+                _buf("map_bk", (n,), np.int32),
+            )
             del pre, post, size, batch
             rec.tofile(f)
             offsets.append(start + written)
             written += n
-            del rec
             if tick is not None:
                 tick(n)
     idx = np.array(offsets, np.int64).reshape(len(offsets), n_buckets * n_sub + 1)
     with atomic_path(stem + ".idx.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, idx)
-    marker = {"rows": written, "max_id": max_id, "batches": len(offsets)}
-    write_json_atomic(stem + ".json", marker)
-    return marker
+    per_bucket = idx[:, n_sub::n_sub] - idx[:, 0:-1:n_sub] if len(idx) else np.zeros((0, n_buckets))
+    marker = {
+        "rows": written,
+        "max_id": max_id,
+        "batches": len(offsets),
+        "bucket_rows": per_bucket.sum(0).astype(np.int64).tolist() if len(idx) else [0] * n_buckets,
+    }
+    return _commit(stem, marker, tick)
 
 
 def _read_rows(fd: int, out: np.ndarray, start_row: int, width: int) -> None:
@@ -329,7 +369,7 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
     from . import _oockernels as K
 
     (
-        _bucket,
+        bucket,
         sources,
         n_sub,
         part_path,
@@ -341,6 +381,13 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
         n_types,
         slice_rows,
     ) = item
+    # this bucket's columns of every spill file's index (memory-mapped: only they are read)
+    segs = []
+    for bin_path, idx_path in sources:
+        ix = np.load(idx_path, mmap_mode="r")
+        segs.append((bin_path, np.array(ix[:, bucket * n_sub : (bucket + 1) * n_sub + 1])))
+        del ix
+    sources = segs
     rows_j = np.zeros(n_sub, np.int64)
     n_batches = 0
     for _, seg in sources:
@@ -374,8 +421,8 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
             try:
                 for j0, j1 in _split_slices(rows_j, slice_rows):
                     n_rows = int(rows_j[j0:j1].sum())
-                    data = np.empty((n_rows, 3), np.uint64)
-                    seg_local = np.zeros((n_batches, n_sub + 1), np.int64)
+                    data = _buf("data", (n_rows, 3), np.uint64)
+                    seg_local = _buf("seg", (n_batches, n_sub + 1), np.int64)
                     pos = 0
                     b = 0
                     for p, seg in sources:
@@ -387,28 +434,31 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
                             pos += e - a
                             b += 1
                     max_sub = int(rows_j[j0:j1].max()) if j1 > j0 else 0
-                    pair_table = np.empty(K.table_size(max_sub), np.int32)
-                    post_table = np.empty(K.table_size(max_sub), np.int64)
-                    post_keys = np.empty(max_sub + 1, np.uint64)
-                    post_cnt = np.empty((max_sub + 1, 2), np.int64)
-                    post_sum = np.empty(max_sub + 1, np.float64)
-                    post_type = np.empty(max_sub + 1, np.int64)
-                    out_pairs = np.empty((n_rows, 3), np.uint64)
-                    out_sizes = np.empty((n_rows, 3), np.float64)
-                    cell_rec = np.empty((n_rows, 7), np.uint64)
+                    pair_table = _buf("pair_table", (K.table_size(max_sub),), np.int32)
+                    post_table = _buf("post_table", (K.table_size(max_sub),), np.int64)
+                    post_keys = _buf("post_keys", (max_sub + 1,), np.uint64)
+                    post_cnt = _buf("post_cnt", (max_sub + 1, 2), np.int64)
+                    post_sum = _buf("post_sum", (max_sub + 1,), np.float64)
+                    post_type = _buf("post_type", (max_sub + 1,), np.int64)
+                    out = [
+                        _buf(f"out{i}", (n_rows,), dt)
+                        for i, dt in enumerate(
+                            (np.uint64, np.uint64, np.int64, np.float64, np.float64, np.float64)
+                        )
+                    ]
+                    cell_rec = _buf("cell_rec", (n_rows, 4), np.uint64)
                     cell_off = np.zeros(n_sub + 1, np.int64)
                     j = j0
                     n_out = 0
                     n_cell = 0
                     while j < j1:
-                        j, n_out, n_cell, n_pre = K.reduce_subpartitions(
+                        j, n_out, n_cell, n_pre = K.reduce_subpartitions(  # type: ignore[call-arg]
                             data,
                             seg_local,
                             j,
                             j1,
                             pair_table,
-                            out_pairs,
-                            out_sizes,
+                            *out,
                             n_out,
                             post_table,
                             post_keys,
@@ -446,20 +496,20 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
                     n_cell_total += n_cell
                     del cell_rec
                     if n_out:
-                        writer.write_table(_pairs_table(out_pairs, out_sizes, n_out, schema))
+                        writer.write_table(_pairs_table(out, n_out, schema))
                     n_pairs += n_out
-                    del out_pairs, out_sizes
+                    del out
                     if tick is not None:
                         tick(n_rows)
             finally:
                 writer.close()
             # the presynaptic sums of the bucket, ordered by cell partition
             order, start = K.cell_partition(pre_keys[:n_pre], n_sub)
-            rec = np.zeros((n_pre, 7), np.uint64)
+            rec = np.zeros((n_pre, 4), np.uint64)
             rec[:, 0] = pre_keys[order]
             rec[:, 1] = pre_cnt[order, 0].view(np.uint64)
-            rec[:, 3] = pre_cnt[order, 1].view(np.uint64)
-            rec.view(np.float64)[:, 5] = pre_sum[order]
+            rec[:, 2] = pre_cnt[order, 1].view(np.uint64)
+            rec.view(np.float64)[:, 3] = pre_sum[order]
             rec.tofile(cells_f)
             pre_off = start + n_cell_total
     finally:
@@ -474,8 +524,7 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
         "cells_post_off": post_off.tolist(),
         "cells_pre_off": pre_off.tolist(),
     }
-    write_json_atomic(stem + ".json", marker)
-    return marker
+    return _commit(stem, marker, tick)
 
 
 def _grown(a: np.ndarray, n: int) -> np.ndarray:
@@ -505,25 +554,23 @@ def _pairs_writer(path: Any, schema: Any) -> Any:
     )
 
 
-def _pairs_table(pairs: np.ndarray, sizes: np.ndarray, n: int, schema: Any) -> Any:
+def _pairs_table(out: Sequence[np.ndarray], n: int, schema: Any) -> Any:
+    """The first ``n`` pairs of the columns (pre, post, count, sum, min, max) as an Arrow
+    table of ``schema`` (no copies but the mean)."""
     import pyarrow as pa
 
+    pre, post, cnt, ssum, smin, smax = (a[:n] for a in out)
     id_dtype = np.int64 if schema.field("pre").type == pa.int64() else np.uint64
-    cnt = np.ascontiguousarray(pairs[:n, 2]).view(np.int64)
     cols: dict[str, np.ndarray] = {
-        "pre": np.ascontiguousarray(pairs[:n, 0]).view(id_dtype),
-        "post": np.ascontiguousarray(pairs[:n, 1]).view(id_dtype),
+        "pre": pre.view(id_dtype),
+        "post": post.view(id_dtype),
         "count": cnt,
+        "size_sum": ssum,
+        "size_min": smin,
+        "size_max": smax,
     }
-    for c in schema.names[3:]:
-        if c == "size_sum":
-            cols[c] = np.ascontiguousarray(sizes[:n, 0])
-        elif c == "size_mean":
-            cols[c] = sizes[:n, 0] / cnt
-        elif c == "size_min":
-            cols[c] = np.ascontiguousarray(sizes[:n, 1])
-        else:
-            cols[c] = np.ascontiguousarray(sizes[:n, 2])
+    if "size_mean" in schema.names:
+        cols["size_mean"] = np.divide(ssum, cnt, out=_buf("mean", (n,), np.float64))
     return pa.Table.from_arrays([pa.array(cols[c]) for c in schema.names], schema=schema)
 
 
@@ -555,22 +602,20 @@ def _cells_task(item: tuple[Any, ...], tick: Tick = None) -> int:
             writer = pq.ParquetWriter(tmp, schema, compression="snappy")
             try:
                 for j in range(j0, j1):
-                    spans = [
-                        (p, int(off[j]), int(off[j + 1]))
-                        for p, post_off, pre_off in sources
-                        for off in (post_off, pre_off)
-                    ]
-                    n = sum(e - a for _, a, e in spans)
-                    if not n:
+                    sides = []
+                    for which in (2, 1):  # presynaptic partials, then postsynaptic ones
+                        spans = [(s[0], int(s[which][j]), int(s[which][j + 1])) for s in sources]
+                        rec = np.empty((sum(e - a for _, a, e in spans), 4), np.uint64)
+                        pos = 0
+                        for p, a, e in spans:
+                            if e > a:
+                                _read_rows(fds[p], rec[pos : pos + e - a], a, _CELL)
+                                pos += e - a
+                        sides.append(rec)
+                    if not (len(sides[0]) or len(sides[1])):
                         continue
-                    rec = np.empty((n, 7), np.uint64)
-                    pos = 0
-                    for p, a, e in spans:
-                        if e > a:
-                            _read_rows(fds[p], rec[pos : pos + e - a], a, _CELL)
-                            pos += e - a
-                    agg = aggregate_cells(rec)
-                    del rec
+                    agg = aggregate_cells(*sides)
+                    del sides, rec
                     ids = np.ascontiguousarray(agg[:, 0])
                     arrays = [pa.array(ids.view(id_dtype))]
                     arrays += [
@@ -641,7 +686,10 @@ def _run(
                 bar.update(k)
 
         if n <= 1 or len(items) == 1:
-            return [func(it, tick) for it in items]
+            try:
+                return [func(it, tick) for it in items]
+            finally:
+                _free_buffers()
         results: list[Any] = [None] * len(items)
         with ThreadPoolExecutor(max_workers=min(n, len(items))) as pool:
             futs = {pool.submit(func, it, tick): i for i, it in enumerate(items)}
@@ -914,7 +962,7 @@ def _condense(
     secs["read"] = round(time.perf_counter() - t0, 3)
     # 2. aggregate, one task per bucket
     t0 = time.perf_counter()
-    idx = [np.load(str(s) + ".idx.npy") for s in stems]
+    per_bucket = np.sum([mk["bucket_rows"] for mk in maps if mk], axis=0)
     stats = [c for c in plan["stats"] if c != "count"] if cols[2] is not None else []
     rstems = [work / "reduce" / f"b{k:05d}" for k in range(n_buckets)]
     items = []
@@ -922,9 +970,12 @@ def _condense(
     for k, s in enumerate(rstems):
         if _marker(s) is not None:
             continue
-        a, e = k * n_sub, (k + 1) * n_sub + 1
-        sources = [(str(st) + ".bin", ix[:, a:e].copy()) for st, ix in zip(stems, idx) if len(ix)]
-        rows_todo += int(sum(int((sg[:, -1] - sg[:, 0]).sum()) for _, sg in sources))
+        sources = [
+            (str(st) + ".bin", str(st) + ".idx.npy")
+            for st, mk in zip(stems, maps)
+            if mk and mk["batches"]
+        ]
+        rows_todo += int(per_bucket[k])
         items.append(
             (
                 k,
@@ -940,7 +991,6 @@ def _condense(
                 slice_rows,
             )
         )
-    del idx
     _run(
         _reduce_task,
         items,
