@@ -61,6 +61,7 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ._ids import as_id_array
+from ._tablesource import inspect_file, iter_batches, table_files, table_format
 
 __all__ = ["CondenseDiskFullError", "condense_parquet"]
 
@@ -105,19 +106,6 @@ class CondenseDiskFullError(ConnectoscopeError, OSError):
 
 
 # ---------------------------------------------------------------------------- inputs
-def _files(src: Path) -> list[Path]:
-    if src.is_file():
-        return [src]
-    files = sorted(
-        f
-        for f in src.rglob("*.parquet")
-        if not any(part.startswith(("_", ".")) for part in f.relative_to(src).parts)
-    )
-    if not files:
-        raise SourceNotFoundError(f"{src}: no .parquet files")
-    return files
-
-
 def _kind(t: Any) -> str:
     import pyarrow as pa
 
@@ -132,19 +120,14 @@ def _kind(t: Any) -> str:
 
 def _inspect(
     files: Sequence[Path], cols: tuple[str, str, str | None], explicit_size: bool
-) -> tuple[tuple[str, str, str | None], list[list[int]]]:
-    """Check that every file has the columns with the same kinds of types; row counts per
-    row group of every file."""
-    import pyarrow.parquet as pq
-
+) -> tuple[tuple[str, str, str | None], list[list[int]], list[bool]]:
+    """Check that every file has the columns with the same kinds of types; rows per row
+    group of every file (``None`` groups for non-Parquet files, estimated for CSV)."""
     first: dict[str, tuple[str, Path]] = {}
     rows: list[list[int]] = []
+    parquet: list[bool] = []
     for i, f in enumerate(files):
-        try:
-            pf = pq.ParquetFile(f)
-        except Exception as e:  # pyarrow raises several classes for a broken file
-            raise DataFormatError(f"{f}: not a readable Parquet file ({e})") from e
-        schema = pf.schema_arrow
+        schema, groups, _exact = inspect_file(f, id_columns=cols[:2])
         if i == 0 and cols[2] is not None and cols[2] not in schema.names and not explicit_size:
             cols = (cols[0], cols[1], None)
         for c in cols:
@@ -154,7 +137,7 @@ def _inspect(
                 raise DataFormatError(
                     f"{f}: no column {c!r} (found {', '.join(schema.names)}); "
                     + (
-                        f"the other files have it: the files of a Parquet folder must agree on "
+                        f"the other files have it: the files of a table folder must agree on "
                         f"their columns (first file: {files[0]})"
                         if i
                         else "map names with columns={'pre': ..., 'post': ..., 'size': ...} "
@@ -165,13 +148,13 @@ def _inspect(
             if c in first and first[c][0] != kind:
                 raise DataFormatError(
                     f"{f}: column {c!r} holds {kind} values ({schema.field(c).type}) but "
-                    f"{first[c][1]} holds {first[c][0]} values: the files of a Parquet folder "
+                    f"{first[c][1]} holds {first[c][0]} values: the files of a table folder "
                     f"must agree on their schema; rewrite {f.name} with the same types"
                 )
             first.setdefault(c, (kind, f))
-        md = pf.metadata
-        rows.append([md.row_group(g).num_rows for g in range(md.num_row_groups)])
-    return cols, rows
+        rows.append(groups)
+        parquet.append(table_format(f) == "parquet")
+    return cols, rows, parquet
 
 
 def _id_column(arr: Any, path: str, name: str, row0: int) -> np.ndarray:
@@ -242,10 +225,16 @@ def _cell_types(cells: Any, cell_type: str) -> tuple[np.ndarray, np.ndarray, lis
 
 
 # ---------------------------------------------------------------------------- plan
-def _map_items(files: Sequence[Path], rows: Sequence[Sequence[int]], task_rows: int) -> list[Any]:
-    """One task per file, or per group of row groups of a big file: (file, row groups, rows)."""
-    items = []
-    for f, rg in zip(files, rows):
+def _map_items(
+    files: Sequence[Path], rows: Sequence[Sequence[int]], parquet: Sequence[bool], task_rows: int
+) -> list[Any]:
+    """One task per file, or per group of row groups of a big Parquet file: (file, row
+    groups or None for a whole file, rows)."""
+    items: list[Any] = []
+    for f, rg, pq_file in zip(files, rows, parquet):
+        if not pq_file:
+            items.append((str(f), None, int(sum(rg))))
+            continue
         group: list[int] = []
         n = 0
         for g, r in enumerate(rg):
@@ -293,22 +282,17 @@ def _split_slices(rows_j: np.ndarray, slice_rows: int) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------- tasks
 def _map_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
     """Read one input piece and radix-partition it into a spill file; commit with a marker."""
-    import pyarrow.parquet as pq
-
     from ._oockernels import scatter_synapses
 
     path, row_groups, cols, n_buckets, n_sub, stem, batch_rows = item
     pre_c, post_c, size_c = cols
     read = [pre_c, post_c] + ([size_c] if size_c else [])
-    pf = pq.ParquetFile(path)
     offsets = []
     written = 0
     max_id = 0
     with atomic_path(stem + ".bin") as tmp, open(tmp, "wb") as f:
-        it = (
-            pf.iter_batches(batch_size=batch_rows, columns=read, row_groups=row_groups)
-            if row_groups
-            else iter(())
+        it = iter_batches(
+            Path(path), read, batch_rows, row_groups=row_groups, id_columns=(pre_c, post_c)
         )
         for batch in it:
             n = batch.num_rows
@@ -811,14 +795,14 @@ def condense_parquet(
                 f"{dst}: exists and is not a condense output (no _condense.json); refusing to "
                 "replace it: choose another output name"
             )
-    files = _files(src)
+    files = table_files(src)
     m = dict(columns or {})
     cols0: tuple[str, str, str | None] = (
         m.get("pre", "pre_pt_root_id"),
         m.get("post", "post_pt_root_id"),
         m.get("size", "size"),
     )
-    cols, rg_rows = _inspect(files, cols0, "size" in m)
+    cols, rg_rows, is_parquet = _inspect(files, cols0, "size" in m)
     total = int(sum(sum(r) for r in rg_rows))
     type_ids, type_codes, labels = _cell_types(cells, cell_type)
     n_buckets = max(1, math.ceil(total / int(bucket_rows)))
@@ -826,7 +810,7 @@ def condense_parquet(
     n_sub = int(
         min(4096, max(1, math.ceil(per_bucket / _SUB_ROWS), math.ceil(2 * total / 4_000_000)))
     )
-    map_items = _map_items(files, rg_rows, max(int(batch_rows), 4_000_000))
+    map_items = _map_items(files, rg_rows, is_parquet, max(int(batch_rows), 4_000_000))
     work = Path(tmp_dir) if tmp_dir else dst.with_name(f".{dst.name}.condense")
     plan = {
         "version": _VERSION,
