@@ -19,6 +19,9 @@ streaming (``sink_parquet``; Polars has no memory limit), each in its own proces
 inside it, without the interpreter start), the peak RSS of that process and its children
 sampled from outside. The three outputs are checked to hold the same pairs and counts.
 
+``connectome build`` (``--build-synapses``, default 2x10^7): out of core (streamed) vs in
+memory, time and peak RSS of each (the same matrix, checked).
+
     python benchmarks/bench_connectome.py                 # full size (the pivot line takes minutes)
     python benchmarks/bench_connectome.py --skip-pivot --repeat 3
     python benchmarks/bench_connectome.py --smoke         # seconds: 1/100 table, 10^6 out of core
@@ -209,6 +212,25 @@ def _child(tool: str, src: str, out: str, workers: int, memory_limit: str) -> No
 
         condense_parquet(src, out, workers=workers)
         out_glob = f"{out}/pairs/*.parquet"
+    elif tool in ("build-on", "build-off"):
+        from connectoscope.cli import main as cli
+
+        mode = tool.split("-")[1]
+        rc = cli(
+            [
+                "connectome",
+                "build",
+                src,
+                "--out-of-core",
+                mode,
+                "--workers",
+                str(workers),
+                "-o",
+                out,
+            ]
+        )
+        assert rc == 0
+        out_glob = ""
     elif tool == "duckdb":
         import duckdb
 
@@ -313,6 +335,9 @@ def run_tool(tool: str, src: Path, out: Path, workers: int, memory_limit: str) -
     if p.returncode != 0:
         raise RuntimeError(f"{tool} failed ({p.returncode}): {stderr[-2000:]}")
     r = json.loads(stdout.strip().splitlines()[-1])
+    if not r["out"]:
+        r["rss"] = rss.peak
+        return r
     t = ds.dataset(sorted(glob.glob(r["out"]))).to_table(columns=["count", "size_sum"])
     r.update(
         rss=rss.peak,
@@ -368,6 +393,34 @@ def bench_out_of_core(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bench_build(n: int, workers: int, tmp_root: str | None) -> None:
+    """``connectome build`` of ``n`` synapses: out of core vs in memory (peak RSS)."""
+    from connectoscope.connectome import load_matrix
+
+    tmp = Path(tempfile.mkdtemp(prefix="cs-build-", dir=tmp_root))
+    try:
+        src = write_synthetic_dataset(
+            tmp / "synapses", n, n_partitions=max(2, n // 2_000_000), workers=workers
+        )
+        on = run_tool("build-on", src, tmp / "m-on", workers, "")
+        off = run_tool("build-off", src, tmp / "m-off", workers, "")
+        a, b = load_matrix(tmp / "m-on"), load_matrix(tmp / "m-off")
+        assert a.shape == b.shape and a.n_synapses == b.n_synapses == n
+        del a, b
+        print(
+            ratio_line(
+                f"connectome build {n} synapses, out of core vs in memory",
+                on["seconds"],
+                off["seconds"],
+                "s",
+            )
+            + f"; peak RSS of all processes: out of core {on['rss']:.0f} MB, in memory "
+            f"{off['rss']:.0f} MB (goal at 2x10^7: < 1500 MB)"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         tool, src, out, workers, memory_limit = sys.argv[2:7]
@@ -384,6 +437,10 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="1.5GB", help="DuckDB memory_limit")
     ap.add_argument("--skip-pivot", action="store_true", help="skip the tutorial's pivot_table")
     ap.add_argument("--skip-ooc", action="store_true", help="in-memory benchmarks only")
+    ap.add_argument(
+        "--build-synapses", type=int, default=None, help="connectome build size (default 2e7)"
+    )
+    ap.add_argument("--skip-build", action="store_true", help="skip the connectome build lines")
     ap.add_argument("--tmp-dir", default=None, help="where the out-of-core files go")
     args = ap.parse_args()
     s = 100 if args.smoke else 20 if args.quick else 1
@@ -401,6 +458,11 @@ def main() -> None:
         n = args.ooc_synapses or (10**6 if args.smoke else 10**7 if args.quick else 10**8)
         files = max(4, min(50, n // 2_000_000))
         bench_out_of_core(n, args.workers, args.repeat, args.memory_limit, files, args.tmp_dir)
+    if not args.skip_build:
+        nb = args.build_synapses or (
+            10**6 if args.smoke else 2 * 10**6 if args.quick else 2 * 10**7
+        )
+        bench_build(nb, args.workers, args.tmp_dir)
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

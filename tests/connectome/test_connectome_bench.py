@@ -18,6 +18,7 @@ def test_bench_connectome_smoke():
             "out-of-core condense 1000000 synapses vs DuckDB GROUP BY: ours",
             "out-of-core condense 1000000 synapses vs Polars streaming: ours",
             "peak RSS of all processes",
+            "connectome build 1000000 synapses, out of core vs in memory: ours",
         ),
     )
     assert "-> 48" in out  # the pair count of the out-of-core table was printed

@@ -135,6 +135,19 @@ def register(sub: Any) -> None:
         "--dataset", default=None, help="also store the synapse and cell tables in this dataset"
     )
     b.add_argument("-o", "--output", required=True, help="output folder, .h5 or .csv")
+    b.add_argument(
+        "--out-of-core",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="stream the table in bounded memory (condense out of core, then write the matrix "
+        "batch by batch): auto above 5 million synapses (default), on, off",
+    )
+    b.add_argument(
+        "--tmp-dir",
+        default=None,
+        help="out of core: work folder for spill files (default: beside -o)",
+    )
+    add_parallel_options(b)
     add_overwrite(b)
     b.set_defaults(func=run_build)
 
@@ -258,13 +271,56 @@ def _out_path(m: Any, output: str, overwrite: bool) -> str:
     return str(save_matrix(m, p, overwrite=overwrite))
 
 
-def run_build(args: argparse.Namespace) -> int:
+def _build_streaming(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..connectome import CellTable, ConnectivityMatrix, SynapseTable
+    from ..connectome import build_out_of_core
     from ..dataset import Dataset
     from ..errors import ConnectoscopeWarning
 
+    filters = []
+    for side, items in (("pre", args.pre), ("post", args.post), ("both", args.where)):
+        for f in items:
+            prop, method, value = parse_filter(f)
+            filters.append((side, prop, method, value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConnectoscopeWarning)  # reported in the notes below
+        r = build_out_of_core(
+            args.synapses,
+            args.output,
+            cells=args.cells,
+            columns=_mapping(args.columns),
+            voxel_size=args.voxel_size,
+            duplicates=args.duplicates,
+            cell_id=args.cell_id,
+            missing_cells=args.missing_cells,
+            filters=filters,
+            dataset=Dataset(args.dataset) if args.dataset else None,
+            overwrite=args.overwrite,
+            workers=args.workers,
+            tmp_dir=args.tmp_dir,
+        )
+    print(
+        f"{r['out']}: ConnectivityMatrix({r['shape'][0]} x {r['shape'][1]}, {r['form']}, "
+        f"{r['n_synapses']} synapses, {r['n_pairs']} pairs; built out of core in "
+        f"{r['seconds']:.1f} s)"
+    )
+    for n in r["notes"]:
+        print(f"  note: {n}")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..connectome import STREAM_ROWS, CellTable, ConnectivityMatrix, SynapseTable, count_rows
+    from ..dataset import Dataset
+    from ..errors import ConnectoscopeWarning
+
+    if args.out_of_core == "on" or (
+        args.out_of_core == "auto" and count_rows(args.synapses) > STREAM_ROWS
+    ):
+        return _build_streaming(args)
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )

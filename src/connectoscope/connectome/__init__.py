@@ -14,6 +14,7 @@ from ._analysis import (
     type_by_type,
 )
 from ._annotations import write_dataset_annotations
+from ._build import STREAM_ROWS, build_out_of_core, count_rows
 from ._cells import CellTable
 from ._formats import (
     convert_matrix,
@@ -39,15 +40,18 @@ from ._synthetic import synthetic_synapses, write_synthetic_dataset
 
 __all__ = [
     "AGG_FUNCS",
+    "STREAM_ROWS",
     "WEIGHTS",
     "CellTable",
     "ConnectivityMatrix",
     "ObjectLookup",
     "SynapseTable",
     "as_id_array",
+    "build_out_of_core",
     "condense_parquet",
     "connection_probability",
     "convert_matrix",
+    "count_rows",
     "degree",
     "load_matrix",
     "plot_heatmap",
