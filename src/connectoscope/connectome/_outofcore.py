@@ -191,7 +191,12 @@ def _size_column(arr: Any, path: str, name: str, row0: int) -> np.ndarray:
             f"{row0 + int(np.flatnonzero(mask)[0])}; drop or fill them before condensing"
         )
     try:
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+        a = arr.to_numpy(zero_copy_only=False)
+        if a.dtype == np.float64:
+            return np.asarray(a)
+        out = _buf("map_size", (len(a),), np.float64)  # no fresh pages for every batch
+        np.copyto(out, a, casting="unsafe")
+        return out
     except (TypeError, ValueError) as e:
         raise DataFormatError(f"{path}: column {name!r} is not numeric ({arr.type})") from e
 
@@ -390,7 +395,7 @@ def _reduce_task(item: tuple[Any, ...], tick: Tick = None) -> dict[str, Any]:
     id_type = pa.int64() if as_int64 else pa.uint64()
     fields = [("pre", id_type), ("post", id_type), ("count", pa.int64())]
     fields += [(c, pa.float64()) for c in stats if c != "count"]
-    schema = pa.schema(fields)
+    schema = pa.schema([pa.field(n, t, nullable=False) for n, t in fields])  # no null levels
     post_off = np.zeros(n_sub + 1, np.int64)
     n_pairs = 0
     n_cell_total = 0
