@@ -1,31 +1,40 @@
-"""Surfaces, object tables and planes: ours vs the references, side by side in one process.
+"""Surfaces, pyramids, object tables and planes: ours vs the references, side by side.
 
 Real labels: ``../shared/data/pinky40`` mip2 (16 x 16 x 40 nm).
 
-1. Meshing with simplification (zmesh, reduction factor 100, max error 40 nm): ours
-   (block-wise, seams stitched, in 1 then 2 worker processes) vs one direct single-process
-   ``zmesh.Mesher.mesh(close=True)`` call on the same cutout (closed surfaces, as ours). Throughput is M voxels/s of covered volume per
-   process; "overhead" is ours in one process against the direct call; "scaling" is 1 -> 2
-   worker processes (the cores are shared with other work: the figure is noisy).
-2. Per-segment table (voxel count, box, centroid): ours (``segment_table``: shard tasks read
-   from the store, exact merge) and our in-memory kernel (``block_statistics``) vs
-   ``fastremap.renumber`` + ``cc3d.statistics`` on the same array in memory.
-3. A coloured 2048 x 2048 EM plane: ours (``render_plane``; and ``render_dataset_plane``,
-   which reads the plane from the store and colours by three object kinds) vs
-   ``skimage.color.label2rgb(kind="overlay")``.
+1. Dense meshing with simplification (every label, max error 40 nm): ours
+   (``mesh_labels``: zmesh marching cubes per block, our bounded-error simplifier with the
+   seams fixed, stitching, a second simplification across the seams) in 1 then 2 worker
+   processes vs ONE direct ``zmesh.Mesher.mesh(close=True)`` call on the whole array with
+   ``get(reduction_factor=100, max_error=40)`` (zmesh's own simplifier). Throughput is M
+   voxels/s of covered volume per process (wall; CPU seconds too, the machine being
+   shared); a profile splits our single-process time into its stages.
+2. Triangles: ours block-wise (64^3 blocks) vs ours in one block, and vs zmesh's one call.
+3. One object (label 16649205 in its box, other labels background): 1 -> 2 processes.
+4. Multi-resolution sharded Draco meshes of every label: ``surfaces --format precomputed``
+   from a dataset (blocks read from the store) vs Igneous's mesh + sharded multires tasks
+   (``igneous-pipeline``, GPL, bench extra; run in ``$IGNEOUS_PYTHON`` when set, else in
+   this Python when it has Igneous), on a local 2-process task queue, same error.
+5. 2x2x2 label mode on the whole 512^3 array vs tinybrain (``arr.T`` with x, y, z factors:
+   tinybrain 1.7 reads C-ordered input as Fortran in that mode).
+6. Per-segment table and coloured planes (as before).
 
-    python benchmarks/bench_surfaces.py          # 256 x 256 x 128 meshing cutout, 512^3 table
-    python benchmarks/bench_surfaces.py --quick  # 64 x 64 x 32 cutout, 256 x 256 x 128 table
+    python benchmarks/bench_surfaces.py          # 256 x 256 x 128 dense cutout
+    python benchmarks/bench_surfaces.py --full   # every label of the 512^3 array
+    python benchmarks/bench_surfaces.py --quick  # small cutouts (smoke test)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +48,7 @@ REDUCTION = 100
 
 
 def reference_mesh(vol: np.ndarray) -> int:
-    """One direct zmesh call: mesh every label, simplify each (what our blocks do)."""
+    """One direct zmesh call: mesh every label, simplify each with zmesh's simplifier."""
     import zmesh
 
     mesher = zmesh.Mesher(VS)
@@ -59,78 +68,228 @@ def ours_mesh(vol: np.ndarray, block: int, workers: int) -> int:
     return sum(len(m.faces) for m in meshes.values())
 
 
-def _once(fn: Callable[[], int]) -> tuple[float, int]:
+def _cpu_all() -> float:
+    """CPU seconds of this process and its (pool) worker processes so far."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for k in me.children(recursive=True):
+        try:
+            total += sum(k.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def _once(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of all processes, result)."""
+    c0 = _cpu_all()
     t0 = time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, _cpu_all() - c0, out
 
 
 def warm_pool(vol: np.ndarray, block: int) -> None:
-    """Start the 2 worker processes once (spawn + imports), outside the timed runs: a
-    long ingest or meshing job pays this once, not per call. The start time is printed."""
+    """Start the 2 worker processes once (spawn + imports + the simplifier's compile cache),
+    outside the timed runs. The start time is printed."""
     small = np.ascontiguousarray(vol[: 2 * block, :block, :block])
-    t, _ = _once(lambda: ours_mesh(small, block, 2))
-    print(
-        f"worker pool start (2 spawned processes, first tiny task): {t:.2f} s, not in the timings"
-    )
+    ours_mesh(small, block, 1)  # compile in this process
+    t, _, _ = _once(lambda: ours_mesh(small, block, 2))
+    print(f"worker pool start (2 spawned processes, first tiny task): {t:.2f} s, not timed")
 
 
-def compare_meshing(
-    vol: np.ndarray, block: int, header: str, names: tuple[str, str, str]
-) -> tuple[float, float]:
-    """Time the direct zmesh call and ours in 1 and 2 processes on ``vol``; print the header,
-    the face counts and three ratio lines named ``names`` (1 process, 2 processes per process,
-    scaling). Returns (M voxels, 2-process seconds)."""
+def profile_stages(vol: np.ndarray) -> str:
+    """Our single-process stages on ``vol`` (one block): CPU seconds each."""
+    import zmesh
+
+    from connectoscope.surfaces._simplify import simplify_mesh
+
+    t0 = time.process_time()
+    m = zmesh.Mesher((1.0, 1.0, 1.0))
+    m.mesh(np.ascontiguousarray(vol).T)
+    t_mc = time.process_time() - t0
+    t0 = time.process_time()
+    raw = {i: m.get(i, normals=False, reduction_factor=0) for i in m.ids() if i}
+    t_get = time.process_time() - t0
+    n_tri = sum(len(r.faces) for r in raw.values())
+    t0 = time.process_time()
+    n_out = 0
+    for r in raw.values():
+        n_out += len(simplify_mesh(r.vertices * np.asarray(VS), r.faces, MAX_ERROR_NM)[1])
+    t_s = time.process_time() - t0
     n = vol.size / 1e6
-    t_ref, f_ref = _once(lambda: reference_mesh(vol))
-    t1, f1 = _once(lambda: ours_mesh(vol, block, 1))
-    t2, f2 = _once(lambda: ours_mesh(vol, block, 2))
-    print(header)
-    print(f"  faces: reference {f_ref}, ours 1 process {f1}, ours 2 processes {f2}")
-    for line, ours in ((names[0], n / t1), (names[1], n / t2 / 2)):
-        print(
-            ratio_line(
-                line,
-                ours,
-                n / t_ref,
-                "M voxels/s",
-                higher_is_better=True,
-            )
-        )
-    print(ratio_line(names[2], t2, t1, "s"))
-    print(
-        f"  wall: reference {t_ref:.2f} s, ours 1 process {t1:.2f} s, ours 2 processes {t2:.2f} s"
+    return (
+        f"  profile, 1 process, CPU s: marching cubes {t_mc:.2f} ({n / t_mc:.3g} M voxels/s), "
+        f"mesh extraction {t_get:.2f} ({n / t_get:.3g} M voxels/s), simplification {t_s:.2f} "
+        f"({n_tri / 1e6:.3g} M -> {n_out / 1e6:.3g} M triangles, {n_tri / 1e6 / t_s:.3g} M "
+        f"triangles/s, {n / t_s:.3g} M voxels/s)"
     )
-    return n, t2
 
 
-def bench_meshing(vol: np.ndarray, block: int) -> None:
-    """Every label of a dense cutout."""
+def bench_dense(vol: np.ndarray, block: int) -> None:
     z, y, x = vol.shape
-    header = (
-        f"meshing cutout {x} x {y} x {z} voxels (x, y, z), {len(np.unique(vol)) - 1} labels, "
-        f"blocks of {block}^3, max error {MAX_ERROR_NM:g} nm"
+    n = vol.size / 1e6
+    print(
+        f"dense meshing {x} x {y} x {z} voxels (x, y, z), {len(np.unique(vol)) - 1} labels, "
+        f"max error {MAX_ERROR_NM:g} nm, blocks of {block}^3"
     )
-    names = (
-        "meshing 1 process vs direct zmesh (overhead)",
-        "meshing 2 processes per process vs direct zmesh",
-        "meshing scaling 1 -> 2 processes (wall time)",
+    t_ref, c_ref, f_ref = _once(lambda: reference_mesh(vol))
+    t1, c1, f1 = _once(lambda: ours_mesh(vol, block, 1))
+    t2, c2, f2 = _once(lambda: ours_mesh(vol, block, 2))
+    f_one = ours_mesh(vol, max(vol.shape), 1)
+    print(
+        ratio_line(
+            "dense meshing 1 process vs zmesh once, same error (wall)",
+            n / t1,
+            n / t_ref,
+            "M voxels/s",
+            higher_is_better=True,
+        )
     )
-    n, t2 = compare_meshing(vol, block, header, names)
-    print(f"  ours 2 processes: {n / t2:.3g} M voxels/s of covered volume in all")
+    print(
+        ratio_line(
+            "dense meshing 1 process vs zmesh once, same error (CPU)",
+            n / c1,
+            n / c_ref,
+            "M voxels/s",
+            higher_is_better=True,
+        )
+    )
+    print(
+        ratio_line(
+            "dense meshing per process vs the 10 M voxels/s goal (CPU, 2 processes)",
+            n / c2,
+            10.0,
+            "M voxels/s",
+            higher_is_better=True,
+        )
+    )
+    print(ratio_line("dense meshing scaling 1 -> 2 processes (wall time)", t2, t1, "s"))
+    print(
+        f"triangles block-wise vs one call (ours, same error): ours {f1}, reference {f_one}, ratio {f1 / f_one:.2f}"
+    )
+    print(
+        f"triangles ours block-wise vs zmesh one call (same max_error): ours {f1}, reference {f_ref}, ratio {f1 / f_ref:.2f}"
+    )
+    print(
+        f"  faces: 2 processes {f2}; wall: zmesh {t_ref:.1f} s, ours 1 process {t1:.1f} s, 2 processes {t2:.1f} s; CPU: zmesh {c_ref:.1f} s, ours 1 process {c1:.1f} s, 2 processes {c2:.1f} s"
+    )
+    print(profile_stages(vol))
 
 
 def bench_one_object(vol: np.ndarray, label: int, block: int) -> None:
-    """One object in its box (other labels are background): the usual ``--where`` case."""
     z, y, x = vol.shape
-    header = f"meshing label {label} in its box {x} x {y} x {z} voxels, blocks of {block}^3"
-    names = (
-        "one object 1 process vs direct zmesh",
-        "one object 2 processes per process vs direct zmesh",
-        "one object scaling 1 -> 2 processes (wall time)",
+    n = vol.size / 1e6
+    print(f"one object: label {label} in its box {x} x {y} x {z} voxels, blocks of {block}^3")
+    t_ref, _, f_ref = _once(lambda: reference_mesh(vol))
+    t1, _, f1 = _once(lambda: ours_mesh(vol, block, 1))
+    t2, _, f2 = _once(lambda: ours_mesh(vol, block, 2))
+    f_one = ours_mesh(vol, max(vol.shape), 1)
+    print(
+        ratio_line(
+            "one object 1 process vs zmesh once (wall)",
+            n / t1,
+            n / t_ref,
+            "M voxels/s",
+            higher_is_better=True,
+        )
     )
-    n, t2 = compare_meshing(vol, block, header, names)
-    print(f"  ours 2 processes: {n / t2:.3g} M voxels/s of covered volume in all")
+    print(ratio_line("one object scaling 1 -> 2 processes (wall time)", t2, t1, "s"))
+    print(
+        f"one object triangles block-wise vs one call (ours): ours {f1}, reference {f_one}, ratio {f1 / f_one:.2f}"
+    )
+    print(
+        f"  faces: zmesh {f_ref}, 2 processes {f2}; wall: zmesh {t_ref:.2f} s, ours {t1:.2f} s / {t2:.2f} s"
+    )
+
+
+def bench_multires(vol: np.ndarray, tmp: Path) -> None:
+    """Every label of ``vol`` as multi-resolution sharded meshes, from a dataset."""
+    import pandas as pd
+
+    import connectoscope as cs
+    from connectoscope.segmentation import ObjectMaps, Selection
+    from connectoscope.surfaces import make_surfaces
+    from connectoscope.volume import write_layer
+
+    ds = cs.Dataset.create(tmp / "m.cscope", voxel_size=VS)
+    write_layer(ds, "segmentation", vol, kind="segmentation", pyramid=False)
+    ids = np.unique(vol)[1:]
+    ObjectMaps.from_table(
+        pd.DataFrame({"segment_id": ids, "kind": "segment", "object_id": ids.astype(np.int64)})
+    ).save(ds)
+    sel = Selection.parse(each="segment", max_groups=None)
+    t, c, r = _once(
+        lambda: make_surfaces(
+            ds, sel, None, level=0, simplify_nm=MAX_ERROR_NM, fmt="precomputed", workers=2
+        )
+    )
+    files = list((ds.path / "meshes").iterdir())
+    size = sum(p.stat().st_size for p in files if p.is_file())
+    n = vol.size / 1e6
+    line = f"multires sharded meshes, {len(ids)} labels: {t:.1f} s wall, {c:.1f} s CPU, {n / t:.3g} M voxels/s, {r.manifests} segment ids in {len(files)} files, {size / 1e6:.1f} MB"
+    print(line)
+    ig = os.environ.get("IGNEOUS_PYTHON")
+    if not ig:
+        print(
+            "multires vs Igneous: not run (set IGNEOUS_PYTHON to a Python with igneous-pipeline; it pins DracoPy < 2, so it cannot share this environment)"
+        )
+        return
+    script = Path(__file__).with_name("_igneous_multires.py")
+    np.save(tmp / "labels.npy", vol)
+    res = subprocess.run(
+        [ig, str(script), str(tmp / "labels.npy"), str(tmp / "ig")], capture_output=True, text=True
+    )
+    if res.returncode != 0:
+        print(f"multires vs Igneous: Igneous failed: {res.stderr.strip().splitlines()[-1:]}")
+        return
+    t_ig = float(res.stdout.strip().splitlines()[-1])
+    print(
+        ratio_line(
+            "multires sharded meshes vs Igneous mesh + sharded multires tasks (wall)", t, t_ig, "s"
+        )
+    )
+
+
+def bench_mode(vol: np.ndarray) -> None:
+    from connectoscope.volume._kernels import mode_2x2x2
+
+    try:
+        import tinybrain
+    except ImportError:
+        print(
+            "2x2x2 label mode 512^3 vs tinybrain: not run (tinybrain is not installed: pip "
+            "install 'connectoscope[bench]')"
+        )
+        return
+
+    a = np.ascontiguousarray(vol)
+    ours = mode_2x2x2(a)
+    ref = np.asarray(tinybrain.downsample_segmentation(a.T, (2, 2, 2), num_mips=1)[0]).T
+    differ = float((ours != ref).mean()) if ours.shape == ref.shape else float("nan")
+    n = a.size / 1e6
+
+    def best(fn: Callable[[], Any]) -> float:
+        ts = []
+        for _ in range(5):
+            t0 = time.process_time()
+            fn()
+            ts.append(time.process_time() - t0)
+        return min(ts)
+
+    t_o = best(lambda: mode_2x2x2(a))
+    t_t = best(lambda: tinybrain.downsample_segmentation(a.T, (2, 2, 2), num_mips=1))
+    print(
+        ratio_line(
+            "2x2x2 label mode 512^3 vs tinybrain (CPU, best of 5)",
+            n / t_o,
+            n / t_t,
+            "M voxels/s",
+            higher_is_better=True,
+        )
+        + f" (outputs differing: {differ:.2%}, tie rules: ours first in block order)"
+    )
 
 
 def reference_table(vol: np.ndarray) -> int:
@@ -145,10 +304,10 @@ def reference_table(vol: np.ndarray) -> int:
 def bench_tables(vol: np.ndarray, tmp: Path) -> None:
     import connectoscope as cs
     from connectoscope.segmentation import block_statistics, segment_table
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     ds = cs.Dataset.create(tmp / "t.cscope", voxel_size=VS)
-    write_array(ds, "segmentation", vol, kind="segmentation", pyramid=False)
+    write_layer(ds, "segmentation", vol, kind="segmentation", pyramid=False)
     n = vol.size / 1e6
     t_ref, m_ref, k_ref = measure(lambda: reference_table(vol))
     t_mem, m_mem, df_mem = measure(lambda: block_statistics(vol))
@@ -185,7 +344,7 @@ def bench_plane(tmp: Path) -> None:
     import connectoscope as cs
     from connectoscope.render import render_dataset_plane, render_plane
     from connectoscope.segmentation import ObjectMaps
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     plane = load_pinky40("mip2")[200]  # 512 x 512 real labels, tiled 4 x 4 with new ids
     tiles = [
@@ -205,8 +364,8 @@ def bench_plane(tmp: Path) -> None:
         + f" (peak MB: ours {m_ours:.0f}, reference {m_ref:.0f})"
     )
     ds = cs.Dataset.create(tmp / "p.cscope", voxel_size=VS)
-    write_array(ds, "segmentation", labels[None], kind="segmentation", pyramid=False)
-    write_array(ds, "image", grey[None], kind="image", pyramid=False)
+    write_layer(ds, "segmentation", labels[None], kind="segmentation", pyramid=False)
+    write_layer(ds, "image", grey[None], kind="image", pyramid=False)
     ids = np.unique(labels)
     ObjectMaps.from_table(
         __import__("pandas").DataFrame(
@@ -248,10 +407,13 @@ def _worker_rss_mb() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cutouts (smoke test)")
+    ap.add_argument("--full", action="store_true", help="dense meshing of the whole 512^3 array")
     args = ap.parse_args()
     vol = load_pinky40("mip2")
     if args.quick:
         mesh_vol, block, table_vol = vol[256:288, 192:256, 192:256], 32, vol[:128, :256, :256]
+    elif args.full:
+        mesh_vol, block, table_vol = vol, 64, vol
     else:
         mesh_vol, block, table_vol = vol[256:384, 128:384, 128:384], 64, vol
     mesh_vol = np.ascontiguousarray(mesh_vol)
@@ -265,15 +427,20 @@ def main() -> None:
         box = box[lo[0] : lo[0] + 64, lo[1] : lo[1] + 128, lo[2] : lo[2] + 128]
     one = np.ascontiguousarray(np.where(box == label, box, 0))
     t0 = time.perf_counter()
+    print(f"load: {os.getloadavg()[0]:.1f} (1-minute average) on {os.cpu_count()} cores")
     warm_pool(mesh_vol, block)
-    bench_meshing(mesh_vol, block)
+    bench_dense(mesh_vol, block)
     bench_one_object(one, label, 64 if args.quick else 128)
+    with tempfile.TemporaryDirectory() as d:
+        bench_multires(mesh_vol, Path(d))
+    bench_mode(vol[:128, :128, :128] if args.quick else vol)
     with tempfile.TemporaryDirectory() as d:
         bench_tables(table_vol, Path(d))
         bench_plane(Path(d))
     print(
         f"peak RSS: this process {peak_rss_mb():.0f} MB; worker processes now: "
-        f"{_worker_rss_mb()}; total {time.perf_counter() - t0:.0f} s"
+        f"{_worker_rss_mb()}; total {time.perf_counter() - t0:.0f} s; load now "
+        f"{os.getloadavg()[0]:.1f}"
     )
 
 

@@ -29,7 +29,7 @@ from connectoscope import config
 from connectoscope.dataset import Dataset
 from connectoscope.sources.synthetic import generate
 from connectoscope.testing import load_pinky40
-from connectoscope.volume import downsample_image, downsample_labels, ingest, write_array
+from connectoscope.volume import downsample_image, downsample_labels, ingest, write_layer
 
 
 def numpy_mode(a: np.ndarray, fz: int) -> np.ndarray:
@@ -116,7 +116,7 @@ def read_sources_ours(src: Path) -> int:
 
 
 def run(tmp: Path, quick: bool, *, smoke: bool = False, big_source: Path | None = None) -> None:
-    shape = (128, 128, 64) if smoke else (256, 256, 128) if quick else (512, 512, 512)
+    shape = (256, 256, 64) if smoke else (256, 256, 128) if quick else (512, 512, 512)
     cube = 64 if smoke else 128 if quick else 256
     generate(tmp / "src", shape_xyz=shape, cube=cube, seed=1, progress=False)
     # warm this process first (imports, compiled kernels from the numba cache): the figures
@@ -165,7 +165,7 @@ def run(tmp: Path, quick: bool, *, smoke: bool = False, big_source: Path | None 
     labels = load_pinky40("mip2") if not quick else load_pinky40("crop")
     pds = cs.Dataset.create(tmp / "p.cscope", voxel_size=(16, 16, 40))
     t0 = time.perf_counter()
-    write_array(pds, "segmentation", labels, kind="segmentation", pyramid=False)
+    write_layer(pds, "segmentation", labels, kind="segmentation", pyramid=False)
     t_w = time.perf_counter() - t0
     disk = store_bytes(pds.path / "volume.ome.zarr" / "labels" / "segmentation" / "0")
     t0 = time.perf_counter()

@@ -13,19 +13,25 @@ import importlib
 from typing import Any
 
 from ._config import config
-from .dataset import Dataset
+from ._store import package_version
 from .errors import ConnectoscopeError, ConnectoscopeWarning
 from .geometry import Bbox, VoxelSize
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 # name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
+    "Dataset": "connectoscope.dataset",
     "CubeFolder": "connectoscope.sources.l4dense",
     "generate_synthetic": "connectoscope.sources.synthetic",
     "VolumeLayer": "connectoscope.volume",
     "ingest": "connectoscope.volume",
-    "write_array": "connectoscope.volume",
+    "write_layer": "connectoscope.volume",
+    "remove_layer": "connectoscope.volume",
+    "StorageSpec": "connectoscope.volume",
+    "IngestReport": "connectoscope.volume",
+    "open_source": "connectoscope.sources",
+    "SourceReader": "connectoscope.sources",
     "downsample_labels": "connectoscope.volume",
     "downsample_image": "connectoscope.volume",
     "export_chimerax": "connectoscope.export",
@@ -68,7 +74,6 @@ __all__ = [
     "Bbox",
     "ConnectoscopeError",
     "ConnectoscopeWarning",
-    "Dataset",
     "VoxelSize",
     "__version__",
     "config",

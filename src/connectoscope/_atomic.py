@@ -127,7 +127,7 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> P
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or not a pid at all
         return False
     except PermissionError:  # pragma: no cover - another user's live process
         return True

@@ -48,6 +48,11 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     DataFormatError
         A file is unreadable or truncated.
     """
+    from .sources._foreign import describe_foreign
+
+    foreign = describe_foreign(path)  # precomputed / webKnossos layers, remote URLs
+    if foreign is not None:
+        return foreign
     p = Path(path)
     if not p.exists():
         raise SourceNotFoundError(f"{p}: no such file or folder")
@@ -155,13 +160,52 @@ def _describe_dataset(ds: Dataset) -> dict[str, Any]:
         "layers": meta.get("layers", {}),
         "provenance": [p.get("step") for p in meta.get("provenance", [])],
         "disk_bytes": ds.disk_usage(),
+        "shards": _shard_checks(ds),
     }
+
+
+#: ``info`` compares the shards of layers up to this size with their completion records.
+INFO_MAX_SHARDS = 20_000
+
+
+def _shard_checks(ds: Dataset) -> dict[str, str]:
+    """Per volume layer: one line on its shards against their records (``verify`` does the
+    same for any size, and checksums)."""
+    from .volume._verify import check_layer, volume_layers
+
+    out = {}
+    for name in volume_layers(ds):
+        levels = ds.layer(name)["levels"]
+        n = 0
+        for lev in levels:
+            grid = [-(-a // b) for a, b in zip(lev["shape_zyx"], lev["shard_zyx"])]
+            n += grid[0] * grid[1] * grid[2]
+        if n > INFO_MAX_SHARDS:
+            out[name] = f"{n} shards: run `connectoscope verify {ds.path}` to check them"
+            continue
+        c = check_layer(ds, name)
+        if c.problems:
+            kinds: dict[str, int] = {}
+            for p in c.problems:
+                kinds[p.problem] = kinds.get(p.problem, 0) + 1
+            what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            out[name] = (
+                f"DAMAGED: {what} of {c.shards} shards; their data would read as zeros: run "
+                f"`connectoscope verify {ds.path} --repair`"
+            )
+        else:
+            out[name] = f"{c.shards} shards checked against their records"
+    return out
 
 
 def format_description(d: dict[str, Any]) -> str:
     """Human-readable text for a :func:`describe` result."""
     lines: list[str] = []
     t = d["type"]
+    if d.get("foreign"):
+        from .sources._foreign import format_foreign
+
+        return format_foreign(d)
     if t == "dataset":
         vs = d["voxel_size_nm"]
         lines.append(f"dataset {d['name']!r} at {d['path']} (format {d['format_version']})")
@@ -175,6 +219,8 @@ def format_description(d: dict[str, Any]) -> str:
             lines.append(f"  layer {name} ({kind}){status}")
             if "dtype" in layer:
                 lines.append(f"    dtype: {layer['dtype']}")
+            if name in d.get("shards", {}):
+                lines.append(f"    shards: {d['shards'][name]}")
             for i, lev in enumerate(layer.get("levels", [])):
                 shp = lev.get("shape_zyx")
                 vsl = lev.get("voxel_size_nm")

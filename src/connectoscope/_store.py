@@ -206,7 +206,8 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _version() -> str:
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one source)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -348,7 +349,7 @@ class Store:
                 {
                     "step": "create",
                     "time": _now(),
-                    "connectoscope": _version(),
+                    "connectoscope": package_version(),
                     "python": platform.python_version(),
                 }
             ],
@@ -483,7 +484,7 @@ class Store:
 
     def record_step(self, step: str, **params: Any) -> None:
         """Append one provenance entry (the step name, its parameters, time, versions)."""
-        entry = {"step": step, "time": _now(), "connectoscope": _version()}
+        entry = {"step": step, "time": _now(), "connectoscope": package_version()}
         entry.update({k: jsonable(v) for k, v in params.items()})
         with self.edit_metadata() as meta:
             meta.setdefault("provenance", []).append(entry)

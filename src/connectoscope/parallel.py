@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from ._config import config
 from ._progress import progress
+from ._workers import process_pool
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -196,15 +197,13 @@ _POOL_LOCK = threading.Lock()
 def _warm_pool(n: int) -> Any:
     """A spawned process pool of ``n`` workers, reused across calls (started once)."""
     global _POOL, _POOL_N
-    import concurrent.futures as cf
-    import multiprocessing as mp
 
     with _POOL_LOCK:
         broken = _POOL is not None and getattr(_POOL, "_broken", False)
         if _POOL is None or _POOL_N != n or broken:
             if _POOL is not None:
                 _POOL.shutdown(wait=False, cancel_futures=True)
-            _POOL = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+            _POOL = process_pool(n)  # spawned workers that die with this process
             _POOL_N = n
         return _POOL
 

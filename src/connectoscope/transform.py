@@ -278,7 +278,7 @@ class FrameTransform:
         except TypeError:
             out = mesh.copy()  # type: ignore[attr-defined]
             out.vertices = new_v
-            return out  # type: ignore[no-any-return]
+            return out
 
 
 def _vec3(v: Any) -> tuple[float, float, float]:

@@ -35,3 +35,14 @@ def test_demo_runs_end_to_end(tmp_path):
         assert (out / f).exists(), f
     page = (out / "index.html").read_text()
     assert "<img" in page and "connectoscope view" in page
+    assert '<a href="figures/neurons_each.png">' in page  # full size on click
+    assert "[1/7] synthetic data" in r.stdout and "[7/7] viewer" in r.stdout
+    # a second run refuses to replace the old output, --force replaces it
+    again = subprocess.run(
+        [sys.executable, "-m", "connectoscope", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2 and "--force" in again.stderr, again.stderr
+    assert (out / "index.html").read_text() == page

@@ -5,7 +5,7 @@ import pytest
 import connectoscope as cs
 from connectoscope.errors import InvalidParameterError
 from connectoscope.export import export_chimerax, write_cxc
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_cmap_layout_with_pytables_and_h5py(tmp_path, rng):
@@ -16,7 +16,7 @@ def test_cmap_layout_with_pytables_and_h5py(tmp_path, rng):
     labels = np.kron(
         rng.integers(0, 30, (4, 8, 8)).astype(np.uint32), np.ones((16, 16, 16), np.uint32)
     )
-    lay = write_array(ds, "segmentation", labels, kind="segmentation")
+    lay = write_layer(ds, "segmentation", labels, kind="segmentation")
     ds.folder("objects", create=True)
     pd.DataFrame(
         {

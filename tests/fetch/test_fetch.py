@@ -9,15 +9,12 @@ import shutil
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from connectoscope.cli import main
 from connectoscope.errors import DownloadError, InvalidParameterError
 from connectoscope.fetch import Checksum, download, fetch, fetch_url, load_registry
-
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "microns-pinky100"
 
 
 class _Server:
@@ -301,12 +298,15 @@ def test_webdav_listing_with_only(tmp_path):
 def test_registry_checksums_match_the_real_microns_tables(tmp_path, monkeypatch):
     """The packaged registry's sizes and SHA-256 are those of the real files (served here
     from ../shared/data through a local mirror)."""
+    from connectoscope.testing import require_shared
+
+    real = require_shared("microns-pinky100")
     entry = load_registry()["microns-tutorial-tables"]
     files = {}
     for f in entry.resolve_files():
         assert f.checksum is not None and f.checksum.algorithm == "sha256"
         path = "/" + f.url.split("://", 1)[1]
-        files[path] = (REAL / f.name).read_bytes()
+        files[path] = (real / f.name).read_bytes()
     with _Server(files) as srv:
         monkeypatch.setenv("CONNECTOSCOPE_FETCH_MIRROR", srv.url)
         rep = fetch("microns-tutorial-tables", tmp_path)

@@ -11,7 +11,7 @@ from connectoscope.errors import DependencyMissingError
 from connectoscope.morphology import read_swc, skeletonize_dataset
 from connectoscope.morphology._skeletonize import skeletonize_mask_kimimaro
 from connectoscope.segmentation import ObjectMaps, Selection
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def cylinder_ds(tmp_path):
     disk = (zz - 20) ** 2 + (yy - 20) ** 2 <= 16
     lab[disk, 10:60] = 1  # a cylinder along x in two supervoxels split by a membrane
     lab[disk, 61:110] = 2
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 1])}).save(ds)
     return ds
 

@@ -148,7 +148,7 @@ def test_skeletonize_synthetic_object(tmp_path):
     import connectoscope as cs
     from connectoscope.morphology import skeletonize_dataset
     from connectoscope.segmentation import ObjectMaps, Selection
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     ds = cs.Dataset.create(tmp_path / "k.cscope", voxel_size=(10, 10, 10))
     lab = np.zeros((40, 40, 120), np.uint32)
@@ -156,7 +156,7 @@ def test_skeletonize_synthetic_object(tmp_path):
     disk = (zz - 20) ** 2 + (yy - 20) ** 2 <= 16
     lab[disk, 10:60] = 1  # a cylinder in two supervoxels split by a membrane
     lab[disk, 61:110] = 2
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 1])}).save(ds)
     sk = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=0)[1]
     assert sk.roots.size == 1

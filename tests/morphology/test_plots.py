@@ -65,12 +65,11 @@ def test_tutorial_figures_api_and_cli(neuron, tmp_path):
     for fig in ("compartments", "synapses", "dendrite_distance"):
         out[fig] = plot_neuron(neuron, tmp_path / f"{fig}.png", figure=fig, invert_y=True)
         assert out[fig].stat().st_size > 20000
-    # outputs are drawn red, inputs blue; dendrite-only figure has no axon red at all
-    assert (214, 39, 40) in _colours(out["synapses"]) and (31, 119, 180) in _colours(
-        out["synapses"]
-    )
-    assert (214, 39, 40) in _colours(out["compartments"])
-    assert (214, 39, 40) not in _colours(out["dendrite_distance"])
+    # the tutorial's colours: outputs dark violet, inputs teal, axon tomato; the dendrite-only
+    # figure has no axon at all
+    assert (148, 0, 211) in _colours(out["synapses"]) and (0, 128, 128) in _colours(out["synapses"])
+    assert (255, 99, 71) in _colours(out["compartments"])
+    assert (255, 99, 71) not in _colours(out["dendrite_distance"])
     swc = require_shared(f"hemibrain-da1/swc/{BID}.swc")
     syn = require_shared(f"hemibrain-da1/synapses/{BID}.csv")
     for fig in ("compartments", "synapses", "dendrite_distance"):

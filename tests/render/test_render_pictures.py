@@ -7,7 +7,7 @@ from connectoscope.cli import main
 from connectoscope.errors import InvalidParameterError
 from connectoscope.render import apply_levels, id_colors, parse_color, render_plane
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_colors_and_levels():
@@ -15,9 +15,13 @@ def test_colors_and_levels():
     assert parse_color("#ff0") == (1.0, 1.0, 0.0)
     with pytest.raises(InvalidParameterError, match="did you mean"):
         parse_color("limee")
-    # stable across runs: pinned values
-    assert id_colors(np.array([1, 2**60]))[0].tolist() == id_colors(np.array([1]))[0].tolist()
-    assert id_colors(np.array([12345])).tolist() == id_colors(np.array([12345])).tolist()
+    # stable across runs: pinned values from the shared palette
+    assert id_colors(np.array([1, 2, 65, 0])).tolist() == [
+        [60, 15, 255],
+        [180, 0, 0],
+        [60, 15, 255],
+        [160, 160, 160],
+    ]
     b = apply_levels(
         np.array([0, 95, 107.5, 120, 234, 255], np.float32), [(95, 0), (120, 0.9), (234, 1)]
     )
@@ -25,10 +29,13 @@ def test_colors_and_levels():
     grey = np.full((4, 4), 200, np.uint8)
     lab = np.zeros((4, 4), np.uint32)
     lab[0, 0] = 5
-    out = render_plane(grey, lab)
+    out = render_plane(grey, lab, opacity=1.0)
     assert out[1, 1].tolist() == [200, 200, 200]  # 0 stays grey
     expect = np.round(200 / 255 * id_colors(np.array([5]))[0].astype(float)).astype(int)
     assert np.abs(out[0, 0].astype(int) - expect).max() <= 1  # colour modulates the grey
+    half = render_plane(grey, lab)  # default opacity 0.5: white mixed with the colour
+    tint = 127.5 + 0.5 * id_colors(np.array([5]))[0].astype(float)
+    assert np.abs(half[0, 0].astype(int) - np.round(200 / 255 * tint)).max() <= 1
 
 
 @pytest.fixture
@@ -37,9 +44,9 @@ def ds(tmp_path):
     lab = np.zeros((20, 64, 64), np.uint32)
     lab[:, 5:30, 5:30] = 1
     lab[:, 35:60, 35:60] = 2
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     rng = np.random.default_rng(0)
-    write_array(d, "image", rng.integers(100, 250, lab.shape).astype(np.uint8), kind="image")
+    write_layer(d, "image", rng.integers(100, 250, lab.shape).astype(np.uint8), kind="image")
     ObjectMaps.from_arrays({"axon": np.array([0, 1, 0]), "neuron": np.array([0, 1, 2])}).save(d)
     return d
 
@@ -51,7 +58,22 @@ def _frac(img, rgb, tol=40):
 def test_plane_cli(ds, tmp_path):
     out = tmp_path / "p.png"
     assert (
-        main(["render", "plane", str(ds.path), "--z", "3", "--by", "axon:lime", "-o", str(out)])
+        main(
+            [
+                "render",
+                "plane",
+                str(ds.path),
+                "--z",
+                "3",
+                "--by",
+                "axon:lime",
+                "--plain",
+                "--opacity",
+                "1",
+                "-o",
+                str(out),
+            ]
+        )
         == 0
     )
     img = np.asarray(Image.open(out))

@@ -7,7 +7,7 @@ from PIL import Image
 import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 # segment ids: 1, 2 neuron 1 body; 3 neuron 1 spine head; 4 neuron 2; 5 axon; 6 dendrite
 NEURON = [0, 1, 1, 1, 2, 0, 0]
@@ -29,8 +29,8 @@ def ds(tmp_path_factory):
     lab[:, 5:12, 60:90] = 6
     em = np.full(lab.shape, 100, np.uint8)
     em[lab > 0] = 200
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", em, kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", em, kind="image")
     maps = ObjectMaps.from_arrays(
         {
             "neuron": np.array(NEURON),
@@ -101,7 +101,8 @@ def test_seg_color_map_by_kinds_with_levels(ds, tmp_path):
     png = tmp_path / "plane.png"
     argv = ["render", "plane", str(ds.path), "--z", "12", "--by", "dendrite:red"]
     argv += ["--by", "axon:lime", "--by", "spinehead:blue", "--levels", "95,0", "120,0.9"]
-    assert main([*argv, "234,1", "-o", str(png)]) == 0
+    # --opacity 1: ChimeraX's own brightness x colour; --plain: one pixel per voxel, no band
+    assert main([*argv, "234,1", "--opacity", "1", "--plain", "-o", str(png)]) == 0
     img = _png(png)
     b200 = round(0.9 + (200 - 120) / (234 - 120) * 0.1, 6)  # brightness of EM value 200
     b100 = round((100 - 95) / (120 - 95) * 0.9, 6)  # of EM value 100
@@ -127,10 +128,9 @@ def test_movies(ds, tmp_path):
         seen.append(np.asarray(gif.convert("RGB")).astype(int))
     assert all(np.abs(seen[0] - f).mean() > 2 for f in seen[1:])  # the camera turns
     sl = tmp_path / "slice.mp4"
-    argv = ["movie", str(ds.path), "--slice", "z", "--by-kind", "axon:lime"]
-    assert (
-        main([*argv, "--levels", "95,0", "120,0.9", "234,1", "--frames", "6", "-o", str(sl)]) == 0
-    )
+    argv = ["movie", str(ds.path), "--slice", "z", "--by-kind", "axon:lime", "--plain"]
+    argv += ["--opacity", "1", "--min-size", "0", "--levels", "95,0", "120,0.9", "234,1"]
+    assert main([*argv, "--frames", "6", "-o", str(sl)]) == 0
     import imageio.v2 as iio
 
     frames = iio.mimread(sl)

@@ -6,7 +6,7 @@ import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.errors import InvalidParameterError
 from connectoscope.segmentation import ObjectMaps, count_components
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 @pytest.mark.parametrize("connectivity", [6, 18, 26])
@@ -40,7 +40,7 @@ def test_stats_cli_components(tmp_path, capsys):
     lab[2:6, 10:20, 10:890] = 7  # one piece crossing shard borders
     lab[2:6, 40:50, 10:20] = 8
     lab[2:6, 40:50, 600:610] = 8  # two pieces
-    write_array(ds, "segmentation", lab, kind="segmentation", pyramid=False)
+    write_layer(ds, "segmentation", lab, kind="segmentation", pyramid=False)
     ObjectMaps.from_arrays({"neuron": np.array([0] * 7 + [1, 1])}).save(ds)
     assert len(ds.segmentation.levels[0].shard_boxes()) > 1
     argv = ["objects", "stats", str(ds.path), "--components", "--connectivity", "6"]
@@ -57,7 +57,7 @@ def test_centroids_in_dataset_nm_with_offset_and_level(tmp_path):
     ds = cs.Dataset.create(tmp_path / "o.cscope", voxel_size=(4, 4, 40), offset_vx=(100, 0, 7))
     lab = np.zeros((4, 256, 256), np.uint32)
     lab[1:3, 10:12, 20:24] = 5
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     t0 = segment_table(ds, workers=1).set_index("segment_id")
     assert t0.loc[5, "centroid_x_nm"] == pytest.approx((100 + 21.5) * 4)
     assert t0.loc[5, "centroid_z_nm"] == pytest.approx((7 + 1.5) * 40)

@@ -7,7 +7,7 @@ import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.errors import DatasetExistsError, SelectionError
 from connectoscope.segmentation import ObjectMaps, map_segmentation
-from connectoscope.volume import downsample_labels, write_array
+from connectoscope.volume import downsample_labels, write_layer
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def ds(tmp_path, rng):
     d = cs.Dataset.create(tmp_path / "m.cscope", voxel_size=(4, 4, 40))
     lab = rng.integers(0, 30, (12, 192, 160)).astype(np.uint32)
     lab[:, 96:, :] = 3  # a large segment
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     neuron = np.zeros(30, np.int64)
     neuron[[3, 4, 5]] = 1
     neuron[[10, 11]] = 2

@@ -9,7 +9,7 @@ import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.errors import DataFormatError, SelectionError
 from connectoscope.segmentation import ObjectMaps, Selection, import_objects, parse_ranges
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_stats_cli_counts_and_tables(tmp_path, capsys):
     lab[:, :20, :20] = 3
     lab[:, 20:, :] = 4
     lab[2:4, 0:2, 30:32] = 12
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     maps = ObjectMaps.from_arrays({"neuron": np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2])})
     maps.save(ds)
     assert main(["objects", "stats", str(ds.path)]) == 0

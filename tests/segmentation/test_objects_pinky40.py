@@ -1,5 +1,6 @@
 import numpy as np
 
+from connectoscope.geometry import LevelFrame, VoxelSize
 from connectoscope.segmentation import block_statistics
 from connectoscope.segmentation._tables import _finish, _merge
 from connectoscope.testing import load_pinky40, reference
@@ -16,7 +17,7 @@ def test_block_merged_table_matches_reference():
                 parts.append(
                     block_statistics(vol[z : z + 256, y : y + 256, x : x + 256], (x, y, z))
                 )
-    table = _finish(_merge(parts), (16, 16, 40)).set_index("segment_id")
+    table = _finish(_merge(parts), LevelFrame(VoxelSize(16, 16, 40))).set_index("segment_id")
     assert len(table) == ref["n_labels_nonzero"]
     assert int(table["voxels"].sum()) == vol.size - ref["voxels_label_0"]
     for label, count in ref["top5_labels_by_voxels"]:

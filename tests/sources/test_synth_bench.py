@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from connectoscope.demo import DemoContext
-from connectoscope.sources.synthetic._demo import demo_step
+from connectoscope.demo.step_synthetic import demo_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,4 +31,4 @@ def test_demo_step(tmp_path):
     assert (ctx.synth_dir / "synth.json").exists()
     assert any("synapses" in n for n in ctx.notes)
     assert {o.path for o in ctx.outputs} >= {ctx.synth_dir / "synapses.parquet"}
-    assert ctx.state["synth_manifest"].n_synapses >= 0
+    assert ctx.synth_manifest.n_synapses >= 0

@@ -5,16 +5,21 @@ def test_benchmark_script_runs_quick():
     out = run_benchmark(
         "benchmarks/bench_surfaces.py",
         "--quick",
-        timeout=600,
+        timeout=900,
         expect=(
-            "meshing 1 process vs direct zmesh (overhead): ours",
-            "meshing scaling 1 -> 2 processes (wall time): ours",
-            "one object 1 process vs direct zmesh: ours",
+            "dense meshing 1 process vs zmesh once, same error (wall): ours",
+            "dense meshing 1 process vs zmesh once, same error (CPU): ours",
+            "dense meshing per process vs the 10 M voxels/s goal (CPU, 2 processes): ours",
+            "dense meshing scaling 1 -> 2 processes (wall time): ours",
+            "triangles block-wise vs one call (ours, same error): ours",
+            "triangles ours block-wise vs zmesh one call (same max_error): ours",
             "one object scaling 1 -> 2 processes (wall time): ours",
+            "one object triangles block-wise vs one call (ours): ours",
+            "2x2x2 label mode 512^3 vs tinybrain",
             "segment table in memory vs cc3d.statistics: ours",
             "segment table from store (shards, exact merge) vs cc3d.statistics: ours",
             "plane 2048 x 2048, colour per segment vs skimage label2rgb: ours",
             "plane 2048 x 2048 from store, by axon/dendrite/spinehead vs label2rgb: ours",
         ),
     )
-    assert "peak RSS" in out
+    assert "peak RSS" in out and "profile, 1 process" in out and "multires sharded meshes" in out

@@ -10,7 +10,7 @@ from connectoscope.cli import main
 from connectoscope.errors import InvalidParameterError
 from connectoscope.segmentation import ObjectMaps, Selection, object_stats
 from connectoscope.surfaces import make_surfaces, mesh_labels, plan_blocks
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 VS = (8.0, 8.0, 16.0)
 
@@ -96,7 +96,7 @@ def ds(tmp_path):
     lab = _ring_volume()
     lab[lab == 6] = 7
     lab[2:10, 2:10, 2:10] = 9  # far away: its blocks are skipped for neuron 1
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     neuron = np.zeros(10, np.int64)
     neuron[[5, 7]] = 1
     neuron[9] = 2
@@ -124,9 +124,13 @@ def test_dataset_blocks_in_processes_with_table_region(ds, tmp_path):
     assert [p.name for p in r.files] == ["neuron_1.ply"]
 
 
-def test_auto_level_is_chosen_and_said(ds, tmp_path, capsys):
-    assert ds.segmentation.num_levels >= 2
-    # level 0 holds 64 * 64 * 40 = 163,840 voxels, level 1 (2x in z) 81,920
+def test_auto_level_is_chosen_and_said(tmp_path, capsys):
+    ds = cs.Dataset.create(tmp_path / "auto.cscope", voxel_size=VS)
+    lab = _ring_volume()
+    write_layer(ds, "segmentation", lab, storage=cs.StorageSpec(chunk_xyz=(32, 32, 8)))
+    ObjectMaps.from_arrays({"neuron": (np.arange(10) == 5).astype(np.int64)}).save(ds)
+    assert ds.segmentation.num_levels == 2
+    # level 0 holds 64 * 64 * 40 = 163,840 voxels, level 1 (2x2x1) 40,960
     r = make_surfaces(ds, Selection.parse(each="neuron"), None, max_voxels=100_000)
     assert r.auto_level and r.level == 1
     r = make_surfaces(ds, Selection.parse(each="neuron"), None, max_voxels=10**9)

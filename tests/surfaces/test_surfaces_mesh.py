@@ -7,7 +7,7 @@ from connectoscope.cli import main
 from connectoscope.segmentation import ObjectMaps, Selection
 from connectoscope.surfaces import make_surfaces, mesh_labels
 from connectoscope.testing import load_pinky40
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_pinky40_label_closed_with_reference_volume():
@@ -38,8 +38,8 @@ def ds(tmp_path):
     lab[5:35, 10:50, 10:50] = 1  # neuron 1 body (segment 1)
     lab[15:25, 50:60, 20:30] = 2  # spine head of neuron 1 (segment 2)
     lab[5:35, 60:90, 60:90] = 3  # neuron 2
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", np.full(lab.shape, 140, np.uint8), kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", np.full(lab.shape, 140, np.uint8), kind="image")
     ObjectMaps.from_arrays(
         {"neuron": np.array([0, 1, 1, 2]), "spinehead": np.array([0, 0, 7, 0])}
     ).save(d)
@@ -125,7 +125,7 @@ def test_pinky40_through_the_dataset(tmp_path):
     """The whole path on real data: store, object table, blocks read in worker processes."""
     vol = load_pinky40("mip2")
     d = cs.Dataset.create(tmp_path / "p.cscope", voxel_size=(16, 16, 40))
-    write_array(d, "segmentation", vol, kind="segmentation", pyramid=False)
+    write_layer(d, "segmentation", vol, kind="segmentation", pyramid=False)
     del vol
     cs.object_stats(d, workers=2)
     out = tmp_path / "m"
@@ -167,7 +167,7 @@ def test_64bit_object_ids_warn_and_still_write(tmp_path):
     d = cs.Dataset.create(tmp_path / "w.cscope", voxel_size=(8, 8, 8))
     lab = np.zeros((16, 16, 16), np.uint64)
     lab[4:12, 4:12, 4:12] = 2**40 + 1
-    write_array(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "segmentation", lab, kind="segmentation")
     table = pd.DataFrame({"segment_id": [2**40 + 1], "kind": ["cell"], "object_id": [2**60]})
     ObjectMaps.from_table(table).save(d)
     with pytest.warns(ConnectoscopeWarning, match="beyond the 32-bit Neuroglancer number"):

@@ -13,7 +13,7 @@ import connectoscope as cs
 from connectoscope.cli import main
 from connectoscope.connectome import SynapseTable
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_view_screenshot_shows_em_segments_and_mesh(tmp_path):
@@ -24,8 +24,8 @@ def test_view_screenshot_shows_em_segments_and_mesh(tmp_path):
     lab[(zz - 32) ** 2 + (yy - 64) ** 2 + (xx - 64) ** 2 < 24**2] = 7  # a ball
     lab[:, :40, :40] = 3
     em = np.clip(120 + 40 * (lab > 0) + rng.normal(0, 25, lab.shape), 0, 255).astype(np.uint8)
-    write_array(ds, "segmentation", lab, kind="segmentation")
-    write_array(ds, "image", em, kind="image")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "image", em, kind="image")
     ObjectMaps.from_arrays({"neuron": np.array([0, 0, 0, 2, 0, 0, 0, 1])}).save(ds)
     assert main(["surfaces", str(ds.path), "--each", "neuron", "--level", "0"]) == 0
     # synapses on the ball's surface (nm), between segment 3 and segment 7

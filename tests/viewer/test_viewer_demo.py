@@ -6,9 +6,9 @@ import pandas as pd
 import connectoscope as cs
 from connectoscope.connectome import SynapseTable
 from connectoscope.demo import DemoContext
+from connectoscope.demo.step_viewer import demo_step
 from connectoscope.segmentation import ObjectMaps
-from connectoscope.viewer._demo import demo_step
-from connectoscope.volume import write_array
+from connectoscope.volume import write_layer
 
 
 def test_viewer_demo_step_writes_annotations_and_prints_view(tmp_path):
@@ -17,7 +17,7 @@ def test_viewer_demo_step_writes_annotations_and_prints_view(tmp_path):
     lab = np.zeros((8, 32, 32), np.uint32)
     lab[:, :16] = 1
     lab[:, 16:] = 2
-    write_array(ds, "segmentation", lab, kind="segmentation")
+    write_layer(ds, "segmentation", lab, kind="segmentation")
     ObjectMaps.from_arrays({"neuron": np.array([0, 1, 2])}).save(ds)
     rng = np.random.default_rng(0)
     syn = pd.DataFrame(

@@ -36,8 +36,9 @@ def test_server_range_cors_and_security(tmp_path):
     os.symlink(secret, ds / "link.txt")
     with ViewerServer(ds) as srv:
         assert srv.httpd.server_address[0] == "127.0.0.1"
-        st, h, body = _get(f"{srv.url}/data/blob.bin")
-        assert st == 200 and len(body) == 1024 and h["Access-Control-Allow-Origin"] == "*"
+        st, h, body = _get(f"{srv.url}/data/blob.bin", {"Origin": "http://127.0.0.1:9"})
+        assert st == 200 and len(body) == 1024
+        assert h["Access-Control-Allow-Origin"] == "http://127.0.0.1:9"
         assert h["Accept-Ranges"] == "bytes"
         st, h, body = _get(f"{srv.url}/data/blob.bin", {"Range": "bytes=10-19"})
         assert (
@@ -65,13 +66,13 @@ def test_server_range_cors_and_security(tmp_path):
 
 def test_state_layers(tmp_path):
     from connectoscope.segmentation import ObjectMaps, Selection
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     d = cs.Dataset.create(tmp_path / "s.cscope", voxel_size=(4, 4, 40))
     lab = np.zeros((4, 64, 64), np.uint32)
     lab[:, :20, :20] = 5
-    write_array(d, "segmentation", lab, kind="segmentation")
-    write_array(d, "image", np.full(lab.shape, 9, np.uint8), kind="image")
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    write_layer(d, "image", np.full(lab.shape, 9, np.uint8), kind="image")
     ObjectMaps.from_arrays({"neuron": np.array([0, 0, 0, 0, 0, 1])}).save(d)
     st = viewer_state(d, "http://127.0.0.1:1/data", selection=Selection.parse(["neuron=1"]))
     names = [la["name"] for la in st["layers"]]
@@ -87,10 +88,10 @@ def test_state_cli_data_url_and_annotation_layer(tmp_path, capsys):
 
     from connectoscope.cli import main
     from connectoscope.connectome import SynapseTable
-    from connectoscope.volume import write_array
+    from connectoscope.volume import write_layer
 
     d = cs.Dataset.create(tmp_path / "a.cscope", voxel_size=(4, 4, 40))
-    write_array(d, "segmentation", np.ones((2, 16, 16), np.uint32), kind="segmentation")
+    write_layer(d, "segmentation", np.ones((2, 16, 16), np.uint32), kind="segmentation")
     syn = pd.DataFrame(
         {"pre": [1, 1], "post": [1, 1], "x_nm": [1.0, 9.0], "y_nm": [2.0, 3.0], "z_nm": [0, 40.0]}
     )

@@ -98,7 +98,12 @@ def test_corrupt_chunk_names_the_file(tmp_path, small_labels):
         DataFormatError, match=r"x0y0z0\.hdf5: chunk at voxel \(z, y, x\) \(16, 0, 16\)"
     ):
         ingest(src, tmp_path / "d.cscope", layer="segmentation", voxel_size=(1, 1, 1), workers=1)
-    assert Dataset(tmp_path / "d.cscope").layer("segmentation")["complete"] is False
+    # never reported complete: the dataset this ingest created is kept (incomplete, to resume)
+    # only when some shard was finished; otherwise no empty dataset is left (issue 16)
+    d = tmp_path / "d.cscope"
+    assert not d.exists() or Dataset(d).layer("segmentation")["complete"] is False
+    prog = d / "volume.ome.zarr" / ".progress"
+    assert d.exists() == (prog.exists() and any(prog.rglob("*.done")))
 
 
 def test_existing_folder_is_refused_unless_overwrite(tmp_path, small_labels):

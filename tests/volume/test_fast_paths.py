@@ -94,8 +94,7 @@ def test_resume_rebuilds_coarse_levels_from_finished_fine_shards(tmp_path, small
         layer="segmentation",
         voxel_size=(8, 8, 8),
         workers=2,
-        chunk_xyz=(16, 16, 16),
-        shard_xyz=(32, 32, 32),
+        storage=cs.StorageSpec(chunk_xyz=(16, 16, 16), shard_xyz=(32, 32, 32)),
     )
     ref = Dataset(ingest(src, tmp_path / "ref.cscope", **opts).path)
     ds = Dataset(ingest(src, tmp_path / "v.cscope", **opts).path)
@@ -135,7 +134,9 @@ def test_processes_mode_gives_the_same_bytes_and_cleans_cut_shards(tmp_path, sma
 
     src = write_cubes(tmp_path / "seg", small_labels, 32)
     opts = dict(
-        layer="segmentation", voxel_size=(8, 8, 8), chunk_xyz=(16, 16, 16), shard_xyz=(32, 32, 32)
+        layer="segmentation",
+        voxel_size=(8, 8, 8),
+        storage=cs.StorageSpec(chunk_xyz=(16, 16, 16), shard_xyz=(32, 32, 32)),
     )
     ref = Dataset(ingest(src, tmp_path / "ref.cscope", workers=2, **opts).path)
     argv = ["ingest", str(src), str(tmp_path / "p.cscope"), "--layer", "segmentation"]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._store import Store
+from ..connectome import CellTable, SynapseTable, as_id_array
 from ..errors import (
     ConnectoscopeError,
     ConnectoscopeWarning,
@@ -148,7 +149,6 @@ class CaveSession:
 
     # ------------------------------------------------------------------ queries
     def _batches(self, root_ids: Iterable[Any]) -> list[list[int]]:
-        from ..connectome import as_id_array
 
         ids = as_id_array(pd.Series(list(root_ids)), name="root_ids", source="CAVE query")
         uniq = [int(i) for i in pd.unique(ids)]
@@ -202,7 +202,6 @@ class CaveSession:
         """:meth:`query_synapses` as a :class:`~connectoscope.connectome.SynapseTable`
         (``pre``/``post`` exact int64 root ids, ``size``, ``x_nm, y_nm, z_nm`` from the
         synapse centre ``ctr_pt_position``)."""
-        from ..connectome import SynapseTable
 
         df = self.query_synapses(root_ids, side=side)
         cols = {"pre": "pre_pt_root_id", "post": "post_pt_root_id"}
@@ -224,7 +223,6 @@ class CaveSession:
     ) -> CellTable:
         """Rows of a cell table (default the datastack's soma table) for ``root_ids`` as a
         :class:`~connectoscope.connectome.CellTable`; soma positions in nm."""
-        from ..connectome import CellTable
 
         name = table or self.cell_table
         if not name:
@@ -258,8 +256,6 @@ class CaveSession:
 def id_list(text: str) -> np.ndarray:
     """Root ids from ``1,2,3`` text or a file with one id per line (exact 64-bit)."""
     from pathlib import Path
-
-    from ..connectome import as_id_array
 
     looks_like_ids = all(c.isdigit() or c in ", " for c in text)
     p = Path(text)

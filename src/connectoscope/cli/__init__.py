@@ -3,19 +3,26 @@
 Every sub-command lives in its own module ``connectoscope.cli.cmd_<name>`` that defines
 ``register(subparsers)``; :func:`main` discovers them, so adding a command touches no
 shared file. User errors (:class:`~connectoscope.errors.ConnectoscopeError`) print one
-clear message and exit with code 2; ``--debug`` shows the traceback instead.
+clear message and exit with code 2; so do the errors a user's environment or files cause
+(permissions, a missing folder, a full disk, a port in use, a corrupt file read by h5py,
+tensorstore, pyarrow or zarr: :func:`~connectoscope.cli._common.describe_user_error`).
+A closed pipe (``connectoscope info X | head``) ends quietly. ``--debug`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from ..errors import ConnectoscopeError
+from ..errors import ConnectoscopeError, InvalidParameterError
 from ..parallel import executor
+from ._common import describe_user_error
 
 __all__ = ["build_parser", "main"]
 
@@ -66,13 +73,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.print_help()
         return 2
+    import warnings
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"connectoscope {args.command}: warning: {message}", file=sys.stderr)
+
+    old_show = warnings.showwarning
+    warnings.showwarning = show
     try:
+        workers = getattr(args, "workers", None)
+        if workers is not None and workers < 1:
+            raise InvalidParameterError(f"--workers: expected a whole number >= 1, got {workers}")
         with executor(
-            getattr(args, "scheduler", None),
-            workers=getattr(args, "workers", None),
-            local=getattr(args, "local", None),
+            getattr(args, "scheduler", None), workers=workers, local=getattr(args, "local", None)
         ):
             rc = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _broken_pipe(args.debug)
     except ConnectoscopeError as e:
         if args.debug:
             raise
@@ -87,7 +112,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        msg = describe_user_error(e)
+        if msg is None:
+            raise
+        print(f"connectoscope {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    finally:
+        warnings.showwarning = old_show
     return int(rc or 0)
+
+
+#: Exit status after the reader of our output went away (as if killed by SIGPIPE).
+EXIT_BROKEN_PIPE = 141
+
+
+def _broken_pipe(debug: bool) -> int:
+    """The reader of stdout closed the pipe (``| head``): stop quietly. Python would report
+    the failed flush at exit, so stdout is pointed at /dev/null first."""
+    if debug:
+        print("connectoscope: stdout was closed by its reader (broken pipe)", file=sys.stderr)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _entry() -> None:  # pragma: no cover - used by ``python -m connectoscope``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._atomic import write_parquet_atomic, write_with
 from ._common import add_subcommand
 
 
@@ -90,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
         out = str(args.output)
         df = table.df.reset_index() if args.verb == "cells" else table.df
         if out.endswith(".csv"):
-            df.to_csv(out, index=False)
+            write_with(out, lambda tmp: df.to_csv(tmp, index=False))
         else:
-            df.to_parquet(out, index=False)
+            write_parquet_atomic(df, out)
     if args.dataset:
         from ..dataset import Dataset
 

@@ -97,7 +97,11 @@ def register(sub: Any) -> None:
             "  connectoscope connectome build source/synapses.parquet --cells source/cells.parquet -o conn\n"
             "  connectoscope connectome build syn.csv --columns pre=pre_root_id,post=post_root_id,size=cleft_vx -o conn\n"
             "  connectoscope connectome build syn.csv --voxel-size 4,4,40 -o conn.h5\n"
-            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true --post broad_type=excitatory -o proofread"
+            "  connectoscope connectome build syn.csv --cells cells.csv --pre status_axon=true --post broad_type=excitatory -o proofread\n"
+            "edge lists (one row per connection; --weight, --names or --type-column selects this):\n"
+            "  connectoscope connectome build edges.csv --columns pre=source,post=target --weight weight -o conn\n"
+            "  connectoscope connectome build cook2019_edges.csv --names --weight weight --type-column type "
+            "--symmetric gap_junction --rows sex=hermaphrodite -o herm"
         ),
     )
     b.add_argument("synapses", help="synapse table (.csv, .parquet, .feather, partitioned folder)")
@@ -133,6 +137,40 @@ def register(sub: Any) -> None:
     _add_filters(b)
     b.add_argument(
         "--dataset", default=None, help="also store the synapse and cell tables in this dataset"
+    )
+    e = b.add_argument_group("edge lists (one row per connection instead of per synapse)")
+    e.add_argument(
+        "--weight",
+        default=None,
+        metavar="COLUMN",
+        help="a count/weight column: rows of one pair add up into the condensed form",
+    )
+    e.add_argument(
+        "--names",
+        action="store_true",
+        help="vertices are names (strings): each gets an integer id 1..N, kept with its name",
+    )
+    e.add_argument(
+        "--type-column",
+        default=None,
+        metavar="COLUMN",
+        help="edge type (chemical, gap_junction...): per-pair weight_<type> properties",
+    )
+    e.add_argument(
+        "--symmetric",
+        default=None,
+        metavar="TYPE[,TYPE]",
+        help="edge types that are undirected (gap junctions): each edge in both directions",
+    )
+    e.add_argument(
+        "--rows",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="keep only rows with this value (repeatable), e.g. sex=hermaphrodite",
+    )
+    e.add_argument(
+        "--edge-list", action="store_true", help="read an unweighted edge list (1 per row)"
     )
     b.add_argument("-o", "--output", required=True, help="output folder, .h5 or .csv")
     b.add_argument(
@@ -187,9 +225,26 @@ def register(sub: Any) -> None:
         help="heatmap: property for sorting and side bars; types: the property (default cell_type)",
     )
     p.add_argument(
-        "--split-by", default=None, help="hist: split by this property (broad_type: E->E vs I->E)"
+        "--split-by",
+        default=None,
+        help="hist, size-hist: one panel/curve per presynaptic group of this property onto "
+        "--target cells (broad_type: E->E vs I->E)",
     )
-    p.add_argument("--status", default="status_axon", help="somas: colour by this property")
+    p.add_argument(
+        "--target",
+        default=None,
+        help="hist, size-hist with --split-by: the postsynaptic group (default excitatory)",
+    )
+    p.add_argument(
+        "--status", default=None, help="somas: colour by this property (default status_axon)"
+    )
+    p.add_argument("--log", action="store_true", help="hist: counts on a log axis")
+    p.add_argument(
+        "--size-unit",
+        default=None,
+        help="heatmap (sum, log_sum), size-hist: unit of the synapse size column "
+        "(default voxels, as MICrONS)",
+    )
     _add_filters(p)
     p.add_argument("-o", "--output", required=True, help="figure (.png or .svg)")
     p.set_defaults(func=run_plot)
@@ -255,19 +310,23 @@ def register(sub: Any) -> None:
 def _out_path(m: Any, output: str, overwrite: bool) -> str:
     from pathlib import Path
 
+    from .._atomic import atomic_path
     from ..connectome import save_matrix, write_conntility_h5, write_l4dense_csv
     from ..errors import DatasetExistsError
+    from ._common import clean_stale_parts_of
 
     p = Path(output)
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".csv"):
         if p.exists() and not overwrite:
             raise DatasetExistsError(f"{p}: exists; pass --overwrite to replace it")
-        if p.exists():
-            p.unlink()
-        if suffix == ".csv":
-            return str(write_l4dense_csv(m, p))
-        return str(write_conntility_h5(m, p))
+        # written under a temporary name and renamed when complete: a kill or a full disk
+        # leaves the old file (or nothing), --overwrite replaces it only then
+        writer = write_l4dense_csv if suffix == ".csv" else write_conntility_h5
+        clean_stale_parts_of(p)  # what a killed earlier run left beside it
+        with atomic_path(p) as tmp:
+            writer(m, tmp)
+        return str(p)
     return str(save_matrix(m, p, overwrite=overwrite))
 
 
@@ -317,6 +376,8 @@ def run_build(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
     from ..errors import ConnectoscopeWarning
 
+    if args.weight or args.names or args.type_column or args.edge_list or args.rows:
+        return _run_build_edges(args)
     if args.out_of_core == "on" or (
         args.out_of_core == "auto" and count_rows(args.synapses) > STREAM_ROWS
     ):
@@ -324,6 +385,13 @@ def run_build(args: argparse.Namespace) -> int:
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
+    if len(syn) == 0:
+        from ..errors import DataFormatError
+
+        raise DataFormatError(
+            f"{args.synapses}: no synapses (the table has a header but no rows); give a table "
+            "with one row per synapse"
+        )
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConnectoscopeWarning)
@@ -352,6 +420,54 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_build_edges(args: argparse.Namespace) -> int:
+    from ..connectome import read_edge_list
+    from ..connectome._analysis import degree
+
+    cols = _mapping(args.columns) or {}
+    unknown = set(cols) - {"pre", "post"}
+    if unknown:
+        raise InvalidParameterError(
+            f"--columns {', '.join(sorted(unknown))}: an edge list maps only pre= and post= "
+            "(use --weight COLUMN and --type-column COLUMN for the others)"
+        )
+    where: dict[str, str] = {}
+    for r in args.rows:
+        k, sep, v = r.partition("=")
+        if not sep or not k.strip():
+            raise InvalidParameterError(f"--rows {r!r}: expected COLUMN=VALUE such as sex=male")
+        where[k.strip()] = v.strip()
+    m = read_edge_list(
+        args.synapses,
+        pre=cols.get("pre", "pre"),
+        post=cols.get("post", "post"),
+        weight=args.weight,
+        names=args.names,
+        type_column=args.type_column,
+        symmetric=[t.strip() for t in args.symmetric.split(",")] if args.symmetric else (),
+        where=where,
+    )
+    m = apply_filters(m, args.pre, args.post, args.where)
+    out = _out_path(m, args.output, args.overwrite)
+    print(f"{out}: {m}, {m.n_pairs} connected pairs")
+    if "name" in m.pre_vertices:
+        names = m.pre_vertices["name"]
+        first = ", ".join(f"{n}={i}" for i, n in list(names.items())[:4])
+        print(f"  vertices: names with integer ids ({first}, ...): property 'name'")
+        out_deg, in_deg = degree(m)
+        if len(out_deg):
+            i, j = out_deg.idxmax(), in_deg.idxmax()
+            print(
+                f"  max out-degree {int(out_deg.max())} ({m.pre_vertices['name'][i]}, id {i}); "
+                f"max in-degree {int(in_deg.max())} ({m.post_vertices['name'][j]}, id {j})"
+            )
+    extra = [c for c in m.condensed.columns if c.startswith("weight_")]
+    if extra:
+        c = m.condensed
+        print("  by type: " + ", ".join(f"{x[7:]} {int((c[x] > 0).sum())} pairs" for x in extra))
+    return 0
+
+
 def run_stats(args: argparse.Namespace) -> int:
     from ..connectome import load_matrix
 
@@ -365,6 +481,31 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``connectome plot`` options and the kinds that take them (others refuse them).
+PLOT_OPTIONS = {
+    "weight": ("heatmap", "types"),
+    "sort_by": ("heatmap", "types"),
+    "split_by": ("hist", "size-hist"),
+    "target": ("hist", "size-hist"),
+    "status": ("somas",),
+    "log": ("hist",),
+    "size_unit": ("heatmap", "size-hist"),
+}
+
+
+def check_plot_options(args: argparse.Namespace) -> None:
+    """Refuse an option the chosen ``--kind`` would not use (instead of ignoring it)."""
+    for name, kinds in PLOT_OPTIONS.items():
+        if getattr(args, name) not in (None, False) and args.kind not in kinds:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidParameterError(
+                f"{flag} does not apply to --kind {args.kind}; it is for --kind "
+                f"{' and '.join(kinds)}"
+            )
+    if args.target is not None and args.split_by is None:
+        raise InvalidParameterError("--target needs --split-by (the property it is a value of)")
+
+
 def run_plot(args: argparse.Namespace) -> int:
     from ..connectome import (
         load_matrix,
@@ -375,15 +516,23 @@ def run_plot(args: argparse.Namespace) -> int:
         plot_type_by_type,
     )
 
+    check_plot_options(args)
     m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    unit = args.size_unit or "voxels"
     if args.kind == "heatmap":
-        out = plot_heatmap(m, args.output, weight=args.weight or "binary", sort_by=args.sort_by)
+        out = plot_heatmap(
+            m, args.output, weight=args.weight or "binary", sort_by=args.sort_by, size_unit=unit
+        )
     elif args.kind == "hist":
-        out = plot_synapses_per_connection(m, args.output, split_by=args.split_by)
+        out = plot_synapses_per_connection(
+            m, args.output, split_by=args.split_by, target=args.target, log=args.log
+        )
     elif args.kind == "size-hist":
-        out = plot_size_histograms(m, args.output)
+        out = plot_size_histograms(
+            m, args.output, split_by=args.split_by, target=args.target, size_unit=unit
+        )
     elif args.kind == "somas":
-        out = plot_somas(m, args.output, status=args.status)
+        out = plot_somas(m, args.output, status=args.status or "status_axon")
     else:
         out = plot_type_by_type(
             m, args.output, prop=args.sort_by or "cell_type", weight=args.weight or "probability"

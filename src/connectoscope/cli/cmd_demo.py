@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_subcommand, xyz_int
+from ._common import add_subcommand, positive_int, xyz_int
 
 
 def register(sub: Any) -> None:
@@ -28,10 +28,8 @@ def register(sub: Any) -> None:
     p.add_argument("--shape", type=xyz_int, default=(512, 512, 256), help="volume X,Y,Z voxels")
     p.add_argument("--cube", type=int, default=256, help="cube edge of the synthetic source files")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
-    p.add_argument(
-        "--no-overwrite", action="store_true", help="refuse to replace an existing demo folder"
-    )
+    p.add_argument("--workers", type=positive_int, default=2, help="workers (default: 2)")
+    p.add_argument("--force", action="store_true", help="replace an earlier demo folder at --out")
     p.set_defaults(func=run)
 
 
@@ -44,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
         cube=args.cube,
         seed=args.seed,
         workers=args.workers,
-        overwrite=not args.no_overwrite,
+        force=args.force,
     )
     return 0

@@ -1,4 +1,4 @@
-"""``connectoscope export chimerax``."""
+"""``connectoscope export chimerax|precomputed``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_subcommand, xyz_int
+from ._common import add_overwrite, add_subcommand, clean_stale_parts_of, xyz_int
 
 
 def register(sub: Any) -> None:
-    g = add_subcommand(sub, "export", help="export a dataset for other tools (ChimeraX)")
+    g = add_subcommand(
+        sub, "export", help="export a dataset for other tools (ChimeraX, Neuroglancer precomputed)"
+    )
     g.set_defaults(_group_parser=g)
     gs = g.add_subparsers(dest="export_kind", metavar="FORMAT")
     p = add_subcommand(
@@ -40,17 +42,67 @@ def register(sub: Any) -> None:
         metavar="I,J,K",
         help="subsample spacings x,y,z (default: every pyramid level)",
     )
+    p.add_argument(
+        "--renumber",
+        action="store_true",
+        help=(
+            "write segment and object ids as 1, 2, 3... (for ids ChimeraX's int32 attributes "
+            "cannot hold) and the lookup table OUT.ids.csv"
+        ),
+    )
     add_overwrite(p)
     p.set_defaults(func=run)
+    q = add_subcommand(
+        gs,
+        "precomputed",
+        help="write a layer as a Neuroglancer precomputed volume (sharded; crackle/compresso/"
+        "compressed_segmentation labels, raw/jpeg images)",
+        description=(
+            "Write one layer (every pyramid level a scale) as a Neuroglancer precomputed volume "
+            "that Neuroglancer, cloud-volume and tensorstore open: sharded by default, labels "
+            "crackle-encoded by default (the smallest; compresso and compressed_segmentation "
+            "too), images raw or jpeg. Prints the size and the compression ratio."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope export precomputed demo.cscope seg_precomputed --layer segmentation\n"
+            "  connectoscope export precomputed demo.cscope em --layer image --encoding jpeg\n"
+            "  then: connectoscope view, or Neuroglancer precomputed://https://HOST/seg_precomputed"
+        ),
+    )
+    q.add_argument("dataset")
+    q.add_argument("out", help="output folder (the precomputed layer)")
+    q.add_argument("--layer", default="segmentation")
+    q.add_argument(
+        "--encoding",
+        choices=["crackle", "compresso", "compressed_segmentation", "raw", "jpeg"],
+        default=None,
+        help="labels: crackle (default), compresso, compressed_segmentation, raw; images: raw "
+        "(default), jpeg",
+    )
+    q.add_argument("--unsharded", action="store_true", help="one file per chunk")
+    q.add_argument(
+        "--chunk", type=xyz_int, default=(64, 64, 64), metavar="X,Y,Z", help="chunk shape, voxels"
+    )
+    q.add_argument("--levels", type=int, default=None, help="only the finest N levels")
+    q.add_argument("--jpeg-quality", type=int, default=90)
+    add_overwrite(q)
+    q.set_defaults(func=run_precomputed)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..export import export_chimerax, write_cxc
+    from ..export import export_chimerax, lookup_table_path, write_cxc
 
     ds = Dataset(args.dataset)
+    clean_stale_parts_of(args.out)  # what a killed earlier run left beside it
     out = export_chimerax(
-        ds, args.out, layer=args.layer, subsamples=args.subsamples, overwrite=args.overwrite
+        ds,
+        args.out,
+        layer=args.layer,
+        subsamples=args.subsamples,
+        overwrite=args.overwrite,
+        renumber=args.renumber,
     )
     kinds: list[str] = sorted(ds.layers.get("objects", {}).get("kinds", {}))
     image = None
@@ -59,9 +111,31 @@ def run(args: argparse.Namespace) -> int:
     cxc = write_cxc(Path(out).with_suffix(".cxc"), segmentation=str(out), image=image, kinds=kinds)
     size = Path(out).stat().st_size
     print(f"{out}: {size / 1e6:.1f} MB; ChimeraX script {cxc}")
+    if args.renumber and lookup_table_path(out).exists():
+        print(f"  ids renumbered: {lookup_table_path(out)} maps cmap ids to the original ids")
     if image:
         print(
             f"  the script also opens {image}: write it with "
             f"`connectoscope export chimerax {ds.path} {image} --layer image`"
         )
+    return 0
+
+
+def run_precomputed(args: argparse.Namespace) -> int:
+    from ..dataset import Dataset
+    from ..export import export_precomputed
+
+    rep = export_precomputed(
+        Dataset(args.dataset),
+        args.out,
+        layer=args.layer,
+        encoding=args.encoding,
+        sharded=not args.unsharded,
+        chunk_xyz=args.chunk,
+        levels=args.levels,
+        jpeg_quality=args.jpeg_quality,
+        overwrite=args.overwrite,
+    )
+    print(rep)
+    print(f"next: connectoscope info {rep.path}")
     return 0

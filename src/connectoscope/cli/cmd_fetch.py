@@ -43,6 +43,11 @@ def register(sub: Any) -> None:
     p.add_argument("--sha256", default=None, metavar="HEX", help="with a URL: expected SHA-256")
     p.add_argument("--md5", default=None, metavar="HEX", help="with a URL: expected MD5")
     p.add_argument("--size", type=int, default=None, help="with a URL: expected size in bytes")
+    p.add_argument(
+        "--extract",
+        action="store_true",
+        help="with a URL: unpack the downloaded .zip/.tar(.gz) into DIR (member names checked)",
+    )
     p.add_argument("--retries", type=int, default=5, help="retries of a dropped connection")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a stall counts")
     p.set_defaults(func=run)
@@ -74,10 +79,15 @@ def run(args: argparse.Namespace) -> int:
         )
         note = "verified" if checksum else "no checksum given: not verified"
         print(f"{path} ({path.stat().st_size} bytes, {note})")
+        if args.extract:
+            from ..fetch import extract_archive
+
+            files = extract_archive(path, args.to)
+            print(f"  extracted {len(files)} file(s) into {args.to}")
         return 0
-    if args.sha256 or args.md5 or args.size:
+    if args.sha256 or args.md5 or args.size or args.extract:
         raise InvalidParameterError(
-            "--sha256/--md5/--size go with a URL; a dataset's checksums come from the registry"
+            "--sha256/--md5/--size/--extract go with a URL; a dataset's checksums come from the registry"
         )
     report = fetch(args.target, args.to, only=args.only, retries=args.retries, timeout=args.timeout)
     print(report.summary(), file=sys.stdout if report.ok else sys.stderr)

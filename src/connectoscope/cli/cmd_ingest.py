@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float, xyz_int
+from ._common import (
+    add_overwrite,
+    add_parallel_options,
+    add_subcommand,
+    xyz_float,
+    xyz_positive_int,
+)
 
 
 def register(sub: Any) -> None:
@@ -26,50 +31,50 @@ def register(sub: Any) -> None:
             "  connectoscope ingest src/color demo.cscope --layer image --voxel-size 11.24,11.24,28\n"
             "  connectoscope ingest src/segmentation demo.cscope --layer segmentation\n"
             "  connectoscope ingest labels.h5:/volumes/labels my.cscope --layer segmentation "
-            "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786"
+            "--voxel-size 16,16,40 --scheduler tcp://127.0.0.1:8786\n"
+            "  connectoscope ingest precomputed://https://HOST/layer my.cscope --layer segmentation "
+            "--scale 16_16_40 --bbox 0,0,0:512,512,64\n"
+            "  connectoscope ingest pinky.npz my.cscope --layer segmentation --voxel-size 16,16,40 "
+            "--axes xyz --label-downsampling mode-smallest"
         ),
     )
-    p.add_argument("source", help="cube folder, FILE.h5[:/path], plane folder, .npy or .npz")
+    p.add_argument(
+        "source",
+        help="cube folder, FILE.h5[:/path], plane folder, .npy, .npz, a precomputed layer "
+        "(PATH, precomputed://file://PATH, http(s)://, gs://, s3://), a webKnossos "
+        "DATASET/LAYER or annotation .zip, a remote dataset URL#LAYER",
+    )
     p.add_argument("dataset", help="dataset directory (created when missing)")
     p.add_argument("--layer", choices=["image", "segmentation"], default="image")
     p.add_argument("--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="nm")
     p.add_argument(
-        "--chunk", type=xyz_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
+        "--chunk", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="chunk shape, voxels"
     )
     p.add_argument(
-        "--shard", type=xyz_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
+        "--shard", type=xyz_positive_int, default=None, metavar="X,Y,Z", help="shard shape, voxels"
+    )
+    add_precomputed_options(p, bbox=True)
+    p.add_argument(
+        "--axes",
+        choices=["xyz", "zyx"],
+        default=None,
+        help=".npy/.npz: the stored array's axis order; required for Fortran-ordered arrays "
+        "(seung-lab [x, y, z] files: --axes xyz); default zyx for C-ordered ones",
+    )
+    p.add_argument(
+        "--label-downsampling",
+        choices=["countless", "mode-smallest", "mode-first"],
+        default="countless",
+        help="segmentation pyramid rule: COUNTLESS (default); the mode with ties to the "
+        "smallest id (webKnossos/L4dense mags); the mode with ties to the first value",
     )
     add_parallel_options(p)
     add_overwrite(p, force=True)
     p.set_defaults(func=run_ingest)
 
-    c = add_subcommand(
-        sub,
-        "cutout",
-        help="write a region of a layer at any level to .npy, .h5 or .tif",
-        description="Read a box of one layer at one pyramid level and save it ([z, y, x]).",
-        epilog=(
-            "examples:\n"
-            "  connectoscope cutout demo.cscope --layer segmentation --bbox 0,0,0:256,256,64 -o cut.npy\n"
-            "  connectoscope cutout demo.cscope --level 2 -o whole_level2.tif"
-        ),
-    )
-    c.add_argument("dataset")
-    c.add_argument("--layer", default="image", help="image, segmentation or another layer")
-    c.add_argument(
-        "--bbox",
-        default=None,
-        metavar="X0,Y0,Z0:X1,Y1,Z1",
-        help="half-open box in voxels of --level (default: the whole level)",
-    )
-    c.add_argument("--level", type=int, default=0)
-    c.add_argument("-o", "--output", required=True, help="out.npy, out.h5 or out.tif")
-    add_overwrite(c)
-    c.set_defaults(func=run_cutout)
-
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from ..volume import ingest
+    from ..volume import StorageSpec, ingest
 
     report = ingest(
         args.source,
@@ -79,8 +84,15 @@ def run_ingest(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         force=args.force,
-        chunk_xyz=args.chunk,
-        shard_xyz=args.shard,
+        storage=StorageSpec(
+            chunk_xyz=args.chunk,
+            shard_xyz=args.shard,
+            label_downsampling=args.label_downsampling,
+        ),
+        scale=args.scale,
+        bbox=args.bbox,
+        fill_missing=args.fill_missing,
+        axes=args.axes,
     )
     print(report)
     if report.missing:
@@ -94,34 +106,25 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_cutout(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..dataset import Dataset
-    from ..errors import DatasetExistsError, InvalidParameterError
-    from ..geometry import Bbox
-
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
-    ds = Dataset(args.dataset)
-    bbox = Bbox.parse(args.bbox) if args.bbox else None
-    arr = ds.volume(args.layer).read(bbox, level=args.level)
-    suffix = out.suffix.lower()
-    if suffix == ".npy":
-        np.save(out, arr)
-    elif suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(out, "w") as f:
-            d = f.create_dataset("data", data=arr, compression="gzip")
-            d.attrs["axes"] = "zyx"
-            d.attrs["voxel_size_nm_xyz"] = ds.volume(args.layer).voxel_size(args.level).xyz
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        tifffile.imwrite(out, arr)
-    else:
-        raise InvalidParameterError(f"{out}: output must end in .npy, .h5 or .tif")
-    print(f"{out}: {arr.shape} [z, y, x] {arr.dtype}")
-    return 0
+def add_precomputed_options(p: argparse.ArgumentParser, *, bbox: bool) -> None:
+    """``--scale``, ``--fill-missing`` (and ``--bbox``) for precomputed/webKnossos sources."""
+    p.add_argument(
+        "--scale",
+        default=None,
+        metavar="KEY",
+        help="precomputed source: the scale key (e.g. 16_16_40) or resolution X,Y,Z nm; "
+        "webKnossos: the mag (1, 2-2-1); default: the finest",
+    )
+    if bbox:
+        p.add_argument(
+            "--bbox",
+            default=None,
+            metavar="X0,Y0,Z0:X1,Y1,Z1",
+            help="precomputed/webKnossos source: ingest only this half-open box (voxels of "
+            "--scale, the layer's own coordinates as Neuroglancer shows them)",
+        )
+    p.add_argument(
+        "--fill-missing",
+        action="store_true",
+        help="precomputed source: read missing chunks as 0 instead of failing",
+    )

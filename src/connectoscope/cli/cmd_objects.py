@@ -23,16 +23,32 @@ def register(sub: Any) -> None:
         description=(
             "Import segment-to-object maps: HDF5 /attributes/<kind> arrays indexed by segment id "
             "(L4dense style, also a ChimeraX .cmap), Parquet/CSV tables (segment_id, kind, "
-            "object_id) or JSON agglomerate lists. Kinds are added to those already stored."
+            "object_id), two-column segment -> object maps of one kind (CSV/Parquet under any "
+            "two column names, e.g. supervoxel,body; an N x 2 HDF5 array such as NeuroProof's "
+            "/transforms) or JSON agglomerate lists. Kinds are added to those already stored."
         ),
         epilog=(
             "examples:\n  connectoscope objects import demo.cscope source/objects.hdf5\n"
-            "  connectoscope objects import demo.cscope axons.json --kind axon"
+            "  connectoscope objects import demo.cscope axons.json --kind axon\n"
+            "  connectoscope objects import medulla.cscope sv_to_body.csv --kind body\n"
+            "  connectoscope objects import medulla.cscope table.parquet --kind body "
+            "--columns sv,body_id\n"
+            "  connectoscope objects import medulla.cscope neuroproof.h5:/transforms --kind body"
         ),
     )
     p.add_argument("dataset")
     p.add_argument("source")
-    p.add_argument("--kind", default=None, help="import only this kind")
+    p.add_argument(
+        "--kind",
+        default=None,
+        help="import only this kind; for a two-column map or N x 2 array, the kind it maps to",
+    )
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="SEGMENT,OBJECT",
+        help="the two columns of a wider CSV/Parquet table that form the map",
+    )
     p.add_argument("--replace", action="store_true", help="drop kinds already stored")
     p.set_defaults(func=run_import)
     s = add_subcommand(
@@ -73,9 +89,21 @@ def register(sub: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from ..errors import InvalidParameterError
     from ..segmentation import import_objects
 
-    maps = import_objects(args.dataset, args.source, kind=args.kind, replace=args.replace)
+    columns = None
+    if args.columns:
+        parts = [c.strip() for c in args.columns.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise InvalidParameterError(
+                f"--columns {args.columns!r}: expected two names SEGMENT,OBJECT (e.g. "
+                "--columns supervoxel,body)"
+            )
+        columns = (parts[0], parts[1])
+    maps = import_objects(
+        args.dataset, args.source, kind=args.kind, replace=args.replace, columns=columns
+    )
     for kind, n in maps.counts().items():
         print(f"{kind}: {n} objects")
     return 0

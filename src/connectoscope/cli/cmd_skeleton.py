@@ -7,16 +7,39 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidParameterError
 from ._common import add_overwrite, add_subcommand, xyz_float
 
-_UNITS_HELP = "SWC: nm per file unit: 1000 for microns (default), 8 for hemibrain voxels, 1 for nm"
+_UNITS_HELP = (
+    "SWC: nm per file unit, X or X,Y,Z: 1000 for microns (default), 8 for hemibrain voxels, "
+    "1 for nm, 11.24,11.24,28 for voxels of anisotropic data"
+)
+
+
+def units_xyz(text: str) -> float | tuple[float, float, float]:
+    """argparse type: nm per unit, ``X`` or ``X,Y,Z`` (positive, finite); three equal values
+    come back as one number."""
+    import math
+
+    try:
+        x, y, z = xyz_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected nm per unit as X or X,Y,Z (positive numbers such as 1000 or "
+            f"11.24,11.24,28), got {text!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in (x, y, z)):
+        raise argparse.ArgumentTypeError(f"units must be finite, got {text!r}")
+    return x if x == y == z else (x, y, z)
+
+
 _FORMATS = ["swc", "nml", "parquet", "precomputed"]
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="SWC, NML, Parquet (ours) or a precomputed skeleton file/folder")
     p.add_argument("--format", choices=_FORMATS, default=None, help="default: from the suffix")
-    p.add_argument("--units", type=float, default=1000.0, help=_UNITS_HELP)
+    p.add_argument("--units", type=units_xyz, default=1000.0, help=_UNITS_HELP)
     p.add_argument(
         "--root",
         default=None,
@@ -33,7 +56,12 @@ def _synapse_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         p.add_argument("synapses", help="CSV or Parquet table of synapse positions")
     else:
         p.add_argument("--synapses", default=None, help="CSV or Parquet table of synapse positions")
-    p.add_argument("--syn-units", type=float, default=1.0, help="nm per synapse coordinate unit")
+    p.add_argument(
+        "--syn-units",
+        type=units_xyz,
+        default=1.0,
+        help="nm per synapse coordinate unit, X or X,Y,Z (voxels: 11.24,11.24,28; default 1)",
+    )
     p.add_argument(
         "--position",
         default="x,y,z",
@@ -80,7 +108,12 @@ def register(sub: Any) -> None:
     _input_options(c)
     c.add_argument("out")
     c.add_argument("--out-format", choices=_FORMATS, default=None, help="default: from the suffix")
-    c.add_argument("--out-units", type=float, default=1000.0, help="SWC output: nm per file unit")
+    c.add_argument(
+        "--out-units",
+        type=units_xyz,
+        default=1000.0,
+        help="SWC output: nm per file unit, X or X,Y,Z (default 1000: microns)",
+    )
     c.add_argument(
         "--out-scale", type=xyz_float, default=None, help="NML output: X,Y,Z nm per voxel"
     )
@@ -105,14 +138,31 @@ def register(sub: Any) -> None:
     _synapse_options(p, required=False)
     p.add_argument(
         "--figure",
-        choices=["compartments", "synapses", "dendrite_distance"],
+        choices=["compartments", "synapses", "known", "targets", "dendrite_distance"],
         default=None,
-        help="a tutorial figure with one panel per --views (default: one --view projection)",
+        help="a MICrONS tutorial figure (8: compartments, 9: synapses, 10: known, 11: targets, "
+        "12: dendrite_distance); default: one --view projection",
     )
-    p.add_argument("--view", default="xy", help="single projection: xy, xz, zy ...")
-    p.add_argument("--views", default="xy,zy,xz", help="--figure panels, comma separated")
     p.add_argument(
-        "--color-by", default="compartment", help="compartment, distance_to_root or a feature"
+        "--known",
+        default=None,
+        metavar="CELLS",
+        help="--figure known: a cell table (CSV/Parquet); its ids (pt_root_id, root_id or id) "
+        "are the known partners",
+    )
+    p.add_argument(
+        "--view", default=None, help="without --figure: the projection, xy (default), xz, zy ..."
+    )
+    p.add_argument(
+        "--views",
+        default=None,
+        help="with --figure: projections, comma separated (default xy,zy); compartments draws "
+        "each, the two-panel figures use the first",
+    )
+    p.add_argument(
+        "--color-by",
+        default=None,
+        help="without --figure: compartment (default), distance_to_root or a feature",
     )
     p.add_argument(
         "--split-axon", action="store_true", help="label axon/dendrite by synapse flow first"
@@ -126,7 +176,9 @@ def register(sub: Any) -> None:
         "--frame", choices=["minnie65"], default=None, help="draw in a standard frame (µm)"
     )
     p.add_argument("--mesh", default=None, help="the neuron's surface (OBJ, PLY...), drawn behind")
-    p.add_argument("--mesh-units", type=float, default=1.0, help="nm per mesh coordinate unit")
+    p.add_argument(
+        "--mesh-units", type=units_xyz, default=1.0, help="nm per mesh coordinate unit, X or X,Y,Z"
+    )
     p.add_argument("--invert-y", action="store_true", help="depth axis pointing down")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=run_plot)
@@ -158,14 +210,35 @@ def _read(args: argparse.Namespace) -> Any:
     root: str | int | None = args.root
     if isinstance(root, str) and root.lstrip("-").isdigit():
         root = int(root)
-    return read_skeleton(
+    per_axis = isinstance(args.units, tuple)
+    sk = read_skeleton(
         args.file,
         format=args.format,
-        units=args.units,
+        units=1.0 if per_axis else args.units,
         root=root,
         scale_nm=args.scale,
         segment_id=args.id,
     )
+    return _scaled(sk, args.units) if per_axis else sk
+
+
+def _scaled(sk: Any, units: tuple[float, float, float], *, inverse: bool = False) -> Any:
+    """The skeleton with x, y, z multiplied (or divided) by ``units`` and radii by X (radii
+    of SWC files in anisotropic voxels are in x/y voxels)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    u = np.asarray(units, np.float64)
+    if inverse:
+        u = 1.0 / u
+    feats = dict(sk.features)
+    if "radius" in feats:
+        feats["radius"] = np.asarray(feats["radius"], np.float64) * u[0]
+    meta = {**sk.meta}
+    if not inverse:
+        meta["swc_units_nm"] = [float(v) for v in units]
+    return replace(sk, vertices=np.asarray(sk.vertices, np.float64) * u, features=feats, meta=meta)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -236,11 +309,19 @@ def run_convert(args: argparse.Namespace) -> int:
         from ..transform import minnie65_transform
 
         s = minnie65_transform().apply_skeleton(s)
+    units = args.out_units
+    if isinstance(units, tuple):
+        if fmt != "swc":
+            raise InvalidParameterError("--out-units X,Y,Z applies to SWC output only")
+        # per-axis units: coordinates divided by (X, Y, Z) and radii by X; the file's units
+        # line names X
+        s = _scaled(_scaled(s, units, inverse=True), (units[0],) * 3)
+        units = units[0]
     out = write_skeleton(
         s,
         args.out,
         format=fmt,
-        units=args.out_units,
+        units=units,
         scale_nm=args.out_scale,
         segment_id=args.out_id,
     )
@@ -314,6 +395,7 @@ def run_plot(args: argparse.Namespace) -> int:
     from ..morphology import plot_neuron, plot_skeleton
     from ..transform import minnie65_transform
 
+    _check_plot_options(args)
     s = _read(args)
     nrn = _neuron(args, s)
     if args.split_axon:
@@ -322,9 +404,15 @@ def run_plot(args: argparse.Namespace) -> int:
         nrn = nrn.masked(args.mask)
     frame = minnie65_transform() if args.frame == "minnie65" else None
     if args.figure:
-        views = [v.strip() for v in args.views.split(",") if v.strip()]
+        views = [v.strip() for v in (args.views or "xy,zy").split(",") if v.strip()]
         out = plot_neuron(
-            nrn, args.output, figure=args.figure, views=views, invert_y=args.invert_y, frame=frame
+            nrn,
+            args.output,
+            figure=args.figure,
+            views=views,
+            invert_y=args.invert_y,
+            frame=frame,
+            known=_known_ids(args.known) if args.known else None,
         )
     else:
         sk = nrn.skeleton if frame is None else frame.apply_skeleton(nrn.skeleton)
@@ -337,8 +425,8 @@ def run_plot(args: argparse.Namespace) -> int:
         out = plot_skeleton(
             sk,
             args.output,
-            view=args.view,
-            color_by=args.color_by,
+            view=args.view or "xy",
+            color_by=args.color_by or "compartment",
             synapses_nm=pts,
             synapse_values=vals,
             synapse_label="distance to root (µm)",
@@ -346,6 +434,59 @@ def run_plot(args: argparse.Namespace) -> int:
         )
     print(out)
     return 0
+
+
+def _check_plot_options(args: argparse.Namespace) -> None:
+    """Refuse options the chosen figure would not use, naming where they apply."""
+    if args.figure:
+        for name in ("view", "color_by"):
+            if getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise InvalidParameterError(
+                    f"{flag} is for the single projection (no --figure); --figure "
+                    f"{args.figure} takes --views"
+                )
+    elif args.views is not None:
+        raise InvalidParameterError("--views is for --figure; a single projection takes --view")
+    if args.known and args.figure != "known":
+        raise InvalidParameterError("--known is for --figure known")
+    if args.figure == "known" and not args.known:
+        raise InvalidParameterError(
+            "--figure known needs --known CELLS (a cell table whose ids are the known partners)"
+        )
+    if args.figure in ("synapses", "known", "targets") and not args.synapses:
+        raise InvalidParameterError(f"--figure {args.figure} needs --synapses TABLE")
+
+
+def _known_ids(path: str) -> Any:
+    from ..errors import DataFormatError
+
+    df = _table(path)
+    col = next((c for c in ("pt_root_id", "root_id", "id", "cell_id") if c in df.columns), None)
+    if col is None:
+        raise DataFormatError(
+            f"{path}: no cell id column (looked for pt_root_id, root_id, id, cell_id; found "
+            f"{', '.join(map(str, df.columns))})"
+        )
+    return df[col].to_numpy()
+
+
+def _own_names(out: Any) -> Any:
+    """The table's own columns back under their own names (``table_size`` -> ``size``) where
+    that name is free; a table column equal to ours (its ``target`` read as our ``target``)
+    is dropped; one that differs keeps its ``table_`` prefix. No name appears twice."""
+    drop, rename = [], {}
+    for c in out.columns:
+        if not c.startswith("table_"):
+            continue
+        base = c[len("table_") :]
+        if base not in out.columns:
+            rename[c] = base
+        elif out[c].astype(str).equals(out[base].astype(str)):
+            drop.append(c)
+    out = out.drop(columns=drop).rename(columns=rename)
+    assert out.columns.is_unique, list(out.columns)
+    return out
 
 
 def run_map(args: argparse.Namespace) -> int:
@@ -368,13 +509,15 @@ def run_map(args: argparse.Namespace) -> int:
         for k, a in enumerate("xyz"):
             out[f"{a}_minnie65_um"] = q[:, k]
     # our nearest vertex's node id, and the table's own columns under their own names
-    out = out.rename(columns={"node_id": "nearest_node_id"})
-    out = out.rename(columns={c: c[len("table_") :] for c in out.columns if c.startswith("table_")})
+    out = _own_names(out.rename(columns={"node_id": "nearest_node_id"}))
     p = Path(args.output)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        out.to_parquet(p, index=False)
-    else:
-        out.to_csv(p, index=False)
+    from .._atomic import atomic_path
+
+    with atomic_path(p) as tmp:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            out.to_parquet(tmp, index=False)
+        else:
+            out.to_csv(tmp, index=False)
     total = len(_table(args.synapses))
     miss = sum(nrn.misses.values())
     med = float(out["distance_nm"].median()) if len(out) else float("nan")

@@ -9,7 +9,7 @@ from ._common import add_subcommand
 
 
 def register(sub: Any) -> None:
-    from ..segmentation._cli_options import add_selection_options
+    from ._selection import add_selection_options
 
     p = add_subcommand(
         sub,
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
     from ..errors import SelectionError
     from ..morphology import skeletonize_dataset
-    from ..segmentation._cli_options import selection_from_args
+    from ._selection import selection_from_args
 
     sel = selection_from_args(args)
     if sel.empty_spec:

@@ -9,7 +9,7 @@ from ._common import add_parallel_options, add_subcommand, xyz_int
 
 
 def register(sub: Any) -> None:
-    from ..segmentation._cli_options import add_selection_options
+    from ._selection import add_selection_options
 
     p = add_subcommand(
         sub,
@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
         epilog=(
             "examples (the seed's ChimeraX commands):\n"
             "  connectoscope surfaces demo.cscope --each neuron -o meshes/        # seg surf #1 each neuron\n"
-            "  connectoscope surfaces demo.cscope --where neuron=1 --color yellow --by spinehead:red -o n1/"
+            "  connectoscope surfaces demo.cscope --where neuron=1 --color yellow --by spinehead:red -o n1/\n"
+            "  connectoscope surfaces demo.cscope --each neuron --simplify 40 --format precomputed  # viewer LODs"
         ),
     )
     p.add_argument("dataset")
@@ -52,7 +53,16 @@ def register(sub: Any) -> None:
         help="block shape in voxels (default: the storage shard)",
     )
     add_parallel_options(p)
-    p.add_argument("--format", choices=["ply", "obj", "glb"], default="ply")
+    p.add_argument(
+        "--format",
+        choices=["ply", "obj", "glb", "precomputed"],
+        default="ply",
+        help=(
+            "mesh file format in -o (default ply); precomputed: no files, the dataset's "
+            "meshes/ folder gets multi-resolution sharded Draco meshes for the viewer instead "
+            "of legacy ones"
+        ),
+    )
     p.add_argument(
         "--max-voxels", type=int, default=None, help="voxel budget for the automatic level"
     )
@@ -62,8 +72,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SelectionError
-    from ..segmentation._cli_options import selection_from_args
     from ..surfaces import make_surfaces
+    from ._selection import selection_from_args
 
     sel = selection_from_args(args)
     if sel.empty_spec:

@@ -7,11 +7,13 @@ import json
 import time
 from typing import Any
 
+from .._atomic import write_text_atomic
 from ._common import add_subcommand
+from ._pictures import size_arg
 
 
 def register(sub: Any) -> None:
-    from ..segmentation._cli_options import add_selection_options
+    from ._selection import add_selection_options
 
     p = add_subcommand(
         sub,
@@ -38,6 +40,18 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--screenshot", default=None, metavar="PNG", help="render headless to a PNG and exit"
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="with --screenshot: give up after this many seconds, browser start included "
+        "(default 300: software WebGL on 2 busy cores needs about 3 minutes for the demo's "
+        "four neurons); the command always ends",
+    )
+    p.add_argument(
+        "--size", type=size_arg, default=(1200, 900), metavar="W,H", help="screenshot pixels"
+    )
     p.add_argument("--state", action="store_true", help="print the state JSON and exit")
     p.add_argument("--seconds", type=float, default=None, help="serve for this long, then exit")
     p.add_argument(
@@ -63,12 +77,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import Dataset
-    from ..segmentation._cli_options import selection_from_args
     from ..viewer import ensure_annotations, screenshot, view, viewer_state
+    from ._selection import selection_from_args
 
     ds = Dataset(args.dataset)
     sel = selection_from_args(args)
-    sel_or_none = None if sel.empty_spec else sel
+    coloured = sel.color is not None or sel.by is not None
+    sel_or_none = None if sel.empty_spec and not coloured else sel
     if not args.no_annotations:
         ensure_annotations(ds)
     if args.state:
@@ -77,11 +92,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.screenshot:
         log: dict[str, Any] = {}
-        print(screenshot(ds, args.screenshot, selection=sel_or_none, log=log, annotations=False))
-        if args.log:
-            from pathlib import Path
+        try:
+            print(
+                screenshot(
+                    ds,
+                    args.screenshot,
+                    selection=sel_or_none,
+                    log=log,
+                    annotations=False,
+                    size=args.size,
+                    timeout_s=args.timeout,
+                )
+            )
+        finally:
+            if args.log and log:
+                from pathlib import Path
 
-            Path(args.log).write_text(json.dumps(log, indent=1))
+                write_text_atomic(Path(args.log), json.dumps(log, indent=1))
         return 0
     handle, url = view(ds, port=args.port, selection=sel_or_none, annotations=False)
     print(f"serving {ds.path} on 127.0.0.1 only; open:\n{url}\n(Ctrl-C to stop)", flush=True)

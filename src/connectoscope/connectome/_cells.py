@@ -13,7 +13,13 @@ import pandas as pd
 
 from .._atomic import write_parquet_atomic
 from .._store import Store
-from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
+from ..errors import (
+    ConnectoscopeWarning,
+    DataFormatError,
+    InvalidParameterError,
+    LayerNotFoundError,
+)
+from ..geometry import LevelFrame, VoxelSize
 from ._ids import as_id_array
 from ._synapses import read_table, synth_voxel_size
 
@@ -123,9 +129,8 @@ class CellTable:
     @classmethod
     def from_store(cls, dataset: Store) -> CellTable:
         """The cell table stored in a dataset (``cells/cells.parquet``)."""
-        from ..errors import LayerNotFoundError
 
-        p = dataset.path / "cells" / "cells.parquet"
+        p = dataset.layout.cells_table
         if not p.exists():
             raise LayerNotFoundError(
                 f"{dataset.path}: no cell table; add one with `connectoscope connectome build "
@@ -135,8 +140,7 @@ class CellTable:
 
     def save(self, dataset: Store) -> Path:
         """Store as ``cells/cells.parquet`` in the dataset (atomically)."""
-        folder = dataset.folder("cells", create=True)
-        p = write_parquet_atomic(self.df.reset_index(), folder / "cells.parquet")
+        p = write_parquet_atomic(self.df.reset_index(), dataset.layout.cells_table)
         dataset.set_layer(
             "cells", {"kind": "cells", "path": "cells/cells.parquet", "n_cells": len(self.df)}
         )
@@ -155,9 +159,7 @@ class CellTable:
 
 
 def _positions_to_nm(df: pd.DataFrame, voxel_size: Any) -> None:
-    from ..geometry import VoxelSize
-
-    vs = np.asarray(VoxelSize.parse(voxel_size).xyz)
+    frame = LevelFrame(VoxelSize.parse(voxel_size))  # whole-volume voxel indices, offset 0
     cols = [f"pt_position_{a}" for a in "xyz"]
     if all(c in df.columns for c in cols):
         xyz = df[cols].to_numpy(np.float64)
@@ -168,5 +170,5 @@ def _positions_to_nm(df: pd.DataFrame, voxel_size: Any) -> None:
         xyz = np.array(rows, dtype=np.float64)
     else:
         return
-    for a, c in zip("xyz", (xyz * vs).T):
+    for a, c in zip("xyz", frame.to_nm(xyz).T):
         df[f"{a}_nm"] = c

@@ -1,5 +1,5 @@
-"""Connectivity matrix files: our Parquet folder, the Connectome-Utilities HDF5 layout and
-the L4dense connectome CSV.
+"""Connectivity matrix files: our Parquet folder, the Connectome-Utilities HDF5 layout, the
+L4dense connectome CSV, and edge lists (named or integer vertices, weighted, typed).
 
 **Ours** (a folder): ``matrix.json`` (form, shape, counts), ``pre_vertices.parquet`` and
 ``post_vertices.parquet`` (index ``id`` int64/uint64 + properties), ``edges.parquet`` (full
@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
@@ -50,6 +51,7 @@ __all__ = [
     "convert_matrix",
     "load_matrix",
     "read_conntility_h5",
+    "read_edge_list",
     "read_l4dense_csv",
     "save_matrix",
     "write_conntility_h5",
@@ -94,9 +96,13 @@ def save_matrix(
         "id_dtype": str(m.pre_ids.dtype),
     }
     (tmp / "matrix.json").write_text(json.dumps(meta, indent=1) + "\n")
-    if p.exists():
-        shutil.rmtree(p)
+    old = None
+    if p.exists():  # keep the old folder until the new one has its name
+        old = p.with_name(f".{p.name}.{os.getpid()}.old")
+        os.replace(p, old)
     os.replace(tmp, p)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return p
 
 
@@ -666,10 +672,184 @@ def convert_matrix(
     kind = _kind(d)
     if kind != "folder" and d.exists() and not overwrite:
         raise DatasetExistsError(f"{d}: exists; pass --overwrite to replace it")
-    if kind == "conntility":
-        if d.exists():
-            d.unlink()
-        return write_conntility_h5(m, d)
-    if kind == "l4dense":
-        return write_l4dense_csv(m, d, label=label)
+    if kind in ("conntility", "l4dense"):  # a temporary name renamed when complete
+        with atomic_path(d) as tmp:
+            if kind == "conntility":
+                write_conntility_h5(m, tmp)
+            else:
+                write_l4dense_csv(m, tmp, label=label)
+        return d
     return save_matrix(m, d, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------------------- edge lists
+def _read_any_table(src: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    if isinstance(src, pd.DataFrame):
+        return src, "edge list"
+    p = Path(src)
+    if not p.exists():
+        raise SourceNotFoundError(f"{p}: no such file")
+    try:
+        s = p.suffix.lower()
+        if s == ".parquet" or p.is_dir():
+            return pd.read_parquet(p), str(p)
+        if s == ".feather":
+            return pd.read_feather(p), str(p)
+        return pd.read_csv(p, sep="\t" if s == ".tsv" else ","), str(p)
+    except (OSError, ValueError) as err:
+        raise DataFormatError(f"{p}: unreadable edge list ({err})") from err
+
+
+def _is_integer_text(v: Any) -> bool:
+    t = str(v).strip()
+    return t.lstrip("+-").isdigit()
+
+
+def read_edge_list(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    pre: str = "pre",
+    post: str = "post",
+    weight: str | None = None,
+    names: bool = False,
+    type_column: str | None = None,
+    symmetric: Sequence[str] = (),
+    where: dict[str, str] | None = None,
+) -> ConnectivityMatrix:
+    """A condensed connectivity matrix from an edge list (one row per connection).
+
+    Parameters
+    ----------
+    source : path-like or DataFrame
+        CSV/TSV/Parquet/Feather with a presynaptic and a postsynaptic vertex column.
+    pre, post : str
+        Those two columns' names (e.g. ``source``, ``target``).
+    weight : str, optional
+        A count or weight column (synapses, contact sections). Rows of the same
+        (pre, post) pair add up. Default: each row weighs 1.
+    names : bool
+        The vertices are names (strings such as ``AVAL``): each distinct name over both
+        columns gets an integer id 1..N in sorted name order, kept in the vertex property
+        ``name``. Without it the columns must hold integer ids.
+    type_column : str, optional
+        An edge-type column (``chemical``, ``gap_junction``/``electrical``): per pair, the
+        weight of each type is kept as ``weight_<type>`` (and ``weight`` holds the total).
+    symmetric : sequence of str
+        Edge types that are undirected (gap junctions): each such edge becomes (a, b) and
+        (b, a) with the same weight. A file that lists both directions already is kept as
+        it is; unequal weights for the two directions are refused.
+    where : dict of str to str, optional
+        Keep only rows whose column equals the value (``{"sex": "hermaphrodite"}``).
+
+    Returns
+    -------
+    ConnectivityMatrix
+        Condensed form: per pair ``count`` (the summed weight when every weight is an
+        integer, else the number of rows), ``weight`` (summed weight) and ``weight_<type>``.
+        Vertex tables: index ``id`` (int64), ``name`` when ``names``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Missing columns (the message lists those present), string vertices without
+        ``names``, names that look like integer ids (they would be confused with the ids
+        assigned to the names).
+    DataFormatError
+        Non-numeric weights, asymmetric weights of a symmetric type.
+    """
+    df, where_txt = _read_any_table(source)
+    cols = [str(c) for c in df.columns]
+    need = [c for c in (pre, post, weight, type_column, *(where or {})) if c is not None]
+    missing = [c for c in need if c not in cols]
+    if missing:
+        raise InvalidParameterError(
+            f"{where_txt}: no column {', '.join(missing)} (columns: {', '.join(cols)}); name them "
+            "with --columns pre=COLUMN,post=COLUMN, --weight COLUMN, --type-column COLUMN"
+        )
+    all_types = set(df[type_column].astype(str)) if type_column else set()
+    for col, val in (where or {}).items():
+        df = df[df[col].astype(str) == str(val)]
+    if df.empty:
+        raise DataFormatError(f"{where_txt}: no rows left after selecting {where}")
+    a = df[pre].to_numpy()
+    b = df[post].to_numpy()
+    if weight is not None:
+        w = pd.to_numeric(df[weight], errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(w).any():
+            bad = df[weight][np.isnan(w)].iloc[0]
+            raise DataFormatError(f"{where_txt}: column {weight!r} holds non-numeric {bad!r}")
+    else:
+        w = np.ones(len(df), np.float64)
+    types = df[type_column].astype(str).to_numpy() if type_column else np.full(len(df), "", object)
+    # vertex ids
+    if names:
+        ints = [v for v in np.unique(np.concatenate([a, b]).astype(str)) if _is_integer_text(v)]
+        if ints:
+            raise InvalidParameterError(
+                f"{where_txt}: vertex names {', '.join(ints[:5])} look like integer ids and "
+                "would be confused with the ids assigned to names; rename them (e.g. a prefix) "
+                "or, when every vertex is an integer id, drop --names"
+            )
+        labels = np.unique(np.concatenate([a, b]).astype(str))
+        a_id = np.searchsorted(labels, a.astype(str)).astype(np.int64) + 1
+        b_id = np.searchsorted(labels, b.astype(str)).astype(np.int64) + 1
+    else:
+        for c, v in ((pre, a), (post, b)):
+            if v.dtype.kind not in "iu":
+                sample = next((x for x in v if not _is_integer_text(x)), v[0] if len(v) else "")
+                raise InvalidParameterError(
+                    f"{where_txt}: column {c!r} holds names such as {sample!r}, not integer ids; "
+                    "pass --names (names=True) to give each name an integer id"
+                )
+        labels = None
+        a_id = as_id_array(a, name=pre)
+        b_id = as_id_array(b, name=post)
+    edges = pd.DataFrame({"pre": a_id, "post": b_id, "type": types, "w": w})
+    sym = set(map(str, symmetric))
+    if sym:
+        unknown = sym - all_types
+        if unknown and type_column:
+            raise InvalidParameterError(
+                f"{where_txt}: --symmetric {', '.join(sorted(unknown))}: no such edge type in "
+                f"column {type_column!r} (types: {', '.join(sorted(all_types))})"
+            )
+        is_sym = edges["type"].isin(sym) if type_column else pd.Series(True, index=edges.index)
+        s = edges[is_sym.to_numpy()]
+        s = s.groupby(["pre", "post", "type"], as_index=False, sort=False)["w"].sum()
+        fwd = s.set_index(["pre", "post", "type"])["w"]
+        rev = s.rename(columns={"pre": "post", "post": "pre"}).set_index(["pre", "post", "type"])[
+            "w"
+        ]
+        both = fwd.index.intersection(rev.index)
+        diff = both[(fwd.loc[both].to_numpy() != rev.loc[both].to_numpy())]
+        if len(diff):
+            p0 = diff[0]
+            show = (labels[p0[0] - 1], labels[p0[1] - 1]) if labels is not None else p0[:2]
+            raise DataFormatError(
+                f"{where_txt}: {len(diff) // 2 or 1} {p0[2] or 'symmetric'} pairs have different "
+                f"weights in the two directions (first {show[0]} -> {show[1]}); a symmetric "
+                "type must list each edge once or both directions with the same weight"
+            )
+        merged = pd.concat([fwd, rev[~rev.index.isin(fwd.index)]])
+        s = merged.reset_index()
+        edges = pd.concat([edges[~is_sym.to_numpy()], s], ignore_index=True)
+    g = edges.groupby(["pre", "post"], sort=True)
+    table = g["w"].sum().rename("weight").reset_index()
+    integral = bool(np.all(np.mod(table["weight"].to_numpy(), 1) == 0))
+    table["count"] = (
+        table["weight"].to_numpy().astype(np.int64) if integral else g.size().to_numpy()
+    )
+    if integral:
+        table["weight"] = table["weight"].astype(np.int64)
+    if type_column:
+        per = edges.pivot_table(index=["pre", "post"], columns="type", values="w", aggfunc="sum")
+        per = per.reindex(pd.MultiIndex.from_frame(table[["pre", "post"]])).fillna(0)
+        for t in per.columns:
+            v = per[t].to_numpy()
+            col = "weight_" + "".join(ch if ch.isalnum() else "_" for ch in str(t))
+            table[col] = v.astype(np.int64) if integral else v
+    m = ConnectivityMatrix.from_condensed(table, pre="pre", post="post")
+    if labels is not None:
+        for v in (m.pre_vertices, m.post_vertices):
+            v["name"] = labels[v.index.to_numpy().astype(np.int64) - 1]
+    return m

@@ -3,6 +3,8 @@ checks and the documentation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -10,7 +12,9 @@ __all__ = ["factorize_ids", "group_pairs"]
 
 
 @njit(cache=True, nogil=True)
-def _group_pairs(pi, qi, w, n_pre, n_post, with_inv):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _group_pairs(  # pragma: no cover
+    pi: np.ndarray, qi: np.ndarray, w: np.ndarray, n_pre: int, n_post: int, with_inv: bool
+) -> Any:
     n = pi.size
     weighted = w.size == n
     start = np.zeros(n_pre + 1, np.int64)
@@ -117,7 +121,7 @@ def group_pairs(
 
 
 @njit(cache=True, nogil=True)
-def _factorize(keys):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _factorize(keys: np.ndarray) -> Any:  # pragma: no cover
     n = keys.size
     cap = 1024
     bits = 10

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path, write_json_atomic, write_text_atomic
+from .._progress import progress
 from ..errors import (
     ConnectoscopeError,
     DataFormatError,
@@ -60,6 +61,7 @@ from ..errors import (
     InvalidParameterError,
     SourceNotFoundError,
 )
+from ..parallel import current_executor, default_workers, run_tasks
 from ._ids import as_id_array
 from ._tablesource import inspect_file, iter_batches, table_files, table_format
 
@@ -658,9 +660,6 @@ def _run(
 ) -> list[Any]:
     """Run ``func(item, tick)`` on local threads (progress in ``unit``) or, when the
     executor names a Dask cluster, ``func(item)`` there (one task per item)."""
-    from .._progress import progress
-    from ..parallel import current_executor, default_workers, run_tasks
-
     if not items:
         return []
     ex = current_executor()

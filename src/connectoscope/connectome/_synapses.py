@@ -25,8 +25,10 @@ from ..errors import (
     ConnectoscopeWarning,
     DataFormatError,
     InvalidParameterError,
+    LayerNotFoundError,
     SourceNotFoundError,
 )
+from ..geometry import LevelFrame, VoxelSize
 from ._ids import as_id_array, common_id_dtype, to_id_dtype
 
 __all__ = ["ObjectLookup", "SynapseTable", "read_table", "synth_voxel_size"]
@@ -133,7 +135,6 @@ class SynapseTable:
         DataFormatError
             Missing columns (named, with the mapping option), bad ids.
         """
-        from ..geometry import VoxelSize
 
         mapping = dict(columns or {})
         unknown = set(mapping) - {"pre", "post", "size", "x", "y", "z"}
@@ -175,7 +176,9 @@ class SynapseTable:
         if pos_cols:
             xyz = df[pos_cols].to_numpy(dtype=np.float64)
             if voxel_size is not None:
-                xyz = xyz * np.asarray(VoxelSize.parse(voxel_size).xyz)
+                # voxel indices of the source's whole volume (offset 0): centres, as the
+                # dataset frame places voxels, so a synapse in voxel i lands in voxel i
+                xyz = LevelFrame(VoxelSize.parse(voxel_size)).to_nm(xyz)
             if voxel_size is not None or all(c.endswith("_nm") for c in pos_cols):
                 for a, col in zip("xyz", xyz.T):
                     out[f"{a}_nm"] = col
@@ -282,9 +285,8 @@ class SynapseTable:
     @classmethod
     def from_store(cls, dataset: Store) -> SynapseTable:
         """The synapse table stored in a dataset (``synapses/synapses.parquet``)."""
-        from ..errors import LayerNotFoundError
 
-        p = dataset.path / "synapses" / "synapses.parquet"
+        p = dataset.layout.synapses_table
         if not p.exists():
             raise LayerNotFoundError(
                 f"{dataset.path}: no synapse table; add one with "
@@ -294,8 +296,7 @@ class SynapseTable:
 
     def save(self, dataset: Store) -> Path:
         """Store as ``synapses/synapses.parquet`` in the dataset (atomically)."""
-        folder = dataset.folder("synapses", create=True)
-        p = write_parquet_atomic(self.df, folder / "synapses.parquet")
+        p = write_parquet_atomic(self.df, dataset.layout.synapses_table)
         dataset.set_layer(
             "synapses",
             {"kind": "synapses", "path": "synapses/synapses.parquet", "n_synapses": len(self)},

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameterError
+from ..parallel import run_tasks
 
 __all__ = ["MICRONS_SHAPE", "synthetic_synapses", "write_synthetic_dataset"]
 
@@ -145,7 +146,6 @@ def write_synthetic_dataset(
     Pair numbers are drawn uniformly in ``0..n_pairs-1`` (default ``0.6 * n_synapses``)
     in every partition, so pairs repeat across partitions.
     """
-    from ..parallel import run_tasks
 
     n_pairs = n_pairs or max(1, int(0.6 * n_synapses))
     if n_pairs > n_pre * n_post:

@@ -1,7 +1,15 @@
-"""Exports for other tools: ChimeraX ``.cmap`` + ``.cxc``; Neuroglancer precomputed files."""
+"""Exports for other tools: ChimeraX ``.cmap`` + ``.cxc``; Neuroglancer precomputed volumes."""
 
 from __future__ import annotations
 
-from ._cmap import export_chimerax, write_cxc
+from ._cmap import MAX_ATTRIBUTE_ID, export_chimerax, lookup_table_path, write_cxc
+from ._precomputed_volume import PrecomputedExport, export_precomputed
 
-__all__ = ["export_chimerax", "write_cxc"]
+__all__ = [
+    "MAX_ATTRIBUTE_ID",
+    "PrecomputedExport",
+    "export_chimerax",
+    "export_precomputed",
+    "lookup_table_path",
+    "write_cxc",
+]

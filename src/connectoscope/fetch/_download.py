@@ -182,28 +182,27 @@ def download(
                         f"{resp.headers.get('Content-Range')!r}; delete {part} and try again"
                     )
             total = _total_size(resp, start) if total is None else total
-            mode = "ab" if start else "wb"
             got = start
-            try:
-                with (
-                    open(part, mode) as f,
-                    progress(
-                        total=total,
-                        initial=start,
-                        desc=dest.name,
-                        unit="B",
-                        unit_scale=True,
-                    ) as bar,
-                ):
-                    while True:
+            with (
+                _open_part(part, append=bool(start)) as f,
+                progress(
+                    total=total,
+                    initial=start,
+                    desc=dest.name,
+                    unit="B",
+                    unit_scale=True,
+                ) as bar,
+            ):
+                while True:
+                    try:
                         chunk = resp.read(_CHUNK)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        got += len(chunk)
-                        bar.update(len(chunk))
-            except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError):
-                pass  # keep what arrived; resume below
+                    except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError):
+                        break  # keep what arrived; resume below
+                    if not chunk:
+                        break
+                    f.write(chunk)  # a full disk or a lost folder is not retried
+                    got += len(chunk)
+                    bar.update(len(chunk))
         if total is None or got >= total:
             if total is None:
                 break
@@ -219,6 +218,21 @@ def download(
     _verify(part, dest, want, size if size is not None else total)
     os.replace(part, dest)
     return dest
+
+
+def _open_part(part: Path, *, append: bool) -> Any:
+    """Open the ``.part`` for writing without following a symlink planted in its place."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(part, flags, 0o666)
+    except OSError as e:
+        if part.is_symlink():
+            raise DownloadError(
+                f"{part}: is a symbolic link; a download never writes through a link: remove it"
+            ) from None
+        raise DownloadError(f"{part}: cannot write ({e.strerror})") from None
+    return os.fdopen(fd, "ab" if append else "wb")
 
 
 def _matches(path: Path, want: Checksum | None, size: int | None) -> bool:

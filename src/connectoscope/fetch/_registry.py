@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +27,7 @@ from typing import Any
 
 from ..errors import DownloadError, InvalidParameterError
 from ._download import Checksum, download
+from ._names import content_disposition_filename, safe_basename, safe_target
 
 __all__ = [
     "DatasetEntry",
@@ -303,9 +305,10 @@ def fetch(
     folder = Path(to) / name
     report = FetchReport(name, folder)
     for f in files:
-        dest = folder / f.name
-        if Path(f.name).is_absolute() or ".." in Path(f.name).parts:
-            report.failed[f.name] = "refused: the name leaves the dataset folder"
+        try:
+            dest = safe_target(folder, f.name, what=f"{name}: registry file")
+        except InvalidParameterError as e:
+            report.failed[f.name] = f"refused: the name leaves the dataset folder ({e})"
             continue
         if f.checksum is None:
             report.unverified.append(f.name)
@@ -336,14 +339,42 @@ def fetch_url(
     retries: int = 5,
     timeout: float = 60.0,
 ) -> Path:
-    """Download one URL into the folder ``to`` (named after the URL's last path part).
+    """Download one URL into the folder ``to``.
+
+    The file is named after the URL's last path part (percent-decoded, reduced to a base
+    name), or, when the URL ends in ``/``, after the server's ``Content-Disposition``
+    ``filename``. A name that is not safe (``..``, NUL, over-long, reserved on Windows, a
+    symlink in the way) is refused: nothing is written outside ``to``.
 
     See :func:`connectoscope.fetch.download` for resuming and verification.
+
+    Raises
+    ------
+    InvalidParameterError
+        The URL (and the server) name no safe file.
     """
     path = urllib.parse.urlsplit(url).path
-    fname = urllib.parse.unquote(path.rsplit("/", 1)[-1])
-    if not fname or fname in (".", ".."):
-        raise InvalidParameterError(f"{url}: the URL names no file; give a URL ending in a name")
-    return download(
-        url, Path(to) / fname, checksum=checksum, size=size, retries=retries, timeout=timeout
-    )
+    last = path.rsplit("/", 1)[-1]
+    if last and urllib.parse.unquote(last) not in (".", ".."):
+        fname = safe_basename(last, what=f"{url}: URL path")
+    else:
+        fname = _disposition_name(url, timeout) or ""
+        if not fname:
+            raise InvalidParameterError(
+                f"{url}: the URL names no file; give a URL ending in a name"
+            )
+    dest = safe_target(to, fname, what=f"{url}: file name")
+    return download(url, dest, checksum=checksum, size=size, retries=retries, timeout=timeout)
+
+
+def _disposition_name(url: str, timeout: float) -> str | None:
+    """The safe ``Content-Disposition`` file name of ``url`` (HEAD request), or None."""
+    if not re.match(r"https?://", url):
+        return None
+    req = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            header = r.headers.get("Content-Disposition")
+    except (urllib.error.URLError, OSError):
+        return None
+    return content_disposition_filename(header)

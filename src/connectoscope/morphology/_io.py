@@ -13,7 +13,10 @@ import numpy as np
 from .._atomic import write_bytes_atomic, write_json_atomic
 from ..errors import InvalidParameterError, SourceNotFoundError
 from ..precomputed import decode_skeleton, encode_skeleton, skeleton_info
+from ._nml import _orient, read_nml, write_nml
+from ._parquet import read_skeleton_parquet, write_skeleton_parquet
 from ._skeleton import Skeleton
+from ._swc import read_swc, write_swc
 
 __all__ = [
     "FORMATS",
@@ -79,9 +82,6 @@ def read_skeleton(
     segment_id : int, optional
         Precomputed folder: which skeleton file to read.
     """
-    from ._nml import read_nml
-    from ._parquet import read_skeleton_parquet
-    from ._swc import read_swc
 
     p = Path(path)
     if not p.exists():
@@ -139,9 +139,6 @@ def write_skeleton(
     read with, else 1 nm). Precomputed: ``path`` is a folder; writes ``info`` and the file
     ``<segment_id>`` (float32 vertices in nm, radius and compartment attributes).
     """
-    from ._nml import write_nml
-    from ._parquet import write_skeleton_parquet
-    from ._swc import write_swc
 
     p = Path(path)
     fmt = skeleton_format(p, format)
@@ -177,7 +174,6 @@ def skeleton_from_precomputed(
     vertex index of each piece (our root, as we write parents first). Precomputed stores
     float32, so coordinates come back rounded to float32.
     """
-    from ._nml import _orient
 
     v, e, feats = decode_skeleton(data, vertex_attributes=vertex_attributes, source=source)
     if "compartment" in feats:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError, InvalidParameterError
+from ._io import reroot_at
 from ._mapping import map_synapses
 from ._skeleton import COMPARTMENTS, Skeleton
 
@@ -203,7 +204,6 @@ class Neuron:
     def rerooted(self, root: int | str = "soma") -> Neuron:
         """Reroot at a node id or at the soma (``"soma"``: the first compartment-1 vertex);
         synapse distances become distances to the new root."""
-        from ._io import reroot_at
 
         return self._relinked(reroot_at(self.skeleton, root))
 

@@ -23,17 +23,27 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FIGURES", "plot_neuron", "plot_skeleton"]
 
 _AXES = {"xy": (0, 1), "xz": (0, 2), "zy": (2, 1), "yz": (1, 2), "zx": (2, 0), "yx": (1, 0)}
-# fixed colours per SWC compartment so every figure reads the same
+# fixed colours per SWC compartment so every figure reads the same (the MICrONS tutorial's:
+# soma navy, axon tomato, dendrite black)
 _COMP_COLORS = {
-    0: "#9e9e9e",
-    1: "#000000",
-    2: "#d62728",
-    3: "#1f77b4",
-    4: "#9467bd",
-    5: "#2ca02c",
-    6: "#ff7f0e",
+    0: "#b0b0b0",
+    1: "navy",
+    2: "tomato",
+    3: "black",
+    4: "darkgoldenrod",
+    5: "seagreen",
+    6: "darkorange",
 }
-FIGURES = ("compartments", "synapses", "dendrite_distance")
+#: Synapse target structures (tutorial figure 11).
+TARGET_COLORS = {"spine": "deeppink", "shaft": "gold", "soma": "cyan"}
+#: Outputs and inputs (tutorial figures 9 and 10).
+OUTPUT_COLOR, INPUT_COLOR, OTHER_COLOR = "darkviolet", "teal", "lightgrey"
+FIGURES = ("compartments", "synapses", "known", "targets", "dendrite_distance")
+#: Partner id columns looked for in the input (presynaptic partner) and output tables.
+PARTNER_COLUMNS = {
+    "inputs": ("pre_pt_root_id", "pre_root_id", "pre", "pre_id", "partner"),
+    "outputs": ("post_pt_root_id", "post_root_id", "post", "post_id", "partner"),
+}
 
 
 def _plt() -> Any:
@@ -141,7 +151,7 @@ def plot_skeleton(
     ax.add_collection(lc)
     soma = np.flatnonzero(skel.features["compartment"] == 1)
     if soma.size and legend:  # the soma as a dot (a root has no edge to draw)
-        ax.scatter(v[soma, a], v[soma, b], s=30, color="black", zorder=4, label="_soma")
+        ax.scatter(v[soma, a], v[soma, b], s=30, color=_COMP_COLORS[1], zorder=4, label="_soma")
     if synapses_nm is not None and len(synapses_nm):
         s = np.asarray(synapses_nm, float) * f
         if synapse_values is not None:
@@ -175,9 +185,7 @@ def plot_skeleton(
     if out is None:
         return ax
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _save_fig(fig, p, dpi=130)
     return p
 
 
@@ -191,9 +199,25 @@ def _scale_bar(ax: Any, length: float | None, uname: str) -> None:
         target = max(width / 5, 1e-9)
         k = 10 ** np.floor(np.log10(target))
         bar = float(max(m * k for m in (1, 2, 5) if m * k <= target))
-    ybar = y0 + 0.05 * (y1 - y0)
-    ax.plot([x0 + 0.05 * width, x0 + 0.05 * width + bar], [ybar, ybar], "k-", lw=3, zorder=4)
-    ax.text(x0 + 0.05 * width, y0 + 0.09 * (y1 - y0), f"{bar:g} {uname}", fontsize=8)
+    import matplotlib.patheffects as pe
+
+    # bottom right, over a white halo so that it reads on top of the data
+    lo, hi = sorted((y0, y1))
+    up = 1.0 if y1 > y0 else -1.0  # an inverted axis (depth down) puts "bottom" at y0
+    ybar = (lo if up > 0 else hi) + up * 0.04 * (hi - lo)
+    xr = x1 - 0.04 * width
+    halo = [pe.withStroke(linewidth=6, foreground="white")]
+    ax.plot([xr - bar, xr], [ybar, ybar], "k-", lw=3, zorder=7, path_effects=halo)
+    ax.text(
+        xr - bar / 2,
+        ybar + up * 0.025 * (hi - lo),
+        f"{bar:g} {uname}",
+        fontsize=8,
+        ha="center",
+        va="bottom",
+        zorder=7,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0},
+    )
 
 
 def plot_neuron(
@@ -201,21 +225,30 @@ def plot_neuron(
     out: str | os.PathLike[str],
     *,
     figure: str = "compartments",
-    views: Sequence[str] = ("xy", "zy", "xz"),
+    views: Sequence[str] | None = None,
     invert_y: bool = False,
     frame: Any = None,
     mask: str = "compartment != axon",
     show_mesh: bool = True,
+    known: Any = None,
 ) -> Path:
-    """The tutorial's figures for one neuron, one panel per view.
+    """The MICrONS tutorial's figures 8-12 for one neuron.
 
     Parameters
     ----------
-    figure : {"compartments", "synapses", "dendrite_distance"}
-        ``compartments``: skeleton coloured by compartment. ``synapses``: outputs (red)
-        and inputs (blue) overlaid on the grey skeleton. ``dendrite_distance``: the
-        dendrite-only mask (``mask``, default ``compartment != axon``) coloured by path
-        distance to the soma, its inputs coloured on the same scale.
+    figure : {"compartments", "synapses", "known", "targets", "dendrite_distance"}
+        ``compartments`` (figure 8): one panel per view (default ``xy`` and ``zy``), the
+        skeleton coloured by compartment (soma navy, axon tomato, dendrite black, legend).
+        ``synapses`` (9): outputs (dark violet) and inputs (teal) in two panels over the
+        skeleton, with their counts. ``known`` (10): the same, every synapse grey and those
+        whose partner is in ``known`` coloured. ``targets`` (11): outputs and inputs coloured
+        by target structure (spine deep pink, shaft gold, soma cyan, other light grey).
+        ``dendrite_distance`` (12): the dendrite-only skeleton (``mask``, default
+        ``compartment != axon``) and, beside it, its inputs coloured by path distance to the
+        soma (coolwarm, colour bar in µm).
+    views : list of str, optional
+        Projections (``xy``, ``zy``, ``xz``...): the panels of ``compartments``; the first
+        is used by the two-panel figures. Default ``("xy", "zy")``.
     frame : FrameTransform, optional
         Draw in this frame (e.g. :func:`connectoscope.transform.minnie65_transform`, with
         ``invert_y=True`` for depth down).
@@ -223,10 +256,22 @@ def plot_neuron(
         :meth:`Neuron.vertex_mask` expression for ``dendrite_distance``.
     show_mesh : bool
         Draw the neuron's mesh (masked like the skeleton) as a light grey silhouette.
+    known : iterable of int, optional
+        ``known``: partner ids counted as known cells (a cell table's ids); the partner is
+        the first of ``pre_pt_root_id``, ``pre``... (inputs) or ``post_pt_root_id``,
+        ``post``... (outputs) in the synapse tables.
     """
     plt = _plt()
     if figure not in FIGURES:
         raise InvalidParameterError(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}")
+    views = list(views) if views else ["xy", "zy"]
+    for v in views:
+        if v not in _AXES:
+            raise InvalidParameterError(f"view must be one of {', '.join(_AXES)}, got {v!r}")
+    if figure == "known" and known is None:
+        raise InvalidParameterError(
+            "figure 'known' needs the known cells' ids (known=...; CLI: --known cells.csv)"
+        )
     nrn = neuron
     if figure == "dendrite_distance":
         keep = nrn.vertex_mask(mask)
@@ -237,59 +282,120 @@ def plot_neuron(
             )
         nrn = nrn.masked(keep)
     sk = nrn.skeleton
-    tf = (lambda p: frame.apply(p)) if frame is not None else (lambda p: p)
+
+    def tf(p: np.ndarray) -> np.ndarray:
+        return frame.apply(p) if frame is not None else p
+
     if frame is not None:
         sk = frame.apply_skeleton(sk)
-    fig, axes = plt.subplots(1, len(views), figsize=(5.2 * len(views), 5.2), squeeze=False)
-    for ax, view in zip(axes[0], views):
-        common = {"ax": ax, "view": view, "invert_y": invert_y, "title": f"{nrn.name} {view}"}
+    name = nrn.name or "neuron"
+    if figure == "compartments":
+        panels = [(v, f"{name}: projection {v}") for v in views]
+    elif figure == "dendrite_distance":
+        panels = [
+            (views[0], f"{name}: dendrite only (mask {mask})"),
+            (views[0], f"{name}: inputs by distance to the soma"),
+        ]
+    else:
+        panels = [(views[0], f"{name}: output synapses"), (views[0], f"{name}: input synapses")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 5.4), squeeze=False)
+    for i, (ax, (view, title)) in enumerate(zip(axes[0], panels)):
+        common = {"ax": ax, "view": view, "invert_y": invert_y, "title": title}
         if show_mesh and nrn.mesh is not None:
             _draw_mesh(ax, nrn.mesh, view, tf, _unit(sk)[0])
         if figure == "compartments":
             plot_skeleton(sk, **common)
-        elif figure == "synapses":
-            sk_grey = _with_compartment(sk, 0)
-            plot_skeleton(sk_grey, linewidth=0.6, legend=False, **common)
-            for kind, color in (("inputs", "#1f77b4"), ("outputs", "#d62728")):
-                t = getattr(nrn, kind)
-                if len(t):
-                    plot_skeleton_points(
-                        ax,
-                        sk,
-                        tf(t[["x_nm", "y_nm", "z_nm"]].to_numpy()),
-                        view,
-                        color,
-                        f"{kind} ({len(t)})",
-                    )
-            ax.legend(loc="best", fontsize=7, markerscale=2)
+            continue
+        if figure == "dendrite_distance":
+            if i == 0:
+                plot_skeleton(sk, **common)
+            else:
+                _distance_panel(ax, nrn, sk, tf, common)
+            continue
+        kind = "outputs" if i == 0 else "inputs"
+        plot_skeleton(sk, linewidth=0.6, **common)
+        t = getattr(nrn, kind)
+        pts = tf(t[["x_nm", "y_nm", "z_nm"]].to_numpy()) if len(t) else np.zeros((0, 3))
+        colour = OUTPUT_COLOR if kind == "outputs" else INPUT_COLOR
+        if figure == "synapses":
+            _points(ax, sk, pts, view, colour, f"{kind} ({len(t):,} total)")
+        elif figure == "known":
+            hit = _known_mask(t, kind, known)
+            _points(ax, sk, pts[~hit], view, OTHER_COLOR, f"{kind} ({len(t):,} total)")
+            word = "to" if kind == "outputs" else "from"
+            _points(ax, sk, pts[hit], view, colour, f"{int(hit.sum()):,} {word} known cells")
         else:
-            d = sk.features["distance_to_soma"]
-            t = nrn.inputs
-            plot_skeleton(
-                sk,
-                color_by="distance_to_soma",
-                synapses_nm=tf(t[["x_nm", "y_nm", "z_nm"]].to_numpy()) if len(t) else None,
-                synapse_values=t["distance_to_root_nm"].to_numpy() / 1000.0 if len(t) else None,
-                vmin=0.0,
-                vmax=float(np.max(d)) / 1000.0,
-                **common,
-            )
+            tg = t["target"].astype(str).str.lower().to_numpy() if len(t) else np.zeros(0, str)
+            for label, c in (*TARGET_COLORS.items(), ("other", OTHER_COLOR)):
+                sel = (
+                    np.isin(tg, list(TARGET_COLORS), invert=True)
+                    if label == "other"
+                    else tg == label
+                )
+                if sel.any():
+                    _points(ax, sk, pts[sel], view, c, f"{label} ({int(sel.sum()):,})")
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.1),
+            ncol=3,
+            fontsize=7,
+            markerscale=3,
+            title=kind,
+            frameon=False,
+        )
     p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(p, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _save_fig(fig, p, dpi=130)
     return p
 
 
-def plot_skeleton_points(
-    ax: Any, skel: Skeleton, pts: np.ndarray, view: str, color: str, label: str
-) -> None:
-    """Scatter points (skeleton coordinates) onto an axes drawn by :func:`plot_skeleton`."""
+def _save_fig(fig: Any, p: Path, *, dpi: int) -> None:
+    from .._atomic import atomic_path
+
+    plt = _plt()
+    try:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format=p.suffix[1:].lower() or "png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+
+
+def _points(ax: Any, sk: Skeleton, pts: np.ndarray, view: str, color: str, label: str) -> None:
     a, b = _AXES[view]
-    f, _ = _unit(skel)
-    s = np.asarray(pts, float) * f
-    ax.scatter(s[:, a], s[:, b], s=5, color=color, label=label, zorder=3, edgecolors="none")
+    f, _ = _unit(sk)
+    s = np.asarray(pts, float).reshape(-1, 3) * f
+    ax.scatter(s[:, a], s[:, b], s=6, color=color, label=label, zorder=5, edgecolors="none")
+
+
+def _known_mask(t: Any, kind: str, known: Any) -> np.ndarray:
+    if not len(t):
+        return np.zeros(0, bool)
+    col = next((c for c in PARTNER_COLUMNS[kind] if c in t.columns), None)
+    if col is None:
+        raise InvalidParameterError(
+            f"figure 'known': the {kind} table has no partner id column (looked for "
+            f"{', '.join(PARTNER_COLUMNS[kind])}; columns: {', '.join(map(str, t.columns))})"
+        )
+    ids = np.asarray(list(known), dtype=np.int64)
+    return np.isin(t[col].to_numpy().astype(np.int64), ids)
+
+
+def _distance_panel(ax: Any, nrn: Neuron, sk: Skeleton, tf: Any, common: dict[str, Any]) -> None:
+    """Figure 12 right: the masked skeleton in grey, its inputs coloured by path distance to
+    the soma (coolwarm), with a colour bar in µm."""
+    view = common["view"]
+    plot_skeleton(_with_compartment(sk, 0), linewidth=0.6, legend=False, **common)
+    t = nrn.inputs
+    if not len(t):
+        return
+    a, b = _AXES[view]
+    f, _ = _unit(sk)
+    s = tf(t[["x_nm", "y_nm", "z_nm"]].to_numpy()) * f
+    d = t["distance_to_root_nm"].to_numpy(float) / 1000.0
+    sc = ax.scatter(
+        s[:, a], s[:, b], c=d, cmap="coolwarm", s=8, zorder=5, edgecolors="none", vmin=0
+    )
+    ax.figure.colorbar(sc, ax=ax, label="path distance to the soma (µm)", shrink=0.7)
 
 
 def _draw_mesh(ax: Any, mesh: Any, view: str, tf: Any, f: float) -> None:

@@ -21,7 +21,9 @@ from ..precomputed import skeleton_info, write_skeletons
 from ..segmentation import ObjectMaps, Selection
 from ..volume import VolumeLayer
 from ._io import skeleton_to_precomputed
+from ._nml import _orient
 from ._skeleton import Skeleton
+from ._swc import write_swc
 
 __all__ = ["skeletonize_dataset", "skeletonize_mask", "skeletonize_mask_kimimaro"]
 
@@ -125,7 +127,9 @@ def skeletonize_dataset(
         # bridge the membrane (label 0) between the object's own supervoxels
         mask |= (labels == 0) & ndimage.binary_dilation(mask)
         box = ndimage.find_objects(mask.astype(np.uint8))[0]
-        offset = [sl.start * v for sl, v in zip(box[::-1], vs)]
+        # nm of the box's first voxel centre in the dataset frame (offset and level included)
+        start_xyz = [[box[2].start, box[1].start, box[0].start]]
+        offset = seg.frame(level).to_nm(start_xyz)[0].tolist()
         fn = skeletonize_mask if method == "ours" else skeletonize_mask_kimimaro
         sk = fn(mask[box], vs, offset_nm=offset, name=f"{selection.each or 'object'} {gid}")
         if sk is not None:
@@ -136,7 +140,6 @@ def skeletonize_dataset(
                 big = int(np.argmax(np.bincount(sk.component)))
                 sk.features["compartment"][sk.roots[big]] = 1
             out[gid] = sk
-    from ._swc import write_swc
 
     folder = dataset.folder("skeletons", create=True)
     write_skeletons(
@@ -194,7 +197,6 @@ def skeletonize_mask_kimimaro(
         kimimaro is not installed (``pip install "connectoscope[skeleton]"``).
     """
     kimimaro = _require_kimimaro()
-    from ._nml import _orient
 
     if not mask_zyx.any():
         return None

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text_atomic
 from ..errors import DataFormatError, SourceNotFoundError
+from ._nml import _fmt
 from ._skeleton import Skeleton
 
 __all__ = ["read_swc", "write_swc"]
@@ -25,7 +27,14 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
         raise SourceNotFoundError(f"{p}: no such file")
     rows: list[list[float]] = []
     header: list[str] = []
-    for k, line in enumerate(p.read_text().splitlines(), start=1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(
+            f"{p}: not an SWC text file (byte {e.object[e.start]:#04x} at position {e.start} is "
+            "not UTF-8 text); give an SWC file or pass --format"
+        ) from None
+    for k, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
         if not s:
             continue
@@ -39,12 +48,23 @@ def read_swc(path: str | os.PathLike[str], *, units: float = 1000.0) -> Skeleton
                 f"{p}:{k}: expected 7 columns 'id type x y z radius parent', got {len(parts)}"
             )
         try:
-            rows.append([float(v) for v in parts[:7]])
+            row = [float(v) for v in parts[:7]]
         except ValueError:
             raise DataFormatError(f"{p}:{k}: non-numeric value in {s!r}") from None
+        if not all(np.isfinite(row)):
+            raise DataFormatError(f"{p}:{k}: NaN or infinite value in {s!r}")
+        rows.append(row)
     if not rows:
         raise DataFormatError(f"{p}: no nodes")
     a = np.asarray(rows)
+    with np.errstate(over="ignore"):
+        big = ~np.isfinite(a[:, 2:6] * units)
+    if big.any():
+        k = int(np.flatnonzero(big.any(1))[0])
+        raise DataFormatError(
+            f"{p}: node {int(a[k, 0])}: coordinates or radius overflow once scaled to nm "
+            f"(x {units:g} nm per unit); check --units"
+        )
     return Skeleton.from_parents(
         a[:, 0].astype(np.int64),
         a[:, 6].astype(np.int64),
@@ -73,7 +93,6 @@ def write_swc(
     frame (``meta["unit"]`` not nm, see :meth:`FrameTransform.apply_skeleton`) is written in
     that frame's unit, which the units line names.
     """
-    from ._nml import _fmt
 
     p = Path(path)
     pid = np.where(skel.parent >= 0, skel.node_ids[np.maximum(skel.parent, 0)], -1)
@@ -98,6 +117,4 @@ def write_swc(
             f"{skel.node_ids[i]} {int(c[i])} {_fmt(v[i, 0])} {_fmt(v[i, 1])} {_fmt(v[i, 2])} "
             f"{_fmt(r[i])} {pid[i]}"
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("\n".join(lines) + "\n")
-    return p
+    return write_text_atomic(p, "\n".join(lines) + "\n")

@@ -35,6 +35,7 @@ __all__ = [
     "MeshLike",
     "decode_legacy_fragment",
     "encode_legacy_fragment",
+    "face_segments",
     "read_legacy_mesh",
     "write_legacy_meshes",
     "write_segment_properties",
@@ -122,9 +123,27 @@ def read_legacy_mesh(
 
 
 def _face_segments(mesh: MeshLike, allowed: np.ndarray) -> np.ndarray:
-    """The segment of each face: the one shared by two of its vertices, else the first."""
     assert mesh.segments is not None
-    s = mesh.segments[mesh.faces.astype(np.int64)]
+    return face_segments(mesh.segments, mesh.faces, allowed)
+
+
+def face_segments(segments: np.ndarray, faces: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """The segment of each face: the one shared by two of its vertices, else the first;
+    faces whose segment is not in ``allowed`` take the most common allowed one.
+
+    Parameters
+    ----------
+    segments : (N,) uint64
+        Segment under each vertex.
+    faces : (M, 3) int
+    allowed : (K,) uint64
+        The segments of the object.
+
+    Returns
+    -------
+    (M,) uint64
+    """
+    s = np.asarray(segments)[np.asarray(faces).astype(np.int64)]
     out = np.where((s[:, 1] == s[:, 2]) & (s[:, 0] != s[:, 1]), s[:, 1], s[:, 0])
     bad = ~np.isin(out, allowed)
     if bad.any() and (~bad).any():

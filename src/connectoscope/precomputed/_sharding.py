@@ -25,6 +25,8 @@ from ..errors import DataFormatError, InvalidParameterError
 
 __all__ = [
     "compressed_morton_code",
+    "list_sharded_keys",
+    "locate_sharded",
     "murmurhash3_x86_128_uint64",
     "read_sharded",
     "shard_file_name",
@@ -190,6 +192,8 @@ def write_sharded(
     buffer: np.ndarray,
     offsets: np.ndarray,
     spec: dict[str, Any],
+    *,
+    unindexed_prefix: np.ndarray | None = None,
 ) -> list[Path]:
     """Write key -> bytes pairs as Neuroglancer sharded files in ``folder``.
 
@@ -204,6 +208,10 @@ def write_sharded(
     offsets : ndarray of int64, shape (n + 1,)
     spec : dict
         From :func:`sharding_spec`.
+    unindexed_prefix : ndarray of int64, shape (n,), optional
+        Per value, how many of its leading bytes are written just before the indexed data
+        but not indexed (the multi-resolution mesh format stores a segment's fragment data
+        immediately before its manifest). Needs ``data_encoding`` ``raw``.
 
     Returns
     -------
@@ -224,6 +232,9 @@ def write_sharded(
         raise InvalidParameterError("sharded keys must be distinct")
     bounds = np.flatnonzero(np.r_[True, shard[order][1:] != shard[order][:-1], True])
     gz = spec["data_encoding"] == "gzip"
+    if unindexed_prefix is not None and gz:
+        raise InvalidParameterError("unindexed prefixes need data_encoding raw")
+    skip = None if unindexed_prefix is None else np.asarray(unindexed_prefix, np.int64)
     written = []
     n_mini = 1 << mbits
     for a, b in itertools.pairwise(bounds.tolist()):
@@ -240,6 +251,9 @@ def write_sharded(
             begin = np.repeat(offsets[idx] - np.r_[0, np.cumsum(sizes)[:-1]], sizes)
             data = buffer[begin + np.arange(int(sizes.sum()))].tobytes()
         starts = np.r_[0, np.cumsum(sizes)[:-1]]  # relative to the end of the shard index
+        if skip is not None:  # index only what follows each value's prefix
+            starts = starts + skip[idx]
+            sizes = sizes - skip[idx]
         mini = minishard[idx]
         parts: list[bytes] = []
         index = np.zeros((n_mini, 2), "<u8")
@@ -285,17 +299,28 @@ def _decode_data(raw: bytes, spec: dict[str, Any], where: str) -> bytes:
     return raw
 
 
-def read_sharded(folder: str | os.PathLike[str], key: int, spec: dict[str, Any]) -> bytes | None:
-    """The value stored under ``key`` in a sharded folder, or None when absent.
+def list_sharded_keys(folder: str | os.PathLike[str], spec: dict[str, Any]) -> np.ndarray:
+    """Every key stored in a sharded folder (sorted uint64), read from the minishard indices."""
+    n_mini = 1 << int(spec["minishard_bits"])
+    out = []
+    for path in sorted(Path(folder).glob("*.shard")):
+        with open(path, "rb") as f:
+            head = np.frombuffer(f.read(16 * n_mini), "<u8").reshape(n_mini, 2)
+            for start, end in head.tolist():
+                if end == start:
+                    continue
+                f.seek(16 * n_mini + start)
+                enc = f.read(end - start)
+                if spec.get("minishard_index_encoding", "raw") == "gzip":
+                    enc = gzip.decompress(enc)
+                out.append(np.cumsum(np.frombuffer(enc, "<u8").reshape(3, -1)[0], dtype=np.uint64))
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, np.uint64)
 
-    Parameters
-    ----------
-    folder : path-like
-        The folder holding ``<shard>.shard`` files.
-    key : int
-        uint64 key (segment id, annotation id, compressed Morton code).
-    spec : dict
-        The ``sharding`` object of the ``info`` file.
+
+def locate_sharded(
+    folder: str | os.PathLike[str], key: int, spec: dict[str, Any]
+) -> tuple[Path, int, int] | None:
+    """Where ``key``'s value lies: ``(shard file, byte offset in it, byte size)``, or None.
 
     Raises
     ------
@@ -319,20 +344,45 @@ def read_sharded(folder: str | os.PathLike[str], key: int, spec: dict[str, Any])
         enc = f.read(end - start)
         if len(enc) != end - start:
             raise DataFormatError(f"{path}: truncated minishard index")
-        if spec.get("minishard_index_encoding", "raw") == "gzip":
-            try:
-                enc = gzip.decompress(enc)
-            except (OSError, EOFError) as e:
-                raise DataFormatError(f"{path}: corrupt minishard index ({e})") from e
-        arr = np.frombuffer(enc, "<u8").reshape(3, -1)
-        keys = np.cumsum(arr[0], dtype=np.uint64)
-        starts = np.cumsum(arr[1] + np.r_[np.uint64(0), arr[2][:-1]], dtype=np.uint64)
-        hit = np.flatnonzero(keys == np.uint64(key))
-        if not len(hit):
-            return None
-        i = int(hit[0])
-        f.seek(index_bytes + int(starts[i]))
-        raw = f.read(int(arr[2][i]))
-        if len(raw) != int(arr[2][i]):
-            raise DataFormatError(f"{path}: truncated data for key {key}")
+    if spec.get("minishard_index_encoding", "raw") == "gzip":
+        try:
+            enc = gzip.decompress(enc)
+        except (OSError, EOFError) as e:
+            raise DataFormatError(f"{path}: corrupt minishard index ({e})") from e
+    arr = np.frombuffer(enc, "<u8").reshape(3, -1)
+    keys = np.cumsum(arr[0], dtype=np.uint64)
+    starts = np.cumsum(arr[1] + np.r_[np.uint64(0), arr[2][:-1]], dtype=np.uint64)
+    hit = np.flatnonzero(keys == np.uint64(key))
+    if not len(hit):
+        return None
+    i = int(hit[0])
+    return path, index_bytes + int(starts[i]), int(arr[2][i])
+
+
+def read_sharded(folder: str | os.PathLike[str], key: int, spec: dict[str, Any]) -> bytes | None:
+    """The value stored under ``key`` in a sharded folder, or None when absent.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder holding ``<shard>.shard`` files.
+    key : int
+        uint64 key (segment id, annotation id, compressed Morton code).
+    spec : dict
+        The ``sharding`` object of the ``info`` file.
+
+    Raises
+    ------
+    DataFormatError
+        A truncated or corrupt shard file (names the file).
+    """
+    where = locate_sharded(folder, key, spec)
+    if where is None:
+        return None
+    path, offset, size = where
+    with open(path, "rb") as f:
+        f.seek(offset)
+        raw = f.read(size)
+    if len(raw) != size:
+        raise DataFormatError(f"{path}: truncated data for key {key}")
     return _decode_data(raw, spec, str(path))

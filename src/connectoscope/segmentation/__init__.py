@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._components import count_components, segment_components
 from ._mapped import map_segmentation, mapped_layer_name
 from ._maps import ObjectMaps, import_objects
-from ._select import Selection, parse_ranges
+from ._select import DEFAULT_MAX_GROUPS, Selection, parse_ranges
 from ._stats import object_stats
 from ._tables import (
     block_statistics,
@@ -16,6 +16,7 @@ from ._tables import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_GROUPS",
     "ObjectMaps",
     "Selection",
     "block_statistics",

@@ -19,6 +19,8 @@ import pandas as pd
 
 from .._store import Store
 from ..errors import InvalidParameterError
+from ..geometry import Bbox
+from ..parallel import run_tasks
 from ..volume import VolumeLayer
 
 __all__ = ["count_components", "segment_components"]
@@ -54,7 +56,7 @@ def _label_block(
         faces[(ax, 0)] = np.ascontiguousarray(np.take(cc, 0, axis=ax)).astype(np.int64)
         faces[(ax, 1)] = np.ascontiguousarray(np.take(cc, -1, axis=ax)).astype(np.int64)
     stop = tuple(a + s for a, s in zip(start_zyx, arr.shape))
-    return _BlockResult(start_zyx, stop, int(n), seg, faces)  # type: ignore[arg-type]
+    return _BlockResult(start_zyx, stop, int(n), seg, faces)
 
 
 def _merge(
@@ -172,7 +174,6 @@ class _ComponentTask:
 
 
 def _component_task(task: _ComponentTask) -> _BlockResult:
-    from ..geometry import Bbox
 
     layer = VolumeLayer(Store(task.ds_path), task.layer)
     box = Bbox(task.start_zyx[::-1], task.stop_zyx[::-1])
@@ -203,7 +204,6 @@ def segment_components(
     pandas.DataFrame
         ``segment_id`` (uint64), ``components`` (int64).
     """
-    from ..parallel import run_tasks
 
     _check_connectivity(connectivity)
     vol = VolumeLayer(dataset, layer)

@@ -20,8 +20,9 @@ import numpy as np
 
 from .._store import Store
 from ..errors import DatasetExistsError, InvalidParameterError
-from ..sources._readers import SourceReader
-from ..volume import VolumeLayer
+from ..geometry import Bbox
+from ..sources import BaseSource
+from ..volume import StorageSpec, VolumeLayer, remove_layer, write_layer
 from ._maps import ObjectMaps
 
 __all__ = ["map_segmentation", "mapped_layer_name"]
@@ -33,7 +34,7 @@ def mapped_layer_name(kind: str) -> str:
 
 
 @dataclass
-class _MappedSource(SourceReader):
+class _MappedSource(BaseSource):
     """Level 0 of the segmentation seen through one kind's object map (picklable)."""
 
     ds_path: str = ""
@@ -51,8 +52,6 @@ class _MappedSource(SourceReader):
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
         import fastremap
-
-        from ..geometry import Bbox
 
         if self._state is None:
             ds = Store(self.ds_path)
@@ -114,8 +113,6 @@ def map_segmentation(
     >>> layer = map_segmentation("demo.cscope", "neuron")  # doctest: +SKIP
     >>> layer.read(level=1).max()  # doctest: +SKIP
     """
-    from ..volume._build import _build, _remove_layer
-
     ds = dataset if isinstance(dataset, Store) else Store(dataset)
     maps = ObjectMaps.from_store(ds)
     seg_ids, obj_ids = maps.segments(kind), maps.lookup(kind, maps.segments(kind))
@@ -129,7 +126,7 @@ def map_segmentation(
     if ds.has_layer(name):
         existing = ds.layer(name)
         if overwrite:
-            _remove_layer(ds, name)
+            remove_layer(ds, name)
         elif existing.get("signature") != sig:
             raise DatasetExistsError(
                 f"{ds.path}: layer {name!r} was made from another segmentation or object map; "
@@ -145,14 +142,13 @@ def map_segmentation(
         kind=kind,
     )
     lev0 = seg.levels[0]
-    return _build(
+    return write_layer(
         ds,
         name,
-        "segmentation",
         src,
+        kind="segmentation",
+        storage=StorageSpec(chunk_xyz=lev0.chunk_zyx[::-1], shard_xyz=lev0.shard_zyx[::-1]),
         workers=workers,
         signature=sig,
         extra={"mapped_from": "segmentation", "object_kind": kind},
-        chunk_xyz=lev0.chunk_zyx[::-1],
-        shard_xyz=lev0.shard_zyx[::-1],
     )

@@ -5,13 +5,16 @@ Stored in a dataset as ``objects/segment_objects.parquet`` with columns ``segmen
 (uint64), ``kind`` (string), ``object_id`` (int64). Sources: L4dense-style HDF5
 ``/attributes/<kind>`` arrays indexed by segment id (also a ChimeraX ``.cmap``: any 1-D
 integer array is an attribute named after it), Parquet/CSV tables with the three columns,
-and agglomerate lists (JSON ``{"kind": [[seg, seg, ...], ...]}``: object id = position + 1).
+two-column maps of one kind (CSV/Parquet ``segment,object`` under any two names, e.g. FlyEM's
+``supervoxel,body``; an N x 2 HDF5 array such as NeuroProof's ``/transforms``), and
+agglomerate lists (JSON ``{"kind": [[seg, seg, ...], ...]}``: object id = position + 1).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,9 +35,12 @@ from ..errors import (
 
 __all__ = ["ObjectMaps", "import_objects"]
 
-TABLE = "segment_objects.parquet"
 #: Most segments written as inline Neuroglancer segment properties (JSON size).
 MAX_INLINE_IDS = 1_000_000
+
+
+#: What an object kind may be called (it becomes part of file names: objects_<kind>.parquet).
+_KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 class ObjectMaps:
@@ -49,6 +55,11 @@ class ObjectMaps:
     def __init__(self, maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for kind, (seg, obj) in maps.items():
+            if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+                raise DataFormatError(
+                    f"object kind {kind!r}: a kind names files and options, so it must be a "
+                    "plain name of letters, digits, '_', '-' or '.' (neuron, axon, spine_head)"
+                )
             seg = np.asarray(seg)
             obj = np.asarray(obj)
             if seg.shape != obj.shape or seg.ndim != 1:
@@ -59,6 +70,12 @@ class ObjectMaps:
                 np.issubdtype(seg.dtype, np.floating) or np.issubdtype(obj.dtype, np.floating)
             ):
                 raise DataFormatError(f"object map {kind!r}: ids must be integers, not floats")
+            if seg.size and seg.dtype.kind == "i" and int(seg.min()) < 0:
+                bad = np.unique(seg[seg < 0])[:5]
+                raise DataFormatError(
+                    f"object map {kind!r}: negative segment ids ({', '.join(map(str, bad))}); "
+                    "segment ids are non-negative integers (0 is background)"
+                )
             keep = obj != 0
             seg = seg[keep].astype(np.uint64)
             obj = obj[keep].astype(np.int64)
@@ -132,30 +149,112 @@ class ObjectMaps:
     @classmethod
     def from_store(cls, dataset: Store) -> ObjectMaps:
         """The maps stored in a dataset (empty when none were imported)."""
-        p = dataset.path / "objects" / TABLE
+        p = dataset.layout.segment_objects
         if not p.exists():
             return cls({})
         return cls.from_table(pd.read_parquet(p))
 
     @classmethod
-    def read(cls, source: str | os.PathLike[str], *, kind: str | None = None) -> ObjectMaps:
-        """Read any supported source (HDF5/.cmap, Parquet, CSV, agglomerate JSON)."""
-        p = Path(source)
+    def from_pairs(
+        cls,
+        df: pd.DataFrame,
+        *,
+        kind: str | None,
+        columns: tuple[str, str] | None = None,
+        where: str = "table",
+    ) -> ObjectMaps:
+        """From a two-column map of one kind: segment id, object id (any column names).
+
+        Parameters
+        ----------
+        df : DataFrame
+            Two columns, or more with ``columns`` naming the two to use.
+        kind : str
+            The kind of object the second column names (``body``, ``neuron``).
+        columns : (segment_column, object_column), optional
+            Default: the table's two columns, in order.
+        where : str
+            The file, for messages.
+        """
+        if kind is None:
+            raise InvalidParameterError(
+                f"{where}: a two-column segment -> object map needs the kind it maps to; "
+                "pass --kind NAME (e.g. --kind body)"
+            )
+        cols = [str(c) for c in df.columns]
+        if columns is None:
+            if len(cols) != 2:
+                raise InvalidParameterError(
+                    f"{where}: {len(cols)} columns ({', '.join(cols)}); name the segment and "
+                    "object columns with --columns SEGMENT,OBJECT (or give segment_id, kind, "
+                    "object_id)"
+                )
+            columns = (cols[0], cols[1])
+        missing = [c for c in columns if c not in cols]
+        if missing:
+            raise InvalidParameterError(
+                f"{where}: no column {', '.join(missing)} (columns: {', '.join(cols)}); fix "
+                "--columns SEGMENT,OBJECT"
+            )
+        seg = df[columns[0]].to_numpy()
+        obj = df[columns[1]].to_numpy()
+        for name, a in zip(columns, (seg, obj)):
+            if a.size and not np.issubdtype(a.dtype, np.integer):
+                raise DataFormatError(
+                    f"{where}: column {name!r} holds {a.dtype} values, not integer ids"
+                )
+            if a.size and np.issubdtype(a.dtype, np.signedinteger) and a.min() < 0:
+                raise DataFormatError(f"{where}: column {name!r} has negative ids")
+        return cls({kind: (seg, obj)})
+
+    @classmethod
+    def read(
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        kind: str | None = None,
+        columns: tuple[str, str] | None = None,
+    ) -> ObjectMaps:
+        """Read any supported source.
+
+        Parameters
+        ----------
+        source : path-like
+            HDF5/.cmap (``/attributes/<kind>`` arrays, or an N x 2 array, optionally named
+            as ``file.h5:/transforms``), Parquet/CSV (``segment_id, kind, object_id``, or a
+            two-column ``segment,object`` map of one kind), agglomerate JSON.
+        kind : str, optional
+            Three-column tables and HDF5 attributes: keep only this kind. Two-column maps,
+            N x 2 arrays and bare agglomerate lists: the kind they map to (required).
+        columns : (segment_column, object_column), optional
+            The two columns of a wider table to read as a segment -> object map.
+        """
+        text = os.fspath(source)
+        inner: str | None = None
+        if ":" in text and not Path(text).exists():
+            text, inner = text.rsplit(":", 1)
+        p = Path(text)
         if not p.exists():
             raise SourceNotFoundError(f"{p}: no such file")
         suffix = p.suffix.lower()
         if suffix in (".h5", ".hdf5", ".cmap", ".hdf"):
+            pairs = _hdf5_pairs(p, inner)
+            if pairs is not None:
+                return cls.from_pairs(pairs, kind=kind, where=str(source))
             maps = cls.from_hdf5(p)
-        elif suffix == ".parquet":
-            maps = cls.from_table(pd.read_parquet(p))
-        elif suffix == ".csv":
-            maps = cls.from_table(pd.read_csv(p))
+        elif suffix in (".parquet", ".csv", ".tsv"):
+            df = _read_table(p)
+            if columns is None and {"segment_id", "kind", "object_id"} <= set(map(str, df.columns)):
+                maps = cls.from_table(df)
+            else:
+                return cls.from_pairs(df, kind=kind, columns=columns, where=str(p))
         elif suffix == ".json":
             maps = cls.from_agglomerates(json.loads(p.read_text()), kind=kind)
         else:
             raise SourceNotFoundError(
                 f"{p}: unsupported object source; expected .h5/.hdf5/.cmap (/attributes/<kind>), "
-                ".parquet/.csv (segment_id, kind, object_id) or .json agglomerate lists"
+                ".parquet/.csv (segment_id, kind, object_id, or two columns segment,object with "
+                "--kind) or .json agglomerate lists"
             )
         if kind is not None and suffix != ".json":
             maps = maps.subset([kind])
@@ -169,9 +268,21 @@ class ObjectMaps:
             if kind is None:
                 raise InvalidParameterError("a bare agglomerate list needs --kind NAME")
             data = {kind: data}
+        if not isinstance(data, dict) or not all(isinstance(g, list) for g in data.values()):
+            raise DataFormatError(
+                'agglomerate JSON: expected {"kind": [[segment ids], ...]} or a list of '
+                f"lists, got {type(data).__name__}"
+            )
         maps = {}
         for k, groups in data.items():
-            seg = [np.asarray(g, dtype=np.uint64) for g in groups]
+            try:
+                seg = [np.asarray(g, dtype=np.int64).reshape(-1) for g in groups]
+            except (TypeError, ValueError, OverflowError):
+                raise DataFormatError(
+                    f"agglomerate JSON {k!r}: every group must be a list of integer segment ids"
+                ) from None
+            if any(len(g) and int(g.min()) < 0 for g in seg):
+                raise DataFormatError(f"agglomerate JSON {k!r}: negative segment ids")
             obj = [np.full(len(g), i + 1, np.int64) for i, g in enumerate(seg)]
             maps[k] = (
                 np.concatenate(seg) if seg else np.zeros(0, np.uint64),
@@ -301,15 +412,14 @@ class ObjectMaps:
 
     def save(self, dataset: Store) -> Path:
         """Write into ``dataset/objects/`` and record the ``objects`` layer."""
-        folder = dataset.folder("objects", create=True)
-        p = write_parquet_atomic(self.table, folder / TABLE)
+        p = write_parquet_atomic(self.table, dataset.layout.segment_objects)
         all_segs = [s for s, _ in self._maps.values()]
         n_segments = int(np.unique(np.concatenate(all_segs)).size) if all_segs else 0
         dataset.set_layer(
             "objects",
             {
                 "kind": "objects",
-                "path": f"objects/{TABLE}",
+                "path": dataset.layout.relative(p),
                 "kinds": self.counts(),
                 "segments_per_kind": self.segment_counts(),
                 "n_segments": n_segments,
@@ -321,12 +431,75 @@ class ObjectMaps:
         return f"ObjectMaps({self.counts()})"
 
 
+def _read_table(p: Path) -> pd.DataFrame:
+    """A CSV/TSV/Parquet table; a CSV without a header (both names are numbers) is re-read
+    headerless with columns ``segment``, ``object``."""
+    try:
+        if p.suffix.lower() == ".parquet":
+            return pd.read_parquet(p)
+        sep = "\t" if p.suffix.lower() == ".tsv" else ","
+        df = pd.read_csv(p, sep=sep)
+        if len(df.columns) == 2 and all(str(c).strip().isdigit() for c in df.columns):
+            df = pd.read_csv(p, sep=sep, header=None, names=["segment", "object"])
+        return df
+    except (OSError, ValueError) as err:
+        raise DataFormatError(f"{p}: unreadable table ({err})") from err
+
+
+def _hdf5_pairs(p: Path, inner: str | None) -> pd.DataFrame | None:
+    """An N x 2 integer array (``inner``, or the only one when the file has no 1-D arrays)
+    as a two-column frame; None when the file holds 1-D attribute arrays instead."""
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as f:
+            if inner is not None:
+                name = inner.lstrip("/")
+                if name not in f or not isinstance(f[name], h5py.Dataset):
+                    raise InvalidParameterError(f"{p}: no dataset /{name}")
+                d = f[name]
+                if d.ndim == 1:
+                    return None
+                pairs = [name]
+            else:
+                pairs, ones = [], []
+
+                def visit(n: str, obj: Any) -> None:
+                    if isinstance(obj, h5py.Dataset) and np.issubdtype(obj.dtype, np.integer):
+                        if obj.ndim == 2 and 2 in obj.shape:
+                            pairs.append(n)
+                        elif obj.ndim == 1:
+                            ones.append(n)
+
+                f.visititems(visit)
+                if ones or not pairs:
+                    return None
+                if len(pairs) > 1:
+                    raise InvalidParameterError(
+                        f"{p}: {len(pairs)} N x 2 arrays ({', '.join('/' + n for n in pairs)}); "
+                        f"name one as {p}:/PATH"
+                    )
+            d = f[pairs[0]]
+            if d.ndim != 2 or 2 not in d.shape or not np.issubdtype(d.dtype, np.integer):
+                raise DataFormatError(
+                    f"{p}:/{pairs[0]}: expected an N x 2 integer array (segment, object), got "
+                    f"shape {d.shape} {d.dtype}"
+                )
+            a = d[()]
+    except OSError as e:
+        raise DataFormatError(f"{p}: cannot open as HDF5 ({e})") from e
+    if a.shape[1] != 2:  # stored 2 x N
+        a = a.T
+    return pd.DataFrame({"segment": a[:, 0], "object": a[:, 1]})
+
+
 def import_objects(
     dataset: Store | str | os.PathLike[str],
     source: str | os.PathLike[str],
     *,
     kind: str | None = None,
     replace: bool = False,
+    columns: tuple[str, str] | None = None,
 ) -> ObjectMaps:
     """Import object maps into a dataset (kinds are added to those already there).
 
@@ -335,15 +508,19 @@ def import_objects(
     dataset : Store or path
     source : path-like
         HDF5 ``/attributes/<kind>`` / ``.cmap``, Parquet/CSV ``(segment_id, kind,
-        object_id)``, or agglomerate JSON.
+        object_id)``, a two-column ``segment,object`` CSV/Parquet map (any names), an
+        N x 2 HDF5 array (``file.h5[:/transforms]``), or agglomerate JSON.
     kind : str, optional
-        Import only this kind (or name the kind of a bare agglomerate list).
+        Import only this kind; for two-column maps, N x 2 arrays and bare agglomerate
+        lists, the kind they map to (required).
     replace : bool
         Drop the kinds already stored instead of merging.
+    columns : (segment_column, object_column), optional
+        Which two columns of a wider table form the map.
     """
 
     ds = dataset if isinstance(dataset, Store) else Store(dataset)
-    new = ObjectMaps.read(source, kind=kind)
+    new = ObjectMaps.read(source, kind=kind, columns=columns)
     maps = new if replace else ObjectMaps.from_store(ds).merged(new)
     maps.save(ds)
     ds.record_step("objects import", source=str(source), kinds=new.counts())

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._atomic import write_parquet_atomic
 from .._store import Store
-from ..volume import VolumeLayer
+from ._components import segment_components
+from ._maps import ObjectMaps
+from ._tables import object_table, segment_table, write_segment_table
 
 __all__ = ["object_stats"]
 
@@ -46,15 +49,11 @@ def object_stats(
         "voxels": n}}}``; with ``components``, also ``"components"`` (pieces in all) and
         ``"split_segments"`` (segments in more than one piece).
     """
-    from ._maps import ObjectMaps
-    from ._tables import object_table, segment_table, write_segment_table
 
     ds = dataset if isinstance(dataset, Store) else Store(dataset)
     seg = segment_table(ds, level=level, workers=workers)
     extra: dict[str, Any] = {}
     if components:
-        from ._components import segment_components
-
         comp = segment_components(ds, level=level, connectivity=connectivity, workers=workers)
         seg = seg.merge(comp, on="segment_id", how="inner", validate="one_to_one")
         extra = {
@@ -63,13 +62,11 @@ def object_stats(
             "connectivity": connectivity,
         }
     write_segment_table(ds, seg, level=level)
-    folder = ds.folder("objects", create=True)
     maps = ObjectMaps.from_store(ds)
-    vs = VolumeLayer(ds, "segmentation").voxel_size(level).xyz
     kinds: dict[str, dict[str, int]] = {}
     for kind in maps.kinds:
-        ot = object_table(seg, maps, kind, vs)
-        ot.to_parquet(folder / f"objects_{kind}.parquet", index=False)
+        ot = object_table(seg, maps, kind)
+        write_parquet_atomic(ot, ds.layout.object_table(kind))
         kinds[kind] = {
             "objects": len(ot),
             "segments": int(ot["segments"].sum()) if len(ot) else 0,

@@ -7,15 +7,18 @@ borders: counts and coordinate sums add, boxes take the min of starts and max of
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from .._store import Store
+from ..geometry import Bbox, LevelFrame
+from ..parallel import run_tasks
 from ..volume import VolumeLayer
+from ._maps import ObjectMaps
 
 __all__ = [
     "block_statistics",
@@ -27,7 +30,6 @@ __all__ = [
 
 #: Parquet schema-metadata key holding the level and the segmentation's signature.
 _META_KEY = b"connectoscope"
-SEGMENTS_FILE = "segments.parquet"
 
 _COLS = ["segment_id", "voxels", "x0", "y0", "z0", "x1", "y1", "z1", "sx", "sy", "sz"]
 
@@ -90,10 +92,14 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return agg.reset_index()
 
 
-def _finish(df: pd.DataFrame, voxel_size: tuple[float, float, float]) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, frame: LevelFrame | None) -> pd.DataFrame:
+    """Turn voxel-index sums into centroids: in the dataset's nm through ``frame``, or, with
+    no frame, the sums are already nm-weighted (``s{ax}`` = sum of nm * voxels)."""
     out = df.copy()
-    for ax, v in zip("xyz", voxel_size):
-        out[f"centroid_{ax}_nm"] = out[f"s{ax}"] / out["voxels"] * v
+    mean = np.stack([out[f"s{ax}"] / out["voxels"] for ax in "xyz"], axis=1)
+    nm = frame.to_nm(mean) if frame is not None else mean
+    for i, ax in enumerate("xyz"):
+        out[f"centroid_{ax}_nm"] = nm[:, i]
     return out.drop(columns=["sx", "sy", "sz"])
 
 
@@ -109,7 +115,6 @@ class _StatsTask:
 
 
 def _stats_task(task: _StatsTask) -> pd.DataFrame:
-    from ..geometry import Bbox
 
     layer = VolumeLayer(Store(task.ds_path), task.layer)
     labels = layer.read(Bbox(task.start_xyz, task.stop_xyz), level=task.level)
@@ -142,7 +147,6 @@ def segment_table(
         z1`` (int64 voxels of ``level``, half-open), ``centroid_{x,y,z}_nm`` (float64, nm in
         dataset coordinates, the dataset offset included, as mesh vertices).
     """
-    from ..parallel import run_tasks
 
     vol = VolumeLayer(dataset, layer)
     vol.shape_zyx(level)  # names the levels that exist when ``level`` does not
@@ -166,13 +170,8 @@ def segment_table(
     )
     if not parts:
         parts = [block_statistics(np.zeros((1, 1, 1), np.uint8))]
-    out = _finish(_merge(parts), lev.voxel_size.xyz)
-    # dataset coordinates, as mesh vertices: voxel (0, 0, 0) of this level is centred at
-    # offset * base voxel + (this voxel - base voxel) / 2
-    base = dataset.voxel_size.xyz
-    for ax, o, b, v in zip("xyz", dataset.offset_vx, base, lev.voxel_size.xyz):
-        out[f"centroid_{ax}_nm"] += o * b + (v - b) / 2
-    return out
+    # dataset nm, as mesh vertices (the dataset offset and the level's voxel centres)
+    return _finish(_merge(parts), vol.frame(level))
 
 
 def _signature(dataset: Store, layer: str) -> str:
@@ -187,17 +186,14 @@ def write_segment_table(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = dataset.folder("objects", create=True)
     t = pa.Table.from_pandas(table, preserve_index=False)
     meta = dict(t.schema.metadata or {})
     meta[_META_KEY] = json.dumps(
         {"level": int(level), "layer": layer, "signature": _signature(dataset, layer)}
     ).encode()
-    path = folder / SEGMENTS_FILE
-    tmp = path.with_name(f".{path.name}.part")
-    pq.write_table(t.replace_schema_metadata(meta), tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(dataset.layout.segments_table) as tmp:
+        pq.write_table(t.replace_schema_metadata(meta), tmp)
+    return dataset.layout.segments_table
 
 
 def read_segment_table(
@@ -213,7 +209,7 @@ def read_segment_table(
     """
     import pyarrow.parquet as pq
 
-    path = dataset.folder("objects") / SEGMENTS_FILE
+    path = dataset.layout.segments_table
     if not path.is_file() or not dataset.has_layer(layer):
         return None
     meta = (pq.read_schema(path).metadata or {}).get(_META_KEY)
@@ -225,21 +221,17 @@ def read_segment_table(
     return pd.read_parquet(path), int(info["level"])
 
 
-def object_table(
-    segments: pd.DataFrame, objects: object, kind: str, voxel_size: tuple[float, float, float]
-) -> pd.DataFrame:
-    """Per-object table for one kind from a per-segment table (exact: sums of segment sums)."""
-    from ._maps import ObjectMaps
-
-    assert isinstance(objects, ObjectMaps)
+def object_table(segments: pd.DataFrame, objects: ObjectMaps, kind: str) -> pd.DataFrame:
+    """Per-object table for one kind from a per-segment table (exact: sums of segment sums;
+    centroids are the voxel-weighted means of the segments' centroids, nm)."""
     df = segments.copy()
     df["object_id"] = objects.lookup(kind, df["segment_id"].to_numpy())
     df = df[df["object_id"] != 0]
-    for ax, v in zip("xyz", voxel_size):
-        df[f"s{ax}"] = df[f"centroid_{ax}_nm"] / v * df["voxels"]
+    for ax in "xyz":
+        df[f"s{ax}"] = df[f"centroid_{ax}_nm"] * df["voxels"]
     agg = (
         df.groupby("object_id", sort=True)
         .agg(segments=("segment_id", "size"), **_MERGE)
         .reset_index()
     )
-    return _finish(agg, voxel_size)
+    return _finish(agg, None)

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 def _inflate(raw: bytes | bytearray, nbytes: int) -> bytes | bytearray:
     if _libdeflate is not None:
-        return _libdeflate.zlib_decompress(raw, nbytes)  # type: ignore[no-any-return]
+        return _libdeflate.zlib_decompress(raw, nbytes)
     return zlib.decompress(raw)
 
 

@@ -9,6 +9,7 @@ name, one z plane each), a ``.npy`` (memory-mapped) or ``.npz`` file.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,52 +17,35 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
+from ._base import BaseSource, SourceReader
 from ._h5chunks import read_box
 from .l4dense import CubeFolder
 
-__all__ = ["SourceReader", "open_source"]
+__all__ = ["open_source", "register_opener"]
+
+#: Openers of other source kinds, tried in order before the built-in ones: each takes the
+#: source text and returns a reader, or None when the source is not of its kind.
+_OPENERS: list[Callable[[str], SourceReader | None]] = []
+
+
+def register_opener(opener: Callable[[str], SourceReader | None], *, first: bool = False) -> None:
+    """Teach :func:`open_source` a new kind of source (a URL scheme, a folder layout).
+
+    ``opener(text)`` returns a :class:`SourceReader`, or None when ``text`` is not its kind
+    (then the next opener is tried). Registered openers run before the built-in ones.
+    """
+    if opener not in _OPENERS:
+        if first:
+            _OPENERS.insert(0, opener)
+        else:
+            _OPENERS.append(opener)
+
 
 _IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @dataclass
-class SourceReader:
-    """Base: a 3-D ``[z, y, x]`` source of known shape and dtype."""
-
-    path: Path
-    shape_zyx: tuple[int, int, int]
-    dtype: np.dtype
-    offset_vx: tuple[int, int, int] = (0, 0, 0)
-
-    @property
-    def description(self) -> str:
-        return str(self.path)
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        raise NotImplementedError
-
-    def read_into(
-        self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int], out: np.ndarray
-    ) -> np.ndarray:
-        """Read the box into ``out`` (an array of the box's shape and the source dtype)."""
-        out[...] = self.read(start_zyx, stop_zyx)
-        return out
-
-    def missing(self) -> list[str]:
-        """Parts of the source grid that have no file (read as background)."""
-        return []
-
-    def skipped(self) -> list[str]:
-        """Files in the source folder that were not read (names not matching the pattern)."""
-        return []
-
-    def files(self) -> int:
-        """Number of source files read (1 for a single file or an in-memory array)."""
-        return 1
-
-
-@dataclass
-class CubeSource(SourceReader):
+class CubeSource(BaseSource):
     """An L4dense cube folder; coordinates relative to the first present cube's grid corner."""
 
     cubes: tuple[tuple[tuple[int, int, int], str], ...] = ()
@@ -76,9 +60,14 @@ class CubeSource(SourceReader):
         return len(self.cubes)
 
     def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        return self.read_into(start_zyx, stop_zyx, None)
+        return self._read(start_zyx, stop_zyx, None)
 
-    def read_into(  # type: ignore[override]
+    def read_into(
+        self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int], out: np.ndarray
+    ) -> np.ndarray:
+        return self._read(start_zyx, stop_zyx, out)
+
+    def _read(
         self,
         start_zyx: tuple[int, int, int],
         stop_zyx: tuple[int, int, int],
@@ -142,7 +131,7 @@ class CubeSource(SourceReader):
 
 
 @dataclass
-class HDF5Source(SourceReader):
+class HDF5Source(BaseSource):
     inner: str = "data"
 
     @property
@@ -160,19 +149,7 @@ class HDF5Source(SourceReader):
 
 
 @dataclass
-class NpySource(SourceReader):
-    key: str | None = None
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        sl = tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))
-        if self.key is None:
-            return np.array(np.load(self.path, mmap_mode="r")[sl])
-        with np.load(self.path) as f:
-            return np.array(f[self.key][sl])
-
-
-@dataclass
-class StackSource(SourceReader):
+class StackSource(BaseSource):
     planes: tuple[str, ...] = ()
 
     def files(self) -> int:
@@ -206,19 +183,55 @@ def _read_plane(p: Path) -> np.ndarray:
     return arr
 
 
-def open_source(source: str | os.PathLike[str]) -> SourceReader:
+def open_source(
+    source: str | os.PathLike[str],
+    *,
+    scale: str | int | None = None,
+    bbox: Any = None,
+    fill_missing: bool = False,
+    axes: str | None = None,
+) -> SourceReader:
     """Open a volume source for region reads.
 
     Parameters
     ----------
-    source : path-like
+    source : path-like or URL
         A cube folder, ``file.h5`` / ``file.h5:/inner/path``, a folder of PNG/TIFF planes,
-        ``.npy`` or ``.npz`` (``file.npz:key``).
+        ``.npy`` or ``.npz`` (``file.npz:key``); a Neuroglancer precomputed layer (a folder
+        with ``info``, ``precomputed://...``, ``http(s)://``, ``gs://``, ``s3://``); a
+        webKnossos dataset layer (``DATASET/LAYER``) or annotation ``.zip``; a dataset we
+        wrote at a URL (``URL#LAYER``).
+    scale, bbox, fill_missing
+        Precomputed layers: which scale, which box (``x0,y0,z0:x1,y1,z1`` voxels of that
+        scale), whether missing chunks read as 0. webKnossos: ``scale`` is the mag (``1``,
+        ``2-2-1``), ``bbox`` a box in voxels of that mag. ``URL#LAYER``: ``scale`` is the
+        level.
+    axes : {"zyx", "xyz"}, optional
+        ``.npy``/``.npz`` only: the stored array's axis order. Needed for Fortran-ordered
+        arrays (refused without it); default ``zyx`` for C-ordered ones.
+
+    Returns
+    -------
+    SourceReader
 
     Raises
     ------
     SourceNotFoundError, DataFormatError
     """
+    from ._foreign import open_foreign
+
+    foreign = open_foreign(str(source), scale=scale, bbox=bbox, fill_missing=fill_missing)
+    if foreign is not None:
+        return foreign
+    if scale is not None or bbox is not None:
+        raise InvalidParameterError(
+            f"{source}: --scale and --bbox apply to precomputed, webKnossos and remote "
+            "dataset sources only"
+        )
+    for opener in _OPENERS:
+        found = opener(str(source))
+        if found is not None:
+            return found
     text = str(source)
     inner: str | None = None
     if ":" in text and not Path(text).exists():
@@ -259,27 +272,10 @@ def open_source(source: str | os.PathLike[str]) -> SourceReader:
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5", ".hdf"):
         return _open_hdf5(p, inner)
-    if suffix == ".npy":
-        try:
-            arr = np.load(p, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise DataFormatError(f"{p}: unreadable .npy file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype)  # type: ignore[arg-type]
-    if suffix == ".npz":
-        try:
-            with np.load(p) as f:
-                keys = f.files
-                key = inner or (keys[0] if len(keys) == 1 else None)
-                if key is None or key not in keys:
-                    raise InvalidParameterError(
-                        f"{p}: holds arrays {', '.join(keys)}; name one as {p}:NAME"
-                    )
-                arr = f[key]
-        except (OSError, ValueError, EOFError) as err:
-            raise DataFormatError(f"{p}: unreadable .npz file ({err})") from err
-        _check_3d(arr.shape, p)
-        return NpySource(p, tuple(arr.shape), arr.dtype, key=key)  # type: ignore[arg-type]
+    if suffix in (".npy", ".npz"):
+        from ._numpy import open_numpy
+
+        return open_numpy(p, inner, axes)
     raise SourceNotFoundError(
         f"{p}: unrecognised source; expected a cube folder, a PNG/TIFF plane folder, "
         ".h5/.hdf5[:/path], .npy or .npz"
@@ -314,7 +310,7 @@ def _open_hdf5(p: Path, inner: str | None) -> HDF5Source:
                 raise InvalidParameterError(f"{p}: no dataset /{inner}")
             d = f[inner]
             _check_3d(d.shape, p)
-            return HDF5Source(p, tuple(d.shape), d.dtype, inner=inner)  # type: ignore[arg-type]
+            return HDF5Source(p, tuple(d.shape), d.dtype, inner=inner)
     except OSError as err:
         raise DataFormatError(
             f"{p}: cannot open as HDF5 ({err}); the file may be truncated or corrupt"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
-from ..geometry import Bbox
+from ..geometry import Bbox, int3
 
 __all__ = ["CUBE_NAME", "CubeFile", "CubeFolder", "parse_cube_name"]
 
@@ -195,12 +195,12 @@ class CubeFolder:
     @property
     def grid_shape(self) -> tuple[int, int, int]:
         """Number of grid positions ``(nx, ny, nz)`` spanned by the files present (from 0)."""
-        return tuple(max(c.grid[a] for c in self.cubes) + 1 for a in range(3))  # type: ignore[return-value]
+        return int3(max(c.grid[a] for c in self.cubes) + 1 for a in range(3))
 
     @property
     def grid_origin(self) -> tuple[int, int, int]:
         """Smallest grid index present per axis ``(i, j, k)``."""
-        return tuple(min(c.grid[a] for c in self.cubes) for a in range(3))  # type: ignore[return-value]
+        return int3(min(c.grid[a] for c in self.cubes) for a in range(3))
 
     @property
     def bbox(self) -> Bbox:

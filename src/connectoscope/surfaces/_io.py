@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, InvalidParameterError, SourceNotFoundError
-from ._mesh import Mesh
+from ._mesh import MESH_FORMATS, Mesh
 
 __all__ = ["FORMATS", "load_mesh", "save_mesh"]
 
 #: Mesh file formats written by :func:`save_mesh` (by suffix).
-FORMATS = ("ply", "obj", "glb")
+FORMATS = MESH_FORMATS
 
 
 def _format(path: Path) -> str:
@@ -28,24 +28,9 @@ def _format(path: Path) -> str:
 def save_mesh(mesh: Mesh, path: str | os.PathLike[str]) -> Path:
     """Write ``mesh`` to ``path`` (PLY, OBJ or GLB by suffix); coordinates are nm.
 
-    Parameters
-    ----------
-    mesh : Mesh
-    path : path-like
-        Ends in ``.ply`` (binary, with vertex colours), ``.obj`` or ``.glb``.
-
-    Returns
-    -------
-    pathlib.Path
+    Same as :meth:`Mesh.save`.
     """
-    p = Path(path)
-    fmt = _format(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.part")
-    data = mesh.to_trimesh().export(file_type=fmt)  # OBJ comes back as text
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, p)
-    return p
+    return mesh.save(path)
 
 
 def load_mesh(path: str | os.PathLike[str], *, id: int = 0) -> Mesh:

@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Mesh"]
+from .._atomic import write_bytes_atomic
+from ..errors import InvalidParameterError
+
+__all__ = ["MESH_FORMATS", "Mesh"]
+
+#: Mesh file formats :meth:`Mesh.save` writes (by suffix).
+MESH_FORMATS = ("ply", "obj", "glb")
 
 
 @dataclass
@@ -49,10 +55,24 @@ class Mesh:
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write PLY / OBJ / GLB, chosen by the suffix (see :func:`save_mesh`)."""
-        from ._io import save_mesh
+        """Write PLY (binary, vertex colours), OBJ or GLB, chosen by the suffix; nm.
 
-        return save_mesh(self, path)
+        Written to a temporary name and renamed, so an interrupted write leaves nothing
+        under ``path``.
+
+        Raises
+        ------
+        InvalidParameterError
+            Another suffix.
+        """
+        p = Path(path)
+        fmt = p.suffix.lower().lstrip(".")
+        if fmt not in MESH_FORMATS:
+            raise InvalidParameterError(
+                f"{p}: unsupported mesh format {fmt!r}; use one of .ply, .obj, .glb"
+            )
+        data = self.to_trimesh().export(file_type=fmt)  # OBJ comes back as text
+        return write_bytes_atomic(p, data.encode() if isinstance(data, str) else data)
 
     @property
     def is_closed(self) -> bool:

@@ -12,6 +12,7 @@ touched, so no vertex moves and no seam vertex is left twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,9 @@ def stitch_pieces(
     vertices: Sequence[np.ndarray],
     faces: Sequence[np.ndarray],
     extras: Sequence[np.ndarray | None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    *,
+    sums: Sequence[Sequence[np.ndarray]] | None = None,
+) -> Any:
     """Join the block pieces of one object.
 
     Parameters
@@ -61,15 +64,20 @@ def stitch_pieces(
         Per piece, ``(M_i, 3)`` vertex indices into that piece.
     extras : sequence of numpy.ndarray, optional
         Per piece, one value per vertex (the segment under it) carried along.
+    sums : sequence of sequences of numpy.ndarray, optional
+        Per piece, arrays with one row per vertex that are *added* where seam vertices
+        merge (the simplifier's quadrics and weights).
 
     Returns
     -------
-    (vertices, faces, extra)
-        ``(N, 3)`` float64 voxels, ``(M, 3)`` uint32, and the merged per-vertex values.
+    (vertices, faces, extra) or (vertices, faces, extra, summed)
+        ``(N, 3)`` float64 voxels, ``(M, 3)`` uint32, the merged per-vertex values, and
+        (with ``sums``) the list of summed arrays.
     """
     if len(vertices) == 1:
         ex = extras[0] if extras else None
-        return np.asarray(vertices[0]), np.asarray(faces[0], np.uint32), ex
+        out = (np.asarray(vertices[0]), np.asarray(faces[0], np.uint32), ex)
+        return (*out, list(sums[0])) if sums is not None else out
     v_all = np.concatenate(vertices)
     offsets = np.cumsum([0] + [len(v) for v in vertices[:-1]])
     f_all = np.concatenate([np.asarray(f, np.int64) + o for f, o in zip(faces, offsets)])
@@ -91,4 +99,12 @@ def stitch_pieces(
     f = new_index[f_all]
     ok = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
     ex = ex_all[first[order]] if ex_all is not None else None
-    return v, f[ok].astype(np.uint32), ex
+    if sums is None:
+        return v, f[ok].astype(np.uint32), ex
+    summed = []
+    for k in range(len(sums[0])):
+        col = np.concatenate([np.asarray(s[k]) for s in sums])
+        acc = np.zeros((len(v), *col.shape[1:]), col.dtype)
+        np.add.at(acc, new_index, col)
+        summed.append(acc)
+    return v, f[ok].astype(np.uint32), ex, summed

@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from .._config import config
 from .._store import Store
+from ..colors import id_colors, parse_color
 from ..errors import InvalidParameterError, SelectionError
 from ..geometry import Bbox
 from ..precomputed import write_legacy_meshes, write_segment_properties
 from ..segmentation import ObjectMaps, Selection
+from ..segmentation._tables import read_segment_table
 from ..volume import VolumeLayer
 from ._io import FORMATS
 from ._mesh import Mesh
@@ -79,7 +82,6 @@ def choose_level(dataset: Store, bbox_voxels0: int, max_voxels: int) -> int:
 
 
 def _rgb(text: str) -> np.ndarray:
-    from ..colors import parse_color
 
     return np.asarray(parse_color(text), np.float64)
 
@@ -99,7 +101,6 @@ def color_meshes(
     stable colour per value. Meshes without :attr:`Mesh.segments` cannot be coloured by a
     kind.
     """
-    from ..colors import id_colors
 
     base = np.round(np.append(_rgb(color) if color else GREY, 1.0) * 255).astype(np.uint8)
     hit_rgb = np.round(_rgb(by_color) * 255).astype(np.uint8) if by_color else None
@@ -119,7 +120,6 @@ def color_meshes(
 
 def _table_boxes(dataset: Store, level: int) -> Any:
     """The per-segment table's boxes scaled to ``level`` (None when unusable)."""
-    from ..segmentation._tables import read_segment_table
 
     table = read_segment_table(dataset)
     if table is None:
@@ -150,7 +150,7 @@ def _region(
     if not keep.any():
         return Bbox((0, 0, 0), (0, 0, 0)), lo[keep], hi[keep]
     lo, hi = lo[keep], hi[keep]
-    region = Bbox(tuple(lo.min(axis=0).tolist()), tuple(hi.max(axis=0).tolist()))  # type: ignore[arg-type]
+    region = Bbox(tuple(lo.min(axis=0).tolist()), tuple(hi.max(axis=0).tolist()))
     return region.intersection(whole), lo, hi
 
 
@@ -165,7 +165,6 @@ def _mesh_selection(
     workers: int | None,
     block_xyz: Sequence[int] | None,
 ) -> SurfaceResult:
-    from .._config import config
 
     seg = VolumeLayer(dataset, "segmentation")
     objects = ObjectMaps.from_store(dataset)
@@ -190,13 +189,19 @@ def _mesh_selection(
         raise InvalidParameterError(f"--level {level}: levels 0-{seg.num_levels - 1} exist")
     if simplify_nm is not None and simplify_nm <= 0:
         raise InvalidParameterError(f"--simplify must be a positive error in nm, got {simplify_nm}")
+    vs = seg.voxel_size(level)
+    if simplify_nm is not None and max(vs.xyz) / 2 > simplify_nm:
+        raise InvalidParameterError(
+            f"level {level} voxels are {vs.x:g} x {vs.y:g} x {vs.z:g} nm: its surfaces alone are "
+            f"off by up to {max(vs.xyz) / 2:g} nm, more than --simplify {simplify_nm:g}; use a "
+            f"finer --level or --simplify {max(vs.xyz) / 2:g} or more"
+        )
     region, lo, hi = _region(dataset, table, level)
     if region.empty:
         raise SelectionError(
             f"the selection {selection.describe()} matches no segment present in the "
             "segmentation; nothing written"
         )
-    vs = seg.voxel_size(level)
     lev = seg.levels[level]
     block = tuple(block_xyz) if block_xyz is not None else _default_block(lev)
     tasks = []
@@ -220,10 +225,8 @@ def _mesh_selection(
                 level=level,
             )
         )
-    base = dataset.voxel_size
-    origin = [
-        o * b + (v - b) / 2 for o, b, v in zip(dataset.offset_vx, base.xyz, vs.xyz)
-    ]  # centre of voxel (0, 0, 0) of this level, nm (as in the OME-Zarr translation)
+    # vertices in the dataset's nm: the frame's centre of voxel (0, 0, 0) of this level
+    origin = seg.frame(level).origin_nm.tolist()
     meshes = mesh_blocks(
         tasks,
         voxel_size=vs.xyz,
@@ -232,9 +235,15 @@ def _mesh_selection(
         smooth=smooth,
     )
     if not meshes:
+        hint = (
+            f" (thin objects vanish at coarse levels: level 0 holds its segments, use --level "
+            f"{_finest_with(dataset, table, level)})"
+            if level > 0
+            else ""
+        )
         raise SelectionError(
             f"the selection {selection.describe()} matches no segment present at level "
-            f"{level}; nothing written"
+            f"{level}{hint}; nothing written"
         )
     if selection.by or selection.color:
         color_meshes(
@@ -243,10 +252,55 @@ def _mesh_selection(
     return SurfaceResult(level, auto, region, meshes, [])
 
 
+def _finest_with(dataset: Store, table: GroupTable, level: int) -> int:
+    """The coarsest level below ``level`` where a selected segment still has voxels."""
+    seg = VolumeLayer(dataset, "segmentation")
+    for k in range(level - 1, 0, -1):
+        data = seg.read(seg.bbox(k), level=k)
+        if table.lookup(np.unique(data)).any():
+            return k
+    return 0
+
+
 def _default_block(lev: Any) -> tuple[int, int, int]:
     """Blocks of whole shards (x, y, z) when shards are 64-512 voxels, else 256."""
     return tuple(  # type: ignore[return-value]
         int(s) if 64 <= s <= 512 else d for s, d in zip(lev.shard_zyx[::-1], DEFAULT_BLOCK)
+    )
+
+
+def _write_multires(
+    ds: Store,
+    folder: Path,
+    res: SurfaceResult,
+    groups: Mapping[int, np.ndarray],
+    simplify_nm: float | None,
+    node_voxels: int,
+    bits: int,
+) -> int:
+    """Multi-resolution sharded meshes of ``res`` into ``folder`` (segment ids written)."""
+    from ._multires import write_multires
+
+    seg = VolumeLayer(ds, "segmentation")
+    vs = np.asarray(seg.voxel_size(res.level).xyz, np.float64)
+    node = vs * int(node_voxels)
+    # the volume's corner (nm), one node lower: vertices moved outward by simplification
+    # stay inside the grid, and every LOD's planes fall on the chunk grid
+    whole = seg.bbox(res.level)
+    corner = np.asarray(seg.frame(res.level).bbox_to_nm(whole)[0], np.float64)
+    err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
+    for stale in folder.glob("*:0"):
+        stale.unlink()  # legacy manifests would outlive the new info
+    for stale in folder.glob("frag_*"):
+        stale.unlink()
+    return write_multires(
+        folder,
+        res.meshes,
+        groups,
+        base_error=err,
+        node_nm=node.tolist(),
+        grid_origin_nm=(corner - node).tolist(),
+        vertex_quantization_bits=bits,
     )
 
 
@@ -318,21 +372,35 @@ def make_surfaces(
     precomputed: bool = True,
     workers: int | None = None,
     block_xyz: Sequence[int] | None = None,
+    lod_node_voxels: int = 128,
+    vertex_quantization_bits: int = 16,
 ) -> SurfaceResult:
     """Mesh every group of ``selection`` and write the results.
 
     Writes ``out/<kind>_<id>.<fmt>`` per group (``segment_<id>`` for plain id selections)
     and, when ``precomputed``, Neuroglancer legacy meshes keyed by segment id plus segment
     properties into the dataset's ``meshes/`` folder. Parameters as :func:`mesh_selection`;
-    ``fmt`` is ``ply``, ``obj`` or ``glb``.
+    ``fmt`` is ``ply``, ``obj`` or ``glb``, or ``precomputed``: then no files go to ``out``
+    and the dataset's ``meshes/`` folder receives multi-resolution Draco meshes
+    (``neuroglancer_multilod_draco``, sharded: a few files for any number of segments)
+    instead of legacy ones, with LOD-0 nodes of ``lod_node_voxels`` voxels of the meshed
+    level and ``vertex_quantization_bits`` (10 or 16) per coordinate.
 
     Returns
     -------
     SurfaceResult
         Also readable as a dict: ``r["level"]``, ``r["meshes"]``, ``r["files"]``.
     """
-    if fmt not in FORMATS:
-        raise InvalidParameterError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    multires = fmt == "precomputed"
+    if fmt not in FORMATS and not multires:
+        raise InvalidParameterError(
+            f"--format must be one of {', '.join(FORMATS)} or precomputed, got {fmt!r}"
+        )
+    if multires and out is not None:
+        raise InvalidParameterError(
+            "--format precomputed writes the multi-resolution meshes into the dataset's "
+            "meshes/ folder; drop -o (or use --format ply/obj/glb for files in -o)"
+        )
     ds = dataset if isinstance(dataset, Store) else Store(dataset)
     res = _mesh_selection(
         ds,
@@ -348,11 +416,18 @@ def make_surfaces(
     if out is not None:
         for gid, m in res.meshes.items():
             res.files.append(m.save(Path(out) / f"{prefix}_{gid}.{fmt}"))
-    if precomputed:
+    if precomputed or multires:
         objects = ObjectMaps.from_store(ds)
         groups = selection.groups(objects)
         folder = ds.folder("meshes", create=True)
-        res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
+        if multires:
+            res.manifests = _write_multires(
+                ds, folder, res, groups, simplify_nm, lod_node_voxels, vertex_quantization_bits
+            )
+        else:
+            if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
+                (folder / "info").unlink()  # legacy again: the writer puts its own info
+            res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
         meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])
         ids, numbers = objects.segment_properties(segment_ids=plain, meshed_ids=meshed.tolist())
@@ -362,8 +437,8 @@ def make_surfaces(
             {
                 "kind": "meshes",
                 "path": "meshes",
-                "format": "neuroglancer_legacy_mesh",
-                "n_manifests": len(list(folder.glob("*:0"))),
+                "format": "neuroglancer_multilod_draco" if multires else "neuroglancer_legacy_mesh",
+                "n_manifests": res.manifests if multires else len(list(folder.glob("*:0"))),
             },
         )
     ds.record_step(

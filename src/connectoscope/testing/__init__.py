@@ -105,7 +105,7 @@ def run_benchmark(
 
 def reference(folder: str) -> dict[str, Any]:
     """The ``reference.json`` of a real-data folder (``pinky40``, ``celegans``...)."""
-    return json.loads(require_shared(f"{folder}/reference.json").read_text())  # type: ignore[no-any-return]
+    return json.loads(require_shared(f"{folder}/reference.json").read_text())
 
 
 def load_pinky40(which: str = "mip2") -> np.ndarray:

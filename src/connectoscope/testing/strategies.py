@@ -8,6 +8,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ..morphology import Skeleton
+
 __all__ = ["chunk_shapes", "label_volumes", "shapes_zyx", "skeleton_trees"]
 
 
@@ -65,7 +67,6 @@ def skeleton_trees(
     node ids unique (sparse, up to ``id_max``), parents drawn among earlier nodes of the same
     tree, vertices in nm on a 0.5 nm grid (so text round trips are exact), compartments
     0-6 and radii >= 0."""
-    from ..morphology import Skeleton
 
     n = draw(st.integers(1, max_nodes))
     n_trees = draw(st.integers(1, min(max_trees, n)))

@@ -21,25 +21,72 @@ from typing import Any
 
 import numpy as np
 
-from .._store import Store, is_dataset
+from .._lock import holds_layer
+from .._progress import progress
+from .._store import Layout, Store
 from ..errors import DatasetExistsError, InvalidParameterError
-from ..geometry import VoxelSize, VoxelSizeLike
-from ..sources._readers import SourceReader, open_source
+from ..geometry import VoxelSize, int3
+from ..parallel import run_graph
+from ..sources import BaseSource, SourceReader
 from ._downsample import downsample_image, downsample_labels
+from ._modes import check_rule, describe_rule, downsample_labels_rule
 from ._omezarr import (
-    ROOT,
     LevelSpec,
     choose_chunk_shard,
     create_level,
-    layer_relpath,
     open_level,
     write_ome_metadata,
 )
-from ._plan import level_factors, plan_pyramid
 from ._shardio import write_shard
+from ._verify import check_grid, warn_file_count
 from ._volume_layer import VolumeLayer
 
-__all__ = ["ingest", "write_array"]
+__all__ = ["StorageSpec", "build_layer", "levels_for"]
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """How a layer is stored: chunk and shard shapes (``x, y, z`` voxels).
+
+    ``None`` picks the defaults: chunks of about 1 MB (128 x 128 in x, y), shards 64 planes
+    deep and 2 x 2 chunks wide. A custom shard is rounded up to whole chunks; a custom chunk
+    without a shard gets shards of 4 chunks per axis.
+
+    >>> StorageSpec(chunk_xyz=(64, 64, 16)).to_dict()
+    {'chunk_xyz': [64, 64, 16], 'shard_xyz': None}
+    """
+
+    chunk_xyz: tuple[int, int, int] | None = None
+    shard_xyz: tuple[int, int, int] | None = None
+    #: Label pyramids: ``countless``, ``mode-smallest`` or ``mode-first`` (volume/_modes.py).
+    label_downsampling: str = "countless"
+
+    def __post_init__(self) -> None:
+
+        check_rule(self.label_downsampling)
+        for name in ("chunk_xyz", "shard_xyz"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            t = int3(v)
+            if min(t) < 1:
+                raise InvalidParameterError(
+                    f"{name}: every value must be >= 1 voxel, got {t} (CLI: --{name[:5]} X,Y,Z)"
+                )
+            object.__setattr__(self, name, t)
+
+    @property
+    def custom(self) -> bool:
+        return self.chunk_xyz is not None or self.shard_xyz is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "chunk_xyz": list(self.chunk_xyz) if self.chunk_xyz else None,
+            "shard_xyz": list(self.shard_xyz) if self.shard_xyz else None,
+        }
+        if self.label_downsampling != "countless":
+            d["label_downsampling"] = self.label_downsampling
+        return d
 
 
 @dataclass(frozen=True)
@@ -66,6 +113,7 @@ class _ShardTask:
     piece_step: tuple[int, int, int] | None = None
     from_store: bool = False  # build from the previous level in the store, not from pieces
     spec: LevelSpec | None = None  # this level's shapes (for the shard writer)
+    rule: str = "countless"  # label downsampling rule (volume/_modes.py)
 
     @property
     def record(self) -> Path:
@@ -77,7 +125,7 @@ class _ShardTask:
 
 
 def _record(ds_path: str, progress_name: str, level: int, index: int) -> Path:
-    return Path(ds_path) / ROOT / ".progress" / progress_name / str(level) / f"{index}.done"
+    return Layout(Path(ds_path)).progress(progress_name) / str(level) / f"{index}.done"
 
 
 #: One shard's downsampled data handed to the next level: (start_zyx there, array).
@@ -137,7 +185,11 @@ def _box(start: Sequence[int], stop: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(start, stop))
 
 
-def _kernel(label: bool) -> Any:
+def _kernel(label: bool, rule: str = "countless") -> Any:
+    if label and rule != "countless":
+        from functools import partial
+
+        return partial(downsample_labels_rule, rule=rule)
     return downsample_labels if label else downsample_image
 
 
@@ -150,7 +202,7 @@ def _assemble(task: _ShardTask, pieces: Sequence[Any]) -> np.ndarray | None:
     if len(got) == 1:
         (pstart, arr) = got[0]
         if tuple(pstart) == task.start and arr.shape == shape:
-            return arr  # type: ignore[no-any-return]
+            return arr
     dtype = got[0][1].dtype
     out = np.empty(shape, dtype)
     covered = 0
@@ -180,7 +232,7 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
             )
     else:
         if task.level == 0:
-            if type(task.source).read_into is not SourceReader.read_into:  # fills in place
+            if type(task.source).read_into is not BaseSource.read_into:  # fills in place
                 shape = tuple(b - a for a, b in zip(task.start, task.stop))
                 buf = _scratch(shape, np.dtype(task.source.dtype))
                 data = task.source.read_into(task.start, task.stop, buf)
@@ -200,38 +252,37 @@ def _run_shard(task: _ShardTask, *children: Any) -> tuple[int, _Piece | None]:
                 )
                 src = _array(here / str(task.level - 1))
                 block = np.asarray(src[_box(lo, hi)].read().result())
-                data = _kernel(task.label)(block, task.step_xyz)
+                data = _kernel(task.label, task.rule)(block, task.step_xyz)
         assert data is not None and task.spec is not None
-        write_shard(here / str(task.level), task.spec, task.start, data, label=task.label)
-        rec = task.record
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.touch()
+        # the completion record carries the shard's size and CRC32C (verify, reads)
+        write_shard(
+            here / str(task.level),
+            task.spec,
+            task.start,
+            data,
+            label=task.label,
+            record=task.record,
+        )
         written = int(data.nbytes)
     piece: _Piece | None = None
     if task.piece_step is not None and data is not None:
         f = task.piece_step
         nstart = (task.start[0] // f[2], task.start[1] // f[1], task.start[2] // f[0])
-        piece = (nstart, _kernel(task.label)(data, f))
+        piece = (nstart, _kernel(task.label, task.rule)(data, f))
     return written, piece
 
 
-def _levels_for(
+def levels_for(
     shape_zyx: tuple[int, int, int],
     dtype: np.dtype,
     voxel_size: VoxelSize,
-    pyramid: bool,
-    chunk_xyz: Sequence[int] | None = None,
-    shard_xyz: Sequence[int] | None = None,
+    factors_xyz: Sequence[tuple[int, int, int]],
+    storage: StorageSpec,
 ) -> list[LevelSpec]:
-    chunk, _ = choose_chunk_shard(shape_zyx, dtype, voxel_size)
-    # the pyramid ends at a level of about one chunk; thin-in-z chunks (16 planes for
-    # uint32) would add levels halving z alone, so those stop at 32 planes
-    stop = (max(chunk[0], min(32, shape_zyx[0])), chunk[1], chunk[2])
-    if chunk_xyz is not None:
-        chunk = stop = (int(chunk_xyz[2]), int(chunk_xyz[1]), int(chunk_xyz[0]))
-    plan = plan_pyramid(shape_zyx, voxel_size, min_shape_zyx=stop) if pyramid else []
+    """The levels (shape, chunk, shard, factor, voxel size) of a layer under a level plan."""
+    check_grid(storage.chunk_xyz, storage.shard_xyz, shape_zyx)  # empty volumes refused
     levels = []
-    for f in level_factors(plan):
+    for f in factors_xyz:
         shape = (
             -(-shape_zyx[0] // f[2]),
             -(-shape_zyx[1] // f[1]),
@@ -239,41 +290,40 @@ def _levels_for(
         )
         vs = voxel_size.scaled(f)
         c, s = choose_chunk_shard(shape, dtype, voxel_size)
-        if chunk_xyz is not None:
-            c = tuple(min(int(v), n) for v, n in zip(chunk_xyz[::-1], shape))  # type: ignore[assignment]
-        if shard_xyz is not None:
-            s = tuple(  # type: ignore[assignment]
+        if storage.chunk_xyz is not None:
+            c = int3(min(int(v), n) for v, n in zip(storage.chunk_xyz[::-1], shape))
+        if storage.shard_xyz is not None:
+            s = int3(
                 min(-(-n // ci) * ci, -(-int(v) // ci) * ci)
-                for v, n, ci in zip(shard_xyz[::-1], shape, c)
+                for v, n, ci in zip(storage.shard_xyz[::-1], shape, c)
             )
-        elif chunk_xyz is not None:
-            s = tuple(min(ci * 4, -(-n // ci) * ci) for ci, n in zip(c, shape))  # type: ignore[assignment]
-        levels.append(LevelSpec(shape, c, s, f, vs))
+        elif storage.chunk_xyz is not None:
+            s = int3(min(ci * 4, -(-n // ci) * ci) for ci, n in zip(c, shape))
+        levels.append(LevelSpec(shape, c, s, int3(f), vs))
+    warn_file_count(levels, storage.chunk_xyz, storage.shard_xyz)  # tiny chunks: file count
     return levels
 
 
-def _build(
+@holds_layer("writing layer")  # one writer per dataset; readers wait, never see a mix
+def build_layer(
     ds: Store,
     name: str,
     kind: str,
     source: SourceReader,
     *,
+    levels: list[LevelSpec],
     workers: int | None,
-    pyramid: bool = True,
     signature: str,
     extra: dict[str, Any] | None = None,
-    chunk_xyz: Sequence[int] | None = None,
-    shard_xyz: Sequence[int] | None = None,
+    step: str = "",
+    rule: str = "countless",
 ) -> VolumeLayer:
+    """Write every level of a layer from ``source``, resumably (the engine under
+    :func:`~connectoscope.volume.write_layer` and :func:`~connectoscope.volume.ingest`)."""
     label = kind != "image"
     dtype = np.dtype(source.dtype)
-    if label and not np.issubdtype(dtype, np.integer):
-        raise InvalidParameterError(
-            f"{source.description}: a segmentation must hold integer ids, found {dtype}"
-        )
-    levels = _levels_for(source.shape_zyx, dtype, ds.voxel_size, pyramid, chunk_xyz, shard_xyz)
-    relpath = layer_relpath(name, kind)
-    method = "mode (COUNTLESS 2x2x1, most frequent otherwise)" if label else "area average"
+    relpath = Layout.layer_relpath(name, kind)
+    method = describe_rule(rule) if label else "area average"
     existing = ds.layers.get(name)
     if existing is not None and existing.get("signature") != signature:
         raise DatasetExistsError(
@@ -287,6 +337,7 @@ def _build(
         "levels": [lev.to_dict() for lev in levels],
         "complete": False,
         "downsampling": method,
+        **({"label_downsampling": rule} if label else {}),
         "signature": signature,
         "source": source.description,
         **(extra or {}),
@@ -297,7 +348,7 @@ def _build(
     for li, lev in enumerate(levels):
         create_level(ds.path / relpath / str(li), dtype, lev, label=label)
     _forget_arrays(ds.path / relpath)
-    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label)
+    graph, final, todo = _plan(str(ds.path), relpath, levels, source, label, rule)
     itemsize = dtype.itemsize
     total = sum(t.nbytes for t in todo.values()) * itemsize
     if existing is not None:  # resuming: drop temporary files of shards cut short by a kill
@@ -318,7 +369,7 @@ def _build(
     desc["complete"] = True
     ds.set_layer(name, desc)
     ds.record_step(
-        "ingest" if name in ("image", "segmentation") else f"write {name}",
+        step or f"write {name}",
         layer=name,
         source=source.description,
         levels=len(levels),
@@ -365,6 +416,7 @@ def _plan(
     levels: Sequence[LevelSpec],
     source: SourceReader,
     label: bool,
+    rule: str = "countless",
 ) -> tuple[dict[str, Any], list[str], dict[str, _ShardTask]]:
     """The Dask graph of a pyramid build: one task per output shard not yet recorded done.
 
@@ -373,7 +425,7 @@ def _plan(
     done but feeds an unfinished coarser one re-reads itself from the store. Returns the
     graph, the keys to ask for (tasks nothing else depends on) and the tasks to write.
     """
-    prog = Path(relpath).name if relpath != ROOT else "image"
+    prog = "image" if relpath == Layout.layer_relpath("image", "image") else Path(relpath).name
     boxes = [lev.shard_boxes() for lev in levels]
     done = [
         [_record(ds_path, prog, li, i).exists() for i in range(len(b))]
@@ -426,6 +478,7 @@ def _plan(
                 nstep if wanted else None,
                 from_store[li][i],
                 levels[li],
+                rule,
             )
             key = f"{prog}-L{li}-{i}"
             tasks[(li, i)] = t
@@ -453,8 +506,6 @@ def _execute(
     name: str,
     workers: int | None,
 ) -> None:
-    from .._progress import progress
-    from ..parallel import run_graph
 
     if not graph:
         return
@@ -488,261 +539,3 @@ def _signature(source: SourceReader, kind: str) -> str:
         json.dumps([source.description, list(source.shape_zyx), str(source.dtype), kind]).encode()
     )
     return h.hexdigest()[:16]
-
-
-def ingest(
-    source: str | os.PathLike[str],
-    dataset: str | os.PathLike[str] | Store,
-    *,
-    layer: str = "image",
-    voxel_size: VoxelSizeLike | None = None,
-    workers: int | None = None,
-    overwrite: bool = False,
-    force: bool = False,
-    chunk_xyz: Sequence[int] | None = None,
-    shard_xyz: Sequence[int] | None = None,
-) -> IngestReport:
-    """Convert a source volume into a layer of a dataset: a sharded OME-Zarr pyramid.
-
-    Parameters
-    ----------
-    source : path-like
-        L4dense cube folder, ``file.h5[:/path]``, PNG/TIFF plane folder, ``.npy``/``.npz``.
-    dataset : path-like or Store
-        Target dataset; created when it does not exist (needs a voxel size).
-    layer : {"image", "segmentation"}
-        Which layer the source becomes.
-    voxel_size : (x, y, z) nm, optional
-        Needed when creating the dataset, unless a ``synth.json`` manifest sits beside the
-        cube folder. Checked against an existing dataset.
-    workers : int, optional
-        Local workers (default: all cores); ``1`` runs in this thread.
-    overwrite : bool
-        Replace an existing complete layer of this name. An incomplete layer from the same
-        source resumes without it. A folder that is not a dataset is never deleted by it.
-    force : bool
-        With ``overwrite``: also replace a non-empty folder that is not a dataset.
-    chunk_xyz, shard_xyz : (x, y, z) voxels, optional
-        Override the chunk shape (default: about 1 MB) and the shard shape (default: 4
-        chunks per axis; rounded up to whole chunks).
-
-    Returns
-    -------
-    IngestReport
-        Source files read, missing and skipped, bytes, seconds; ``report.path`` is the
-        dataset.
-    """
-    if layer not in ("image", "segmentation"):
-        raise InvalidParameterError(f"layer must be 'image' or 'segmentation', got {layer!r}")
-    src = open_source(source)
-    if isinstance(dataset, Store):
-        ds = dataset
-    elif is_dataset(dataset):
-        ds = Store(dataset)
-    else:
-        vs = voxel_size if voxel_size is not None else _manifest_voxel_size(Path(source))
-        if vs is None:
-            raise InvalidParameterError(
-                f"{dataset}: a new dataset needs a voxel size; pass --voxel-size X,Y,Z in nm "
-                "(for example 11.24,11.24,28 for L4dense)"
-            )
-        ds = Store.create(
-            dataset, voxel_size=vs, offset_vx=src.offset_vx, overwrite=overwrite, force=force
-        )
-    if voxel_size is not None and VoxelSize.parse(voxel_size) != ds.voxel_size:
-        raise InvalidParameterError(
-            f"{ds.path}: voxel size {VoxelSize.parse(voxel_size).xyz} nm differs from the "
-            f"dataset's {ds.voxel_size.xyz} nm"
-        )
-    other = "segmentation" if layer == "image" else "image"
-    if ds.has_layer(other):
-        shape = tuple(ds.layer(other)["levels"][0]["shape_zyx"])
-        if shape != src.shape_zyx:
-            sz = src.shape_zyx
-            raise InvalidParameterError(
-                f"{src.description}: extent {sz[2]} x {sz[1]} x {sz[0]} (x, y, z) differs from the "
-                f"dataset's {other} layer {shape[2]} x {shape[1]} x {shape[0]}; image and "
-                "segmentation must cover the same voxels"
-            )
-    if ds.has_layer(layer):
-        if overwrite:
-            _remove_layer(ds, layer)
-        elif ds.layer(layer).get("complete"):
-            raise DatasetExistsError(
-                f"{ds.path}: already has a complete {layer!r} layer; pass --overwrite to replace it"
-            )
-    kind = "image" if layer == "image" else "segmentation"
-    sig = _signature(src, kind) + (f"-{chunk_xyz}-{shard_xyz}" if chunk_xyz or shard_xyz else "")
-    resumed = ds.has_layer(layer)
-    t0 = time.perf_counter()
-    vol = _build(
-        ds,
-        layer,
-        kind,
-        src,
-        workers=workers,
-        signature=sig,
-        chunk_xyz=chunk_xyz,
-        shard_xyz=shard_xyz,
-    )
-    step = ds.provenance[-1]
-    return IngestReport(
-        path=ds.path,
-        layer=layer,
-        source=src.description,
-        shape_zyx=vol.shape_zyx(0),
-        dtype=vol.dtype.name,
-        levels=vol.num_levels,
-        files=src.files(),
-        missing=src.missing(),
-        skipped=src.skipped(),
-        bytes_written=int(step.get("bytes_written", 0)),
-        seconds=time.perf_counter() - t0,
-        resumed=resumed,
-    )
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What :func:`ingest` did.
-
-    Attributes
-    ----------
-    path : Path
-        The dataset directory (open it with ``connectoscope.Dataset(report.path)``).
-    layer : str
-        The layer written.
-    source : str
-        The source, as described in the dataset's provenance.
-    shape_zyx : (z, y, x) int
-        Level-0 shape in voxels.
-    dtype : str
-    levels : int
-        Pyramid levels written.
-    files : int
-        Source files read (cube files; 1 for a single file).
-    missing : list of str
-        Grid positions of the source without a file (read as background).
-    skipped : list of str
-        Files in the source folder that were not read (names not matching the pattern).
-    bytes_written : int
-        Uncompressed bytes of every level written by this run (0 when all was done).
-    seconds : float
-    resumed : bool
-        True when an interrupted ingest of the same source was continued.
-    """
-
-    path: Path
-    layer: str
-    source: str
-    shape_zyx: tuple[int, int, int]
-    dtype: str
-    levels: int
-    files: int
-    missing: list[str]
-    skipped: list[str]
-    bytes_written: int
-    seconds: float
-    resumed: bool
-
-    @property
-    def store(self) -> Store:
-        """The dataset, opened."""
-        return Store(self.path)
-
-    def __str__(self) -> str:
-        z, y, x = self.shape_zyx
-        mb = self.bytes_written / 1e6
-        rate = mb / self.seconds if self.seconds > 0 else 0.0
-        text = (
-            f"{self.path}: layer {self.layer} {x} x {y} x {z} voxels {self.dtype}, "
-            f"{self.levels} levels, {self.files} source file{'s' if self.files != 1 else ''}, "
-            f"{mb:.0f} MB in {self.seconds:.1f} s ({rate:.0f} MB/s)"
-        )
-        if self.resumed:
-            text += " (resumed)"
-        return text
-
-
-def _remove_layer(ds: Store, name: str) -> None:
-    import shutil
-
-    desc = ds.layer(name)
-    root = ds.path / desc["path"]
-    if name == "image":
-        for child in root.iterdir():
-            if child.name.isdigit():
-                shutil.rmtree(child)
-    elif root.exists():
-        shutil.rmtree(root)
-    prog = ds.path / ROOT / ".progress" / (Path(desc["path"]).name if name != "image" else "image")
-    if prog.exists():
-        shutil.rmtree(prog)
-    ds.forget_layer(name)
-
-
-def _manifest_voxel_size(source: Path) -> VoxelSize | None:
-    for cand in (source / "synth.json", source.parent / "synth.json"):
-        if cand.is_file():
-            try:
-                vs = json.loads(cand.read_text())["voxel_size_nm"]
-                return VoxelSize(float(vs[0]), float(vs[1]), float(vs[2]))
-            except (KeyError, ValueError, TypeError):
-                return None
-    return None
-
-
-@dataclass
-class _ArraySource(SourceReader):
-    array: np.ndarray | None = None
-
-    def read(self, start_zyx: tuple[int, int, int], stop_zyx: tuple[int, int, int]) -> np.ndarray:
-        assert self.array is not None
-        return np.asarray(self.array[tuple(slice(a, b) for a, b in zip(start_zyx, stop_zyx))])
-
-
-def write_array(
-    dataset: Store,
-    name: str,
-    array_zyx: np.ndarray,
-    *,
-    kind: str,
-    overwrite: bool = False,
-    pyramid: bool = True,
-) -> VolumeLayer:
-    """Write an in-memory ``[z, y, x]`` array as a layer with its pyramid (small volumes).
-
-    Parameters
-    ----------
-    dataset : Store
-    name : str
-        ``"image"``, ``"segmentation"`` or the name of another label layer (``"neuron"``).
-    array_zyx : numpy.ndarray
-        3-D array; integer for label layers.
-    kind : {"image", "segmentation"}
-    overwrite : bool
-        Replace an existing layer of that name.
-    pyramid : bool
-        Build the downsampled levels.
-    """
-    arr = np.asarray(array_zyx)
-    if arr.ndim != 3:
-        raise InvalidParameterError(f"write_array: expected a 3-D [z, y, x] array, got {arr.shape}")
-    if kind not in ("image", "segmentation"):
-        raise InvalidParameterError(f"kind must be 'image' or 'segmentation', got {kind!r}")
-    if name == "image" and kind != "image":
-        raise InvalidParameterError("the layer named 'image' must be of kind 'image'")
-    if dataset.has_layer(name):
-        if not overwrite:
-            raise DatasetExistsError(
-                f"{dataset.path}: layer {name!r} exists; pass overwrite=True to replace it"
-            )
-        _remove_layer(dataset, name)
-    src = _ArraySource(Path(f"<array {name}>"), arr.shape, arr.dtype, array=arr)  # type: ignore[arg-type]
-    sig = hashlib.sha1(arr.tobytes()).hexdigest()[:16] if arr.nbytes < 2**28 else "array"
-    return _build(dataset, name, kind, src, workers=1, pyramid=pyramid, signature=sig)
-
-
-def level_shapes(shape_zyx: Sequence[int], voxel_size: VoxelSize, dtype: Any) -> list[LevelSpec]:
-    """The levels an ingest of this shape would write (for planning and ``--dry-run``)."""
-    return _levels_for(tuple(shape_zyx), np.dtype(dtype), voxel_size, True)  # type: ignore[arg-type]

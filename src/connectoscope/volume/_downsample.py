@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InvalidParameterError
+from ._kernels import countless_2x2x1, mean_2x2x1, mean_2x2x2, mean_supported, mode_2x2x2
 
 __all__ = ["downsample_image", "downsample_labels"]
 
@@ -79,8 +80,6 @@ def downsample_labels(labels_zyx: np.ndarray, factor_xyz: Sequence[int] = (2, 2,
     if (fx, fy, fz) == (1, 1, 1):
         return arr.copy()
     if arr.size >= _COMPILED_MIN and (fx, fy, fz) in ((2, 2, 1), (2, 2, 2)):
-        from ._kernels import countless_2x2x1, mode_2x2x2
-
         return countless_2x2x1(arr) if fz == 1 else mode_2x2x2(arr)
     arr = _pad_edge(arr, fz, fy, fx)
     if (fx, fy, fz) == (2, 2, 1):
@@ -127,8 +126,6 @@ def downsample_image(image_zyx: np.ndarray, factor_xyz: Sequence[int] = (2, 2, 1
     if (fx, fy, fz) == (1, 1, 1):
         return arr.copy()
     if arr.size >= _COMPILED_MIN and (fx, fy, fz) in ((2, 2, 1), (2, 2, 2)):
-        from ._kernels import mean_2x2x1, mean_2x2x2, mean_supported
-
         if mean_supported(arr.dtype):
             return mean_2x2x1(arr) if fz == 1 else mean_2x2x2(arr)
     kind = arr.dtype.kind

@@ -25,25 +25,16 @@ from typing import Any
 import numpy as np
 
 from .._atomic import write_json_atomic
-from ..geometry import VoxelSize
+from .._store import Layout
+from ..geometry import LevelFrame, VoxelSize, int3
 
 __all__ = [
     "LevelSpec",
     "choose_chunk_shard",
     "create_level",
-    "layer_relpath",
     "open_level",
     "write_ome_metadata",
 ]
-
-ROOT = "volume.ome.zarr"
-
-
-def layer_relpath(name: str, kind: str) -> str:
-    """Path of a layer's multiscale group relative to the dataset directory."""
-    if kind == "image" and name == "image":
-        return ROOT
-    return f"{ROOT}/labels/{name}"
 
 
 @dataclass(frozen=True)
@@ -69,16 +60,16 @@ class LevelSpec:
     def from_dict(cls, d: dict[str, Any]) -> LevelSpec:
         vs = d["voxel_size_nm"]
         return cls(
-            tuple(d["shape_zyx"]),  # type: ignore[arg-type]
-            tuple(d["chunk_zyx"]),  # type: ignore[arg-type]
-            tuple(d["shard_zyx"]),  # type: ignore[arg-type]
-            tuple(d["factor_xyz"]),  # type: ignore[arg-type]
+            tuple(d["shape_zyx"]),
+            tuple(d["chunk_zyx"]),
+            tuple(d["shard_zyx"]),
+            tuple(d["factor_xyz"]),
             VoxelSize(float(vs[0]), float(vs[1]), float(vs[2])),
         )
 
     def shard_grid(self) -> tuple[int, int, int]:
         """Number of shards per axis ``(z, y, x)``."""
-        return tuple(-(-s // c) for s, c in zip(self.shape_zyx, self.shard_zyx))  # type: ignore[return-value]
+        return int3(-(-s // c) for s, c in zip(self.shape_zyx, self.shard_zyx))
 
     def shard_boxes(self) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
         """Every shard as ``(start_zyx, stop_zyx)``, clipped to the shape, in C order."""
@@ -205,24 +196,20 @@ def write_ome_metadata(
     method: str,
 ) -> None:
     """Write the OME-Zarr 0.5 group metadata of a layer (and the labels group)."""
-    group = ds_path / layer_relpath(name, kind)
+    layout = Layout(ds_path)
+    group = layout.layer_group(name, kind)
     group.mkdir(parents=True, exist_ok=True)
     datasets = []
+    frame0 = LevelFrame(levels[0].voxel_size, int3(offset_vx))
     for i, lev in enumerate(levels):
-        vs = lev.voxel_size
-        # translation: the centre of a downsampled voxel sits half a (coarse - fine) voxel in
-        base = levels[0].voxel_size
-        tr = [
-            offset_vx[2] * base.z + (vs.z - base.z) / 2,
-            offset_vx[1] * base.y + (vs.y - base.y) / 2,
-            offset_vx[0] * base.x + (vs.x - base.x) / 2,
-        ]
+        # OME-Zarr's translation is the nm position of voxel 0's centre: the frame's origin
+        frame = frame0.level(lev.factor_xyz)
         datasets.append(
             {
                 "path": str(i),
                 "coordinateTransformations": [
-                    {"type": "scale", "scale": [vs.z, vs.y, vs.x]},
-                    {"type": "translation", "translation": tr},
+                    {"type": "scale", "scale": frame.ome_scale_zyx},
+                    {"type": "translation", "translation": frame.ome_translation_zyx},
                 ],
             }
         )
@@ -252,7 +239,7 @@ def write_ome_metadata(
     if kind != "image":
         ome["image-label"] = {"version": "0.5", "source": {"image": "../../"}}
     _merge_group(group / "zarr.json", {"ome": ome})
-    root = ds_path / ROOT
+    root = layout.volume_root
     if not (root / "zarr.json").exists():
         _merge_group(root / "zarr.json", {"ome": {"version": "0.5"}})
     if kind != "image":

@@ -10,10 +10,17 @@ written to a temporary name and renamed, so a killed run never leaves half a sha
 layout is exactly what the array metadata written by :func:`._omezarr.create_level`
 declares; tensorstore, zarr-python and Neuroglancer read it (tested). The same input gives
 the same bytes.
+
+With ``record``, the writer also leaves the shard's completion record: a small JSON file
+``{"bytes": N, "crc32c": C}`` (``N = 0``: every chunk was background, so no file exists).
+That record is how a store knows its own completeness (:mod:`._verify`): a shard file that
+is missing or truncated later (an interrupted copy) is told apart from a background shard,
+and a read of it is an error instead of zeros.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -24,7 +31,7 @@ import numpy as np
 from ..errors import DependencyMissingError
 from ._omezarr import LevelSpec, zstd_level
 
-__all__ = ["shard_path", "write_shard"]
+__all__ = ["read_record", "shard_path", "write_record", "write_shard"]
 
 _EMPTY = np.uint64(2**64 - 1)
 _LOCAL = threading.local()
@@ -71,6 +78,7 @@ def write_shard(
     data: np.ndarray,
     *,
     label: bool,
+    record: Path | None = None,
 ) -> int:
     """Write the shard whose region starts at ``start_zyx`` from ``data`` (its whole region).
 
@@ -86,6 +94,8 @@ def write_shard(
         ``[z, y, x]`` values of the shard region clipped to the array.
     label : bool
         Label layer (zstd level of labels) or image.
+    record : Path, optional
+        Completion record to write once the shard is in place (size and CRC32C).
 
     Returns
     -------
@@ -129,14 +139,47 @@ def write_shard(
     if not parts:
         if path.exists():
             path.unlink()
+        if record is not None:
+            write_record(record, 0, 0)
         return 0
     idx = index.tobytes()
     parts.append(idx)
     parts.append(_crc32c(idx).to_bytes(4, "little"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    # ``.NAME.t<thread>.<pid>.part``: the pid last, as clean_stale_parts reads it
+    tmp = path.with_name(f".{path.name}.t{threading.get_ident()}.{os.getpid()}.part")
+    crc = 0
+    crc32c = _require("google_crc32c")
     with open(tmp, "wb") as f:
         for p in parts:
             f.write(p)
+            crc = int(crc32c.extend(crc, p))
     os.replace(tmp, path)
-    return offset + len(idx) + 4
+    size = offset + len(idx) + 4
+    if record is not None:
+        write_record(record, size, crc)
+    return size
+
+
+def write_record(record: Path, nbytes: int, crc: int) -> None:
+    """The completion record of a shard: ``{"bytes": nbytes, "crc32c": crc}`` (atomic)."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_name(f".{record.name}.t{threading.get_ident()}.{os.getpid()}.part")
+    tmp.write_text(json.dumps({"bytes": int(nbytes), "crc32c": int(crc)}))
+    os.replace(tmp, record)
+
+
+def read_record(record: Path) -> dict[str, int] | None:
+    """A completion record: ``{"bytes", "crc32c"}``; ``{}`` for an old empty record (no size
+    known); None when there is none (the shard was never finished)."""
+    try:
+        text = record.read_text()
+    except FileNotFoundError:
+        return None
+    if not text.strip():
+        return {}
+    try:
+        d = json.loads(text)
+        return {"bytes": int(d["bytes"]), "crc32c": int(d["crc32c"])}
+    except (ValueError, KeyError, TypeError):
+        return {}

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from .._store import Store
+from .._store import METADATA_NAME, Store
 from ..errors import IncompleteStoreError, InvalidParameterError, LayerNotFoundError
 from ..geometry import Bbox, LevelFrame, VoxelSize
 from ._omezarr import LevelSpec, open_level
 
 __all__ = ["Level", "VolumeLayer"]
+
+
+def _stamp(path: Any) -> tuple[int, int] | None:
+    """Change stamp of a file (mtime, inode): a replaced metadata file changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino)
+
 
 Level = LevelSpec
 
@@ -34,6 +45,8 @@ class VolumeLayer:
         self.name = name
         self.allow_incomplete = allow_incomplete
         self._arrays: dict[int, Any] = {}
+        self._meta_stamp: tuple[int, int] | None = None
+        self._records: dict[int, dict[int, Any]] = {}  # completion records per level
 
     # ------------------------------------------------------------------ description
     @property
@@ -154,8 +167,8 @@ class VolumeLayer:
                 f"layer {self.name!r} level {level}: bbox {bbox.start}-{bbox.stop} (x, y, z voxels) "
                 f"is outside the volume {whole.start}-{whole.stop}"
             )
-        arr = self._array(level)
-        return np.asarray(arr[bbox.slices_zyx].read().result())
+        with self._reading(level, bbox.start[::-1], bbox.stop[::-1]) as arr:
+            return np.asarray(arr[bbox.slices_zyx].read().result())
 
     def read_plane(self, axis: str, index: int, *, level: int = 0) -> np.ndarray:
         """One plane: ``z`` -> ``[y, x]``, ``y`` -> ``[z, x]``, ``x`` -> ``[z, y]``."""
@@ -168,10 +181,45 @@ class VolumeLayer:
                 f"layer {self.name!r} level {level}: {axis}={index} is out of range "
                 f"(valid 0-{sizes[axis] - 1})"
             )
-        arr = self._array(level)
         sl: list[Any] = [slice(None)] * 3
         sl["zyx".index(axis)] = index
-        return np.asarray(arr[tuple(sl)].read().result())
+        lo = [index if a == axis else 0 for a in "zyx"]
+        hi = [index + 1 if a == axis else n for a, n in zip("zyx", (z, y, x))]
+        with self._reading(level, lo, hi) as arr:
+            return np.asarray(arr[tuple(sl)].read().result())
+
+    @contextmanager
+    def _reading(
+        self, level: int, start_zyx: Sequence[int], stop_zyx: Sequence[int]
+    ) -> Iterator[Any]:
+        """The level's array for one read: under the layer's shared lock (a rewrite in
+        progress is waited for), with metadata and handles refreshed when the layer was
+        replaced since, and every shard of the box checked against its completion record
+        (a hole is an error, never zeros)."""
+        from .._lock import layer_read_lock
+        from ._verify import check_region
+
+        with layer_read_lock(self.dataset.path, self.name):
+            stamp = _stamp(self.dataset.path / METADATA_NAME)
+            if stamp != self._meta_stamp:
+                if self._meta_stamp is not None:
+                    self.dataset.reload()
+                    self._arrays.clear()
+                    self._records.clear()
+                self._meta_stamp = stamp
+            arr = self._array(level)
+            lev = self._level(level)
+            check_region(
+                self.dataset,
+                self.name,
+                level,
+                lev.shard_zyx,
+                lev.shard_grid(),
+                start_zyx,
+                stop_zyx,
+                self._records.setdefault(level, {}),
+            )
+            yield arr
 
     def __repr__(self) -> str:
         if not self.exists:

@@ -12,10 +12,17 @@ from typing import TypeVar
 
 import numpy as np
 
+from ..._config import config
+from ..._progress import progress as progress_bar
 from ...errors import InvalidParameterError
 from ...geometry import VoxelSize, VoxelSizeLike
+from ._cells import plan_cells
 from ._constants import KINDS
 from ._manifest import SynthManifest
+from ._scene import Tally, build_scene
+from ._synapses_plan import plan_synapses
+from ._tables import build_tables
+from ._writer import CubeWriter, check_shape, prepare_out, write_tables
 
 __all__ = ["BLOCK_ZYX", "generate", "pick_missing"]
 
@@ -52,8 +59,6 @@ def _run_ordered(func: Callable[[T], R], items: list[T], workers: int) -> Iterat
 
 def _resolve_workers(workers: int | None) -> int:
     if workers is None:
-        from ..._config import config
-
         w = config.get("workers")
         return int(w) if w else max(1, os.cpu_count() or 1)
     if int(workers) < 1:
@@ -149,12 +154,6 @@ def generate(
         When OUT exists, is not empty and ``overwrite`` is false.
     """
     # heavy imports (numba kernels, scipy) only when generating
-    from ..._progress import progress as progress_bar
-    from ._cells import plan_cells
-    from ._scene import Tally, build_scene
-    from ._synapses_plan import plan_synapses
-    from ._tables import build_tables
-    from ._writer import CubeWriter, check_shape, prepare_out, write_tables
 
     try:
         shape = tuple(int(v) for v in shape_xyz)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..export import export_chimerax
+from ..volume import VolumeLayer, ingest
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
     """Ingest ``ctx.synth_dir/{color,segmentation}`` into ``ctx.dataset_path``; export .cmap."""
-    from ..export import export_chimerax
-    from ._build import ingest
-    from ._volume_layer import VolumeLayer
 
     t0 = time.perf_counter()
     ingest(
@@ -25,7 +25,7 @@ def demo_step(ctx: DemoContext) -> None:
     raw = sum(c.stat().st_size for c in (ctx.synth_dir / "segmentation").glob("*.hdf5"))
     stored = sum(
         f.stat().st_size
-        for f in (ds.path / "volume.ome.zarr" / "labels" / "segmentation" / "0").rglob("*")
+        for f in ds.layout.level_array(seg.description["path"], 0).rglob("*")
         if f.is_file()
     )
     nbytes = seg.dtype.itemsize * seg.bbox(0).volume
@@ -37,8 +37,8 @@ def demo_step(ctx: DemoContext) -> None:
     ctx.add(ds.path, "dataset directory: OME-Zarr 0.5 image + labels pyramid, metadata, provenance")
     cmap = export_chimerax(ds, ctx.out / "segmentation.cmap", layer="segmentation", overwrite=True)
     img = export_chimerax(ds, ctx.out / "segmentation_image.cmap", layer="image", overwrite=True)
-    ctx.state["cmap"] = cmap
-    ctx.state["cmap_image"] = img
+    ctx.cmap = cmap
+    ctx.cmap_image = img
     ctx.next_steps.append(f"connectoscope info {ds.path}")
     ctx.next_steps.append(
         f"connectoscope cutout {ds.path} --layer segmentation --level 1 --bbox 0,0,0:128,128,32 -o cut.npy"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..dataset import Dataset
+from ..export import export_chimerax, write_cxc
+from ..segmentation import import_objects, map_segmentation, object_stats
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    from ..dataset import Dataset
-    from ..export import write_cxc
-    from . import import_objects, map_segmentation, object_stats
 
     ds = Dataset(ctx.dataset_path)
     import_objects(ds, ctx.synth_dir / "objects.hdf5")
@@ -24,15 +25,13 @@ def demo_step(ctx: DemoContext) -> None:
     if "neuron" in ds.objects.kinds:
         layer = map_segmentation(ds, "neuron")
         ctx.note(f"mapped segmentation: layer {layer.name} ({layer.num_levels} levels)")
-    ctx.add(ds.path / "objects", "object maps and per-segment / per-object tables (Parquet)")
-    if "cmap" in ctx.state:
-        from ..export import export_chimerax
-
-        cmap = export_chimerax(ds, ctx.state["cmap"], layer="segmentation", overwrite=True)
+    ctx.add(ds.layout.objects, "object maps and per-segment / per-object tables (Parquet)")
+    if ctx.cmap is not None:
+        cmap = export_chimerax(ds, ctx.cmap, layer="segmentation", overwrite=True)
         cxc = write_cxc(
             ctx.out / "seed_commands.cxc",
             segmentation=str(cmap),
-            image=str(ctx.state.get("cmap_image")),
+            image=str(ctx.cmap_image),
             kinds=ds.objects.kinds,
         )
         ctx.add(cxc, "ChimeraX script with the seed commands (seg surf each neuron, ...)")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..sources.synthetic import generate
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ...demo import DemoContext
+    from ._context import DemoContext
 
 __all__ = ["demo_step"]
 
 
 def demo_step(ctx: DemoContext) -> None:
     """Write ``ctx.synth_dir`` with ``ctx.shape_xyz``, ``ctx.cube`` and ``ctx.seed``."""
-    from ._generate import generate
 
     t0 = time.perf_counter()
     m = generate(
@@ -27,7 +28,7 @@ def demo_step(ctx: DemoContext) -> None:
     )
     dt = time.perf_counter() - t0
     d = ctx.synth_dir
-    ctx.state["synth_manifest"] = m
+    ctx.synth_manifest = m
     sx, sy, sz = m.shape_xyz
     ctx.note(
         f"synthetic volume {sx}x{sy}x{sz} voxels in {len(m.cubes_present)} cubes of {m.cube}^3, "

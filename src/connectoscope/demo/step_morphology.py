@@ -3,24 +3,25 @@ three figures (compartments, inputs and outputs, dendrite-only distance to the s
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
+from ..dataset import Dataset
+from ..morphology import Neuron, plot_neuron, skeletonize_dataset
+from ..segmentation import Selection
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    import json
-
-    import numpy as np
-    import pandas as pd
-
-    from ..dataset import Dataset
-    from ..segmentation import Selection
-    from . import Neuron, plot_neuron, skeletonize_dataset
 
     ds = Dataset(ctx.dataset_path)
-    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=2)
+    level = min(2, ds.segmentation.num_levels - 1)
+    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=level)
     cells = pd.read_parquet(ctx.synth_dir / "cells.parquet")
     syn = pd.read_parquet(ctx.synth_dir / "synapses.parquet")
     vs = np.asarray(json.loads((ctx.synth_dir / "synth.json").read_text())["voxel_size_nm"], float)
@@ -51,7 +52,7 @@ def demo_step(ctx: DemoContext) -> None:
         f"piece(s) joined, cable {info['cable_length_um']:.1f} µm, {info['inputs']} inputs and "
         f"{info['outputs']} outputs within 2 µm"
     )
-    ctx.add(ds.path / "skeletons", "skeletons (Neuroglancer precomputed + SWC in µm)")
+    ctx.add(ds.layout.skeletons, "skeletons (Neuroglancer precomputed + SWC in µm)")
     ctx.add(outs["compartments"], f"skeleton of neuron {nid} by compartment (xy, zy, xz)")
     ctx.add(outs["synapses"], f"neuron {nid}: inputs (blue) and outputs (red) overlaid")
     ctx.add(

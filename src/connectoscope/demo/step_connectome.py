@@ -7,25 +7,26 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
+from ..connectome import (
+    CellTable,
+    ConnectivityMatrix,
+    SynapseTable,
+    plot_heatmap,
+    plot_size_histograms,
+    plot_somas,
+    plot_synapses_per_connection,
+    plot_type_by_type,
+    save_matrix,
+    write_conntility_h5,
+)
+from ..dataset import Dataset, is_dataset
+from ..errors import ConnectoscopeWarning
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    from ..dataset import Dataset, is_dataset
-    from ..errors import ConnectoscopeWarning
-    from . import (
-        CellTable,
-        ConnectivityMatrix,
-        SynapseTable,
-        plot_heatmap,
-        plot_size_histograms,
-        plot_somas,
-        plot_synapses_per_connection,
-        plot_type_by_type,
-        save_matrix,
-        write_conntility_h5,
-    )
 
     syn = SynapseTable.read(ctx.synth_dir / "synapses.parquet")
     cells = CellTable.read(ctx.synth_dir / "cells.parquet")

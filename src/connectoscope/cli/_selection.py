@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._select import DEFAULT_MAX_GROUPS, Selection
+from ..segmentation import DEFAULT_MAX_GROUPS, Selection
 
 __all__ = ["add_selection_options", "selection_from_args"]
 

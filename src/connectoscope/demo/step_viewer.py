@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from ..dataset import Dataset
+from ..segmentation import Selection
+from ..viewer import ensure_annotations, viewer_state
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ..demo import DemoContext
+    from ._context import DemoContext
 
 
 def demo_step(ctx: DemoContext) -> None:
-    from ..dataset import Dataset
-    from ..segmentation import Selection
-    from . import ensure_annotations, viewer_state
 
     ds = Dataset(ctx.dataset_path)
     ann = ensure_annotations(ds)

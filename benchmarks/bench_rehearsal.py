@@ -1,0 +1,192 @@
+"""Whole-volume rehearsal of the seed workflow, stage by stage (issue 15, item 6).
+
+Synthesise an L4dense-like volume (``connectoscope synth``: cortex with somata, spiny
+dendrites, axons, glia, an over-segmentation, object maps), ingest EM and segmentation,
+import the object maps, mesh ``--each neuron`` at the level of ChimeraX's step-8,8,4 copy
+(``seg surf #1 each neuron`` on ``seg_step884.cmap``), mesh one neuron at full resolution,
+write multi-resolution sharded meshes, and take a viewer screenshot. Each stage runs as the
+user runs it (the CLI in a fresh process); printed: wall time, throughput and peak RSS of
+all its processes (the process tree, sampled every 0.2 s).
+
+    python benchmarks/bench_rehearsal.py                          # 1024 x 1024 x 512 voxels
+    python benchmarks/bench_rehearsal.py --shape 2048,2048,1024   # the issue's full size
+    python benchmarks/bench_rehearsal.py --quick                  # 256 x 256 x 128 (smoke)
+
+Goal (issue 15): the whole rehearsal at 2048 x 2048 x 1024 in under 20 minutes with peak
+RSS under 2 GB on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for q in procs:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def stage(name: str, argv: list[str], voxels: float, unit: str = "M voxels/s") -> float:
+    """Run one CLI stage; print its wall time, throughput and peak RSS of its processes."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectoscope", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = [0]
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    th.join()
+    t = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"stage {name} failed ({proc.returncode}): {err[-2000:]}")
+    rate = f", {voxels / 1e6 / t:.3g} {unit}" if voxels else ""
+    print(f"{name}: {t:.1f} s{rate}, peak RSS {peak[0] / 2**20:.0f} MB (all its processes)")
+    last = out.strip().splitlines()[-1:] if out.strip() else []
+    if last:
+        print(f"  {last[0][:200]}")
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shape", default="1024,1024,512", help="x,y,z voxels")
+    ap.add_argument("--quick", action="store_true", help="256 x 256 x 128 (smoke test)")
+    ap.add_argument("--keep", default=None, help="keep the data in this folder")
+    args = ap.parse_args()
+    shape = "256,256,128" if args.quick else args.shape
+    x, y, z = (int(v) for v in shape.split(","))
+    cube = min(512, x, y, z)
+    n = float(x * y * z)
+    print(
+        f"rehearsal {x} x {y} x {z} voxels ({n / 1e9:.2f} G voxels), load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rehearsal-"))
+    src, ds = root / "source", root / "r.cscope"
+    total = 0.0
+    total += stage(
+        "synth", ["synth", str(src), "--shape", shape, "--cube", str(cube), "--overwrite"], n
+    )
+    total += stage(
+        "ingest EM",
+        [
+            "ingest",
+            str(src / "color"),
+            str(ds),
+            "--layer",
+            "image",
+            "--voxel-size",
+            "11.24,11.24,28",
+        ],
+        n,
+    )
+    total += stage(
+        "ingest segmentation",
+        ["ingest", str(src / "segmentation"), str(ds), "--layer", "segmentation"],
+        n,
+    )
+    total += stage("objects import", ["objects", "import", str(ds), str(src / "objects.hdf5")], 0)
+    total += stage("objects stats", ["objects", "stats", str(ds)], n)
+    import connectoscope as cs
+
+    d = cs.Dataset.open(ds)
+    seg = d.segmentation
+    step = next(
+        (i for i, lev in enumerate(seg.levels) if tuple(lev.factor_xyz) == (8, 8, 4)),
+        seg.num_levels - 1,
+    )
+    f = seg.levels[step].factor_xyz
+    n_step = n / (f[0] * f[1] * f[2])
+    total += stage(
+        f"surfaces --each neuron at level {step} (step {f[0]},{f[1]},{f[2]})",
+        [
+            "surfaces",
+            str(ds),
+            "--each",
+            "neuron",
+            "--level",
+            str(step),
+            "--simplify",
+            str(3 * max(seg.voxel_size(step).xyz)),
+            "-o",
+            str(root / "step884"),
+        ],
+        n_step,
+    )
+    import numpy as np
+
+    obj = np.asarray(d.objects.object_ids("neuron"))
+    vals, counts = np.unique(obj[obj != 0], return_counts=True)
+    neuron = int(vals[np.argmax(counts)])  # the neuron of most segments
+    total += stage(
+        f"surfaces --where neuron={neuron} at level 0",
+        [
+            "surfaces",
+            str(ds),
+            "--where",
+            f"neuron={neuron}",
+            "--level",
+            "0",
+            "--simplify",
+            "40",
+            "-o",
+            str(root / "one"),
+        ],
+        0,
+    )
+    total += stage(
+        f"multi-resolution meshes --each neuron at level {step}",
+        [
+            "surfaces",
+            str(ds),
+            "--each",
+            "neuron",
+            "--level",
+            str(step),
+            "--simplify",
+            str(3 * max(seg.voxel_size(step).xyz)),
+            "--format",
+            "precomputed",
+        ],
+        n_step,
+    )
+    total += stage(
+        "viewer screenshot",
+        ["view", str(ds), "--each", "neuron", "--screenshot", str(root / "view.png")],
+        0,
+    )
+    print(
+        f"rehearsal total: {total:.1f} s ({total / 60:.1f} min) for {n / 1e9:.2f} G voxels; data in {root}"
+    )
+
+
+if __name__ == "__main__":
+    main()
