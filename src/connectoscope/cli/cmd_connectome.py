@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..errors import InvalidParameterError
-from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float
+from ._common import add_overwrite, add_parallel_options, add_subcommand, positive_int, xyz_float
 
 _OPS = re.compile(r"^([^=!<>]+)(>=|<=|!=|=|<|>)(.*)$")
 _METHODS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
@@ -263,6 +263,73 @@ def register(sub: Any) -> None:
     )
     add_overwrite(c)
     c.set_defaults(func=run_convert)
+
+    an = add_subcommand(
+        gs,
+        "analyze",
+        help="network analyses: connection probability vs distance, triad motifs and "
+        "reciprocity vs a null model, common-neighbour bias",
+        description=(
+            "Analyses that follow a matrix, on sparse structures (seconds at the MICrONS "
+            "tutorial's 2,275 x 63,718 shape). distance: connection probability against soma "
+            "distance per cell-type pair (needs soma positions x_nm, y_nm, z_nm: a cell table "
+            "with pt_position and --voxel-size at build time). triads: the 16-type triad census "
+            "and the reciprocity against a degree-preserving null model, with z-scores. "
+            "common-neighbours: connection probability against the number of common "
+            "neighbours, observed and in the null model. Writes a figure (-o) and/or the table "
+            "(--table .csv/.parquet, or --json)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome analyze conn distance --by cell_type --axes xz -o dist.png\n"
+            "  connectoscope connectome analyze conn triads --null 20 --seed 1 -o triads.png --table triads.csv\n"
+            "  connectoscope connectome analyze conn common-neighbours --null 10 -o cn.png\n"
+            "  connectoscope connectome analyze conn triads --vertices both --json"
+        ),
+    )
+    an.add_argument("matrix", help="matrix folder, .h5 or .csv")
+    an.add_argument("analysis", choices=["distance", "triads", "common-neighbours"])
+    an.add_argument("--by", default="cell_type", help="distance: group property ('none': all)")
+    an.add_argument(
+        "--bin-width", type=float, default=25_000.0, metavar="NM", help="distance: bin width, nm"
+    )
+    an.add_argument(
+        "--max-distance",
+        type=float,
+        default=500_000.0,
+        metavar="NM",
+        help="distance: last edge, nm",
+    )
+    an.add_argument(
+        "--axes",
+        default="xyz",
+        help="distance: axes of the distance (xyz; xz = lateral in MICrONS)",
+    )
+    an.add_argument("--null", type=positive_int, default=10, metavar="N", help="null graphs")
+    an.add_argument("--seed", type=int, default=0, help="seed of the null graphs")
+    an.add_argument(
+        "--null-model",
+        choices=["configuration", "swaps"],
+        default="configuration",
+        help="configuration model with repairs (default) or double edge swaps",
+    )
+    an.add_argument(
+        "--vertices",
+        choices=["union", "both"],
+        default="union",
+        help="triads: every id, or only ids that are both pre and post",
+    )
+    an.add_argument(
+        "--population",
+        choices=["auto", "both", "pre"],
+        default="auto",
+        help="common-neighbours: the cells whose pairs are tested",
+    )
+    _add_filters(an)
+    an.add_argument("-o", "--output", default=None, help="figure (.png, .svg, .pdf)")
+    an.add_argument("--table", default=None, help="write the table (.csv or .parquet)")
+    an.add_argument("--json", action="store_true", help="print the table as JSON")
+    an.set_defaults(func=run_analyze)
 
     k = add_subcommand(
         gs,
@@ -570,4 +637,73 @@ def run_condense(args: argparse.Namespace) -> int:
         + (f", resumed {r['resumed']} finished tasks" if r["resumed"] else "")
         + ")"
     )
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._atomic import atomic_path
+    from ..connectome import (
+        common_neighbour_bias,
+        distance_probability,
+        load_matrix,
+        motif_significance,
+        plot_common_neighbours,
+        plot_distance_probability,
+        plot_motifs,
+    )
+
+    if not (args.output or args.table or args.json):
+        raise InvalidParameterError(
+            "nothing to write: give -o FIGURE (.png/.svg/.pdf), --table FILE (.csv/.parquet) "
+            "or --json"
+        )
+    m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    if args.analysis == "distance":
+        t = distance_probability(
+            m,
+            by=None if args.by.lower() == "none" else args.by,
+            bin_width=args.bin_width,
+            max_distance=args.max_distance,
+            axes=args.axes,
+        )
+        plot = plot_distance_probability
+        note = f"{t['tested'].sum():,} pairs tested, {t['connected'].sum():,} connected"
+        if t.attrs["pre_left_out"] or t.attrs["post_left_out"]:
+            note += (
+                f"; left out (no position or group): {t.attrs['pre_left_out']} pre, "
+                f"{t.attrs['post_left_out']} post vertices"
+            )
+    elif args.analysis == "triads":
+        t = motif_significance(
+            m, n_null=args.null, seed=args.seed, null=args.null_model, vertices=args.vertices
+        )
+        plot = plot_motifs
+        rec = t.loc["reciprocity"]
+        note = (
+            f"{t.attrs['n_vertices']:,} cells, {t.attrs['n_edges']:,} connections; reciprocity "
+            f"{rec['observed']:.4g} vs null {rec['null_mean']:.4g} +- {rec['null_std']:.2g} "
+            f"(z = {rec['z']:.1f})"
+        )
+    else:
+        t = common_neighbour_bias(
+            m, population=args.population, n_null=args.null, seed=args.seed, null=args.null_model
+        )
+        plot = plot_common_neighbours
+        note = f"{t.attrs['population']:,} cells, {int(t['tested'].sum()):,} ordered pairs"
+    if args.table:
+        p = Path(args.table)
+        with atomic_path(p) as tmp:
+            if p.suffix.lower() == ".parquet":
+                t.to_parquet(tmp)
+            else:
+                t.to_csv(tmp)
+        print(p)
+    if args.output:
+        print(plot(t, args.output))
+    if args.json:
+        print(t.reset_index().to_json(orient="records", indent=1))
+    else:
+        print(f"{args.analysis}: {note}")
     return 0
