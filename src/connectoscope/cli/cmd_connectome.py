@@ -660,6 +660,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             "or --json"
         )
     m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    plot: Any
     if args.analysis == "distance":
         t = distance_probability(
             m,
