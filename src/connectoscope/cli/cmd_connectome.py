@@ -264,6 +264,45 @@ def register(sub: Any) -> None:
     add_overwrite(c)
     c.set_defaults(func=run_convert)
 
+    at = add_subcommand(
+        gs,
+        "annotate",
+        help="a synapse table of any size as Neuroglancer annotations (streamed, bounded memory)",
+        description=(
+            "Write a synapse table (Parquet folder, Feather or CSV; any size) as sharded "
+            "Neuroglancer precomputed point annotations: a by-id index, pre_segment / "
+            "post_segment relationship indices and a multi-level spatial index whose coarse "
+            "levels hold a uniform sample (the viewer shows an overview first and every "
+            "synapse when zoomed in). Streamed in bounded memory; an interrupted run resumes."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome annotate synapses_parquet/ --voxel-size 4,4,40 -o syn_ann\n"
+            "  connectoscope connectome annotate syn.csv --voxel-size 4,4,40 --dataset demo.cscope\n"
+            "  connectoscope view demo.cscope"
+        ),
+    )
+    at.add_argument("source", help="synapse table: Parquet file or folder, .feather, .csv")
+    at.add_argument(
+        "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size, x, y, z"
+    )
+    at.add_argument(
+        "--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="positions in voxels"
+    )
+    at.add_argument(
+        "--limit", type=positive_int, default=2000, help="annotations per spatial cell (2000)"
+    )
+    at.add_argument("--seed", type=int, default=0, help="seed of the spatial subsampling")
+    at.add_argument("--tmp-dir", default=None, help="work folder (about 150 bytes per synapse)")
+    dest = at.add_mutually_exclusive_group(required=True)
+    dest.add_argument("-o", "--output", default=None, help="annotation folder")
+    dest.add_argument(
+        "--dataset", default=None, help="write the dataset's synapse annotation layer instead"
+    )
+    add_parallel_options(at)
+    add_overwrite(at)
+    at.set_defaults(func=run_annotate)
+
     an = add_subcommand(
         gs,
         "analyze",
@@ -707,4 +746,32 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(t.reset_index().to_json(orient="records", indent=1))
     else:
         print(f"{args.analysis}: {note}")
+    return 0
+
+
+def run_annotate(args: argparse.Namespace) -> int:
+    import time
+
+    from ..connectome import write_annotations_out_of_core
+    from ..dataset import Dataset
+
+    t0 = time.perf_counter()
+    out = write_annotations_out_of_core(
+        args.source,
+        args.output,
+        dataset=Dataset(args.dataset) if args.dataset else None,
+        columns=_mapping(args.columns),
+        voxel_size=args.voxel_size,
+        limit=args.limit,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        workers=args.workers,
+        tmp_dir=args.tmp_dir,
+    )
+    info = json.loads((out / "info").read_text())
+    levels = ", ".join("x".join(map(str, lv["grid_shape"])) for lv in info["spatial"])
+    print(
+        f"{out}: {len(info['spatial'])} spatial levels ({levels}), coarsest holds "
+        f"{info['spatial'][0]['limit']} synapses; {time.perf_counter() - t0:.1f} s"
+    )
     return 0

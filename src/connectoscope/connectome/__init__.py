@@ -14,6 +14,7 @@ from ._analysis import (
     type_by_type,
 )
 from ._annotations import write_dataset_annotations
+from ._annstream import write_annotations_out_of_core
 from ._build import STREAM_ROWS, build_out_of_core, count_rows
 from ._cells import CellTable
 from ._formats import (
@@ -85,6 +86,7 @@ __all__ = [
     "synthetic_synapses",
     "triad_census",
     "type_by_type",
+    "write_annotations_out_of_core",
     "write_conntility_h5",
     "write_dataset_annotations",
     "write_l4dense_csv",
