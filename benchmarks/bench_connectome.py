@@ -19,6 +19,10 @@ streaming (``sink_parquet``; Polars has no memory limit), each in its own proces
 inside it, without the interpreter start), the peak RSS of that process and its children
 sampled from outside. The three outputs are checked to hold the same pairs and counts.
 
+Synapse annotations: ours (streamed, sharded, multi-level spatial index) vs neuroglancer's
+``AnnotationWriter`` at 10^5 synapses, then ours alone from Parquet at
+``--annotation-synapses`` (default 10^7) in its own process with its peak RSS.
+
 ``connectome build`` (``--build-synapses``, default 2x10^7): out of core (streamed) vs in
 memory, time and peak RSS of each (the same matrix, checked).
 
@@ -212,6 +216,13 @@ def _child(tool: str, src: str, out: str, workers: int, memory_limit: str) -> No
 
         condense_parquet(src, out, workers=workers)
         out_glob = f"{out}/pairs/*.parquet"
+    elif tool == "annotate":
+        from connectoscope.connectome import write_annotations_out_of_core
+
+        write_annotations_out_of_core(
+            src, out, columns={"pre": "pre", "post": "post"}, workers=workers
+        )
+        out_glob = ""
     elif tool in ("build-on", "build-off"):
         from connectoscope.cli import main as cli
 
@@ -421,6 +432,93 @@ def bench_build(n: int, workers: int, tmp_root: str | None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _ann_table(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "pre": 864691135000000000 + rng.integers(0, max(1, n // 50), n),
+            "post": 864691135000000000 + 10**9 + rng.integers(0, max(1, n // 20), n),
+            "size": rng.integers(20, 3000, n),
+            "x_nm": rng.uniform(0, 1_000_000, n),
+            "y_nm": rng.uniform(0, 800_000, n),
+            "z_nm": rng.uniform(0, 900_000, n),
+        }
+    )
+
+
+def _ng_annotations(df: pd.DataFrame, out: Path) -> None:
+    import neuroglancer
+    from neuroglancer import write_annotations
+
+    cs = neuroglancer.CoordinateSpace(names=["x", "y", "z"], units="nm", scales=[1, 1, 1])
+    w = write_annotations.AnnotationWriter(
+        coordinate_space=cs,
+        annotation_type="point",
+        relationships=["pre_segment", "post_segment"],
+        properties=[neuroglancer.AnnotationPropertySpec(id="size", type="float32")],
+    )
+    xyz = df[["x_nm", "y_nm", "z_nm"]].to_numpy()
+    for i, (p, q, s) in enumerate(zip(df.pre.tolist(), df.post.tolist(), df["size"].tolist())):
+        w.add_point(xyz[i], id=i, size=s, pre_segment=p, post_segment=q)
+    w.write(out)
+
+
+def bench_annotations(n_ref: int, n_big: int, repeat: int, tmp_root: str | None) -> None:
+    """Synapse annotations: ours (streaming, sharded, multi-level spatial index) vs
+    neuroglancer's own AnnotationWriter (in memory, one file per key) on the same synapses;
+    then ours alone at ``n_big`` in its own process (time, peak RSS)."""
+    from connectoscope.precomputed import write_synapse_annotations_streaming
+
+    tmp = Path(tempfile.mkdtemp(prefix="cs-ann-", dir=tmp_root))
+    try:
+        df = _ann_table(n_ref)
+
+        def batches(_cols: object) -> object:
+            for a in range(0, len(df), 500_000):
+                yield df.iloc[a : a + 500_000]
+
+        k = [0]
+
+        def ours() -> Path:
+            k[0] += 1
+            return write_synapse_annotations_streaming(batches, tmp / f"ours{k[0]}")
+
+        def ref() -> Path:
+            k[0] += 1
+            out = tmp / f"ref{k[0]}"
+            _ng_annotations(df, out)
+            return out
+
+        t_ours, m_ours, out_ours = measure(ours, repeat=repeat)
+        t_ref, m_ref, out_ref = measure(ref, repeat=repeat)
+        n_files = [sum(1 for f in o.rglob("*") if f.is_file()) for o in (out_ours, out_ref)]
+        print(
+            ratio_line(
+                f"annotations write {n_ref} synapses vs neuroglancer AnnotationWriter",
+                t_ours,
+                t_ref,
+                "s",
+            )
+            + f"; traced peak ours {m_ours:.0f} MB, reference {m_ref:.0f} MB; files ours "
+            f"{n_files[0]}, reference {n_files[1]}"
+        )
+        src = tmp / "big"
+        src.mkdir()
+        for i, a in enumerate(range(0, n_big, 1_000_000)):
+            _ann_table(min(1_000_000, n_big - a), seed=i + 1).assign(
+                id=np.arange(a, min(n_big, a + 1_000_000))
+            ).to_parquet(src / f"p{i:04d}.parquet")
+        r = run_tool("annotate", src, tmp / "big-out", 2, "")
+        size = sum(f.stat().st_size for f in (tmp / "big-out").rglob("*") if f.is_file()) / 1e9
+        print(
+            f"annotations write {n_big} synapses, streamed from Parquet: ours {r['seconds']:.1f} s, "
+            f"{n_big / r['seconds'] / 1e6:.2f} M synapses/s, {size:.2f} GB; peak RSS of all "
+            f"processes {r['rss']:.0f} MB (the in-memory writers hold the whole table)"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         tool, src, out, workers, memory_limit = sys.argv[2:7]
@@ -441,6 +539,13 @@ def main() -> None:
         "--build-synapses", type=int, default=None, help="connectome build size (default 2e7)"
     )
     ap.add_argument("--skip-build", action="store_true", help="skip the connectome build lines")
+    ap.add_argument(
+        "--annotation-synapses",
+        type=int,
+        default=None,
+        help="streamed annotation size (default 10^7; 10^8 takes about 15 minutes here)",
+    )
+    ap.add_argument("--skip-annotations", action="store_true")
     ap.add_argument("--tmp-dir", default=None, help="where the out-of-core files go")
     args = ap.parse_args()
     s = 100 if args.smoke else 20 if args.quick else 1
@@ -458,6 +563,9 @@ def main() -> None:
         n = args.ooc_synapses or (10**6 if args.smoke else 10**7 if args.quick else 10**8)
         files = max(4, min(50, n // 2_000_000))
         bench_out_of_core(n, args.workers, args.repeat, args.memory_limit, files, args.tmp_dir)
+    if not args.skip_annotations:
+        na = args.annotation_synapses or (10**5 if args.smoke else 10**6 if args.quick else 10**7)
+        bench_annotations(10**4 if args.smoke else 10**5, na, 1, args.tmp_dir)
     if not args.skip_build:
         nb = args.build_synapses or (
             10**6 if args.smoke else 2 * 10**6 if args.quick else 2 * 10**7

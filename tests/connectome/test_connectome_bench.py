@@ -19,6 +19,8 @@ def test_bench_connectome_smoke():
             "out-of-core condense 1000000 synapses vs Polars streaming: ours",
             "peak RSS of all processes",
             "connectome build 1000000 synapses, out of core vs in memory: ours",
+            "annotations write 10000 synapses vs neuroglancer AnnotationWriter: ours",
+            "annotations write 100000 synapses, streamed from Parquet: ours",
         ),
     )
     assert "-> 48" in out  # the pair count of the out-of-core table was printed

@@ -328,58 +328,11 @@ def _spec_for(n_keys: int, total_bytes: float, hash: str, key_bits: int = 64) ->
     }
 
 
-def _murmur_kernel() -> Any:
-    """A compiled :func:`~._sharding.murmurhash3_x86_128_uint64` (same values; tested)."""
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def rotl(x, r):  # type: ignore[no-untyped-def]  # pragma: no cover
-        return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & np.uint64(0xFFFFFFFF)
-
-    @njit(cache=True, nogil=True)
-    def mul(a, c):  # type: ignore[no-untyped-def]  # pragma: no cover
-        return (a * np.uint64(c)) & np.uint64(0xFFFFFFFF)
-
-    @njit(cache=True, nogil=True)
-    def fmix(h):  # type: ignore[no-untyped-def]  # pragma: no cover
-        h ^= h >> np.uint64(16)
-        h = mul(h, 0x85EBCA6B)
-        h ^= h >> np.uint64(13)
-        h = mul(h, 0xC2B2AE35)
-        return h ^ (h >> np.uint64(16))
-
-    @njit(cache=True, nogil=True)
-    def murmur(keys):  # type: ignore[no-untyped-def]  # pragma: no cover
-        out = np.empty(keys.size, np.uint64)
-        m32 = np.uint64(0xFFFFFFFF)
-        for i in range(keys.size):
-            k = keys[i]
-            k1 = k & m32
-            k2 = k >> np.uint64(32)
-            h2 = mul(rotl(mul(k2, 0xAB0E9789), 16), 0x38B34AE5)
-            h1 = mul(rotl(mul(k1, 0x239B961B), 15), 0xAB0E9789)
-            n = np.uint64(8)
-            h1, h2, h3, h4 = h1 ^ n, h2 ^ n, n, n
-            h1 = (h1 + h2 + h3 + h4) & m32
-            h2 = (h2 + h1) & m32
-            h3 = (h3 + h1) & m32
-            h4 = (h4 + h1) & m32
-            h1, h2, h3, h4 = fmix(h1), fmix(h2), fmix(h3), fmix(h4)
-            h1 = (h1 + h2 + h3 + h4) & m32
-            h2 = (h2 + h1) & m32
-            out[i] = h1 | (h2 << np.uint64(32))
-        return out
-
-    return murmur
-
-
-_MURMUR: list[Any] = []
-
-
 def _murmur(keys: np.ndarray) -> np.ndarray:
-    if not _MURMUR:
-        _MURMUR.append(_murmur_kernel())
-    return np.asarray(_MURMUR[0](np.ascontiguousarray(keys, np.uint64)))
+    """:func:`~._sharding.murmurhash3_x86_128_uint64`, compiled (same values; tested)."""
+    from ._annkernels import murmur
+
+    return np.asarray(murmur(np.ascontiguousarray(keys, np.uint64)))
 
 
 def _shard_numbers(keys: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
@@ -883,68 +836,6 @@ def _write_shards(
         list(pool.map(one, tasks))
 
 
-def _encode_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def encode(keys, rb, ib, w):  # type: ignore[no-untyped-def]  # pragma: no cover
-        m = keys.size
-        n_groups = 0
-        for i in range(m):
-            if i == 0 or keys[i] != keys[i - 1]:
-                n_groups += 1
-        ukeys = np.empty(n_groups, np.uint64)
-        offs = np.zeros(n_groups + 1, np.int64)
-        counts = np.zeros(n_groups, np.int64)
-        g = -1
-        for i in range(m):
-            if i == 0 or keys[i] != keys[i - 1]:
-                g += 1
-                ukeys[g] = keys[i]
-            counts[g] += 1
-        for g in range(n_groups):
-            offs[g + 1] = offs[g] + 8 + counts[g] * (w + 8)
-        buf = np.empty(offs[n_groups], np.uint8)
-        i = 0
-        for g in range(n_groups):
-            o = offs[g]
-            c = counts[g]
-            for b in range(8):  # little-endian uint64 count
-                buf[o + b] = (c >> (8 * b)) & 0xFF
-            for r in range(c):
-                for b in range(w):
-                    buf[o + 8 + r * w + b] = rb[i + r, b]
-                for b in range(8):
-                    buf[o + 8 + c * w + r * 8 + b] = ib[i + r, b]
-            i += c
-        return ukeys, buf, offs
-
-    return encode
-
-
-_ENCODE: list[Any] = []
-_GATHER: list[Any] = []
-
-
-def _gather_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def gather(buf, offs, order):  # type: ignore[no-untyped-def]  # pragma: no cover
-        total = 0
-        for i in order:
-            total += offs[i + 1] - offs[i]
-        out = np.empty(total, np.uint8)
-        p = 0
-        for i in order:
-            for b in range(offs[i], offs[i + 1]):
-                out[p] = buf[b]
-                p += 1
-        return out
-
-    return gather
-
-
 def _write_shard_file(
     folder: Path, keys: np.ndarray, buf: np.ndarray, offs: np.ndarray, spec: dict[str, Any]
 ) -> None:
@@ -954,10 +845,9 @@ def _write_shard_file(
     import gzip
 
     from .._atomic import atomic_path
+    from ._annkernels import gather
     from ._sharding import shard_file_name
 
-    if not _GATHER:
-        _GATHER.append(_gather_kernel())
     keys = np.asarray(keys, np.uint64)
     if not keys.size:
         return
@@ -968,7 +858,7 @@ def _write_shard_file(
     shard = int((h[0] >> _U64(mbits)) & _U64((1 << sbits) - 1))
     order = np.lexsort((keys, mini))
     offs = np.asarray(offs, np.int64)
-    data = _GATHER[0](buf, offs, order)
+    data = gather(buf, offs, order)
     sizes = (offs[1:] - offs[:-1])[order]
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     n_mini = 1 << mbits
@@ -1001,10 +891,10 @@ def _encode_sorted(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The multiple-annotation encoding of entries sorted by key: per key a uint64 count,
     the records, then the uint64 ids (compiled; memory: the output only)."""
-    if not _ENCODE:
-        _ENCODE.append(_encode_kernel())
+    from ._annkernels import encode
+
     m = len(keys)
     rb = np.ascontiguousarray(recs).view(np.uint8).reshape(m, W)
     ib = np.ascontiguousarray(ids, "<u8").view(np.uint8).reshape(m, 8)
-    k, buf, offs = _ENCODE[0](np.ascontiguousarray(keys, np.uint64), rb, ib, W)
+    k, buf, offs = encode(np.ascontiguousarray(keys, np.uint64), rb, ib, W)
     return np.asarray(k), np.asarray(buf), np.asarray(offs)
