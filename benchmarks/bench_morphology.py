@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import measure, peak_rss_mb, ratio_line
 from connectoscope.morphology import Skeleton, map_synapses, read_swc
-from connectoscope.testing import shared_data_dir
+from connectoscope.testing import require_shared
 
 
 def subdivided(sk: Skeleton, n_target: int) -> Skeleton:
@@ -174,10 +174,7 @@ def main() -> None:
     n_v, n_syn, n_src, n_full = (
         (10_000, 10_000, 200, 5_000) if args.quick else (45_000, 100_000, 1_000, 12_000)
     )
-    base = shared_data_dir()
-    path = base / "hemibrain-da1/swc/1734350788.swc" if base else None
-    if path is None or not path.exists():
-        raise SystemExit("needs ../shared/data/hemibrain-da1 (set CONNECTOSCOPE_SHARED_DATA)")
+    path = require_shared("hemibrain-da1/swc/1734350788.swc")  # exits 77 when missing
     rng = np.random.default_rng(0)
     real = read_swc(path, units=8)
     sk = subdivided(real, n_v)

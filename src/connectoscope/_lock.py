@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from ._store import Layout
 from .errors import ConnectoscopeError
 
 __all__ = [
@@ -50,9 +51,6 @@ __all__ = [
     "writer_lock_path",
 ]
 
-WRITER_LOCK_NAME = ".connectoscope.writer"
-LAYER_LOCK_DIR = ".connectoscope.layers"
-
 
 class DatasetBusyError(ConnectoscopeError, BlockingIOError):
     """Another process is writing this dataset (or rewriting the layer being read)."""
@@ -60,12 +58,12 @@ class DatasetBusyError(ConnectoscopeError, BlockingIOError):
 
 def writer_lock_path(dataset: str | os.PathLike[str]) -> Path:
     """The writer lock file of a dataset directory."""
-    return Path(dataset) / WRITER_LOCK_NAME
+    return Layout(Path(dataset)).writer_lock
 
 
 def layer_lock_path(dataset: str | os.PathLike[str], layer: str) -> Path:
     """The lock file of one volume layer."""
-    return Path(dataset) / LAYER_LOCK_DIR / f"{layer}.lock"
+    return Layout(Path(dataset)).layer_lock(layer)
 
 
 # this process's held locks: path -> [fd, depth, mode]; one acquisition at a time per path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from ._config import config
@@ -38,8 +38,3 @@ def progress(
         leave=False,
         **kw,
     )
-
-
-def iterate(iterable: Iterable[T], **kw: Any) -> Iterator[T]:
-    """Iterate with a progress bar."""
-    yield from progress(iterable, **kw)

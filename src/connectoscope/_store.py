@@ -85,7 +85,17 @@ class Layout:
 
     @property
     def lock(self) -> Path:
+        """The metadata lock (held for each read-modify-write of the metadata)."""
         return self.root / ".connectoscope.lock"
+
+    @property
+    def writer_lock(self) -> Path:
+        """The writer lock (one writer per dataset; names its holder)."""
+        return self.root / ".connectoscope.writer"
+
+    def layer_lock(self, layer: str) -> Path:
+        """The read/write lock of one volume layer."""
+        return self.root / ".connectoscope.layers" / f"{layer}.lock"
 
     # ------------------------------------------------------------------ volumes
     @property

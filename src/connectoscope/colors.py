@@ -70,16 +70,16 @@ def parse_color(text: str) -> tuple[float, float, float]:
     InvalidParameterError
         Unknown names, with the closest known names.
     """
-    from matplotlib import colors as mcolors
+    from PIL import ImageColor  # the 148 CSS4 names, as ChimeraX and matplotlib know them
 
     t = text.strip().lower()
     if t.startswith("#") and len(t) == 4:
         t = "#" + "".join(c * 2 for c in t[1:])
-    names = mcolors.CSS4_COLORS
-    if t in names or t.startswith("#"):
+    names = ImageColor.colormap
+    if t in names or (t.startswith("#") and len(t) == 7):
         try:
-            r, g, b = mcolors.to_rgb(names.get(t, t))
-            return (float(r), float(g), float(b))
+            r, g, b = ImageColor.getrgb(t)[:3]
+            return (r / 255.0, g / 255.0, b / 255.0)
         except ValueError:
             pass
     close = difflib.get_close_matches(t, list(names), n=3)

@@ -23,7 +23,7 @@ RANK = {
     "_workers": 1,
     "parallel": 2,
     "_store": 2,
-    "_lock": 2,
+    "_lock": 3,
     "precomputed": 3,
     "sources": 4,
     "volume": 5,

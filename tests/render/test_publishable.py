@@ -215,6 +215,11 @@ def test_movies_are_big_enough_and_timed(ds, tmp_path):
     assert im.n_frames == 6 and im.size[0] >= 1280 and im.size[1] >= 720
     # a real frame rate (was 0 ms); GIF stores centiseconds
     assert im.info["duration"] == pytest.approx(1000 / 12, abs=10)
+    for i in range(im.n_frames):  # nothing leaves the picture at any angle
+        im.seek(i)
+        f = np.asarray(im.convert("RGB"))[:720].astype(int)
+        edge = np.concatenate([f[0], f[-1], f[:, 0], f[:, -1]])
+        assert (edge.min(axis=-1) < 235).sum() == 0, i
     mp4 = tmp_path / "slice.mp4"
     assert main(["movie", str(ds.path), "--slice", "y", "-o", str(mp4)]) == 0
     import imageio.v2 as iio

@@ -19,16 +19,21 @@ CUBE = 128
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "src"
-    m = generate(out, shape_xyz=SHAPE, cube=CUBE, seed=3, progress=False)
+    m = generate(
+        out, shape_xyz=SHAPE, cube=CUBE, seed=3, progress=False, connectome_synapses=20_000
+    )
     return out, m
 
 
 def assemble(folder) -> np.ndarray:
+    """All cubes of a folder as one ``[z, y, x]`` array starting at the first cube."""
     cf = CubeFolder(folder)
     b = cf.bbox
     vol = np.zeros(b.shape_zyx, dtype=cf.dtype)
     for c in cf:
-        vol[c.bbox.slices_zyx] = c.read()
+        lo = [s - o for s, o in zip(c.bbox.start, b.start)]
+        hi = [s - o for s, o in zip(c.bbox.stop, b.start)]
+        vol[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = c.read()
     return vol
 
 
@@ -65,21 +70,56 @@ def test_cube_files_follow_l4dense_layout(synth):
     assert c.start_vx_one_based == (CUBE + 1, 1, 1)
 
 
-def test_membranes_are_zero_between_segments(volumes):
+@pytest.fixture(scope="module")
+def root_of(synth):
+    """Cell root id of every segment id (0 for glia), from segments.parquet."""
+    out, m = synth
+    t = pd.read_parquet(out / "segments.parquet")
+    r = np.zeros(m.maximum_segment_id + 1, np.int64)
+    r[t["segment_id"].to_numpy().astype(np.int64)] = t["pt_root_id"].to_numpy()
+    return r
+
+
+def test_membranes_are_zero_between_cells(volumes, root_of):
     seg, _ = volumes
     assert (seg == 0).any()
+    touching_same_cell = 0
     for axis in range(3):
         a = np.moveaxis(seg, axis, 0)
         x, y = a[:-1], a[1:]
-        bad = (x != y) & (x != 0) & (y != 0)
-        assert not bad.any(), f"distinct segments touch along axis {axis} without a membrane"
+        meet = (x != y) & (x != 0) & (y != 0)
+        rx, ry = root_of[x[meet]], root_of[y[meet]]
+        # two segments may touch only inside one cell (never glia, never two cells)
+        assert ((rx == ry) & (rx != 0)).all(), f"two cells touch along axis {axis}"
+        touching_same_cell += int(meet.sum())
+    assert touching_same_cell > 0  # supervoxels of one cell touch directly
+
+
+def test_segments_table(synth, volumes, maps, root_of):
+    out, _ = synth
+    seg, _ = volumes
+    mp, _ = maps
+    t = pd.read_parquet(out / "segments.parquet")
+    assert set(t["kind"]) <= {"soma", "dendrite", "spinehead", "axon", "bouton", "glia"}
+    ids = np.unique(seg)
+    assert set(ids[ids != 0].tolist()) <= set(t["segment_id"].tolist())
+    glia = t["kind"] == "glia"
+    assert (t.loc[glia, "pt_root_id"] == 0).all() and (t.loc[~glia, "pt_root_id"] > 2**53).all()
+    # the neuron map groups exactly the segments of cells with a soma in the volume
+    cells = pd.read_parquet(out / "cells.parquet")
+    whole = set(cells.loc[cells["neuron_id"] > 0, "pt_root_id"].tolist())
+    sid = t["segment_id"].to_numpy().astype(np.int64)
+    in_neuron = mp["neuron"][np.minimum(sid, len(mp["neuron"]) - 1)] > 0
+    np.testing.assert_array_equal(in_neuron, t["pt_root_id"].isin(whole).to_numpy())
 
 
 def test_maps_match_volume(synth, volumes, maps):
     _, m = synth
     seg, _ = volumes
     mp, max_id = maps
-    ids = np.unique(seg)
+    # the maps describe the overview and the full-resolution cube (same tissue, same ids)
+    fr = assemble(synth[0] / "fullres" / "segmentation")
+    ids = np.union1d(np.unique(seg), np.unique(fr))
     ids = ids[ids != 0]
     assert max_id == int(ids.max()) == m.maximum_segment_id
     in_any = np.zeros(max_id + 1, bool)
@@ -142,7 +182,8 @@ def test_synapses_touch_at_their_position(synth, volumes, maps):
     mp, _ = maps
     syn = pd.read_parquet(out / "synapses.parquet")
     assert len(syn) == m.n_synapses > 10
-    assert set(syn["target"]) == {"spine", "shaft"}
+    assert set(syn["target"]) <= {"spine", "shaft", "soma"}
+    assert {"spine", "shaft"} <= set(syn["target"])
     for col in ("id", "pre_pt_root_id", "post_pt_root_id", "size"):
         assert syn[col].dtype == np.int64
     for col in ("pre_segment_id", "post_segment_id"):
@@ -154,12 +195,18 @@ def test_synapses_touch_at_their_position(synth, volumes, maps):
     assert (mp["axon"][pre] > 0).all()
     np.testing.assert_array_equal(syn["pre_object_id"].to_numpy(), mp["axon"][pre])
     spine = (syn["target"] == "spine").to_numpy()
+    soma = (syn["target"] == "soma").to_numpy()
+    shaft = ~spine & ~soma
     assert (mp["spinehead"][post[spine]] > 0).all()
-    assert (mp["dendrite"][post[~spine]] > 0).all()
+    assert (mp["dendrite"][post[shaft]] > 0).all()
     np.testing.assert_array_equal(
-        syn["post_object_id"].to_numpy()[~spine], mp["dendrite"][post[~spine]]
+        syn["post_object_id"].to_numpy()[shaft], mp["dendrite"][post[shaft]]
     )
-    assert (syn["post_object_id"] > 0).all()
+    assert (syn["post_object_id"].to_numpy()[~soma] > 0).all()
+    # soma synapses sit on a neuron's soma segment (in no axon/dendrite/spinehead map)
+    assert (mp["neuron"][post[soma]] > 0).all()
+    assert not (mp["dendrite"][post[soma]] > 0).any()
+    assert (syn["post_object_id"].to_numpy()[soma] == 0).all()
     sz, sy, sx = seg.shape
     for row, a, b in zip(syn.itertuples(), pre, post):
         x, y, z = row.ctr_pt_position_x, row.ctr_pt_position_y, row.ctr_pt_position_z
@@ -205,6 +252,7 @@ def test_manifest_counts_equal_recomputed(synth, maps):
     syn = pd.read_parquet(out / "synapses.parquet")
     assert m.n_spine_synapses == int((syn["target"] == "spine").sum())
     assert m.n_shaft_synapses == int((syn["target"] == "shaft").sum())
+    assert m.n_soma_synapses == int((syn["target"] == "soma").sum())
 
 
 def test_em_looks_like_em(volumes):

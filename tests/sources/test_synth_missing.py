@@ -9,12 +9,15 @@ from connectoscope.errors import InvalidParameterError
 from connectoscope.sources import CubeFolder
 from connectoscope.sources.synthetic import SynthManifest, generate
 
+#: no full-resolution cube and no MICrONS-shaped connectome (tested on their own)
+FAST = {"fullres_cube": 0, "connectome_synapses": 0}
+
 
 def test_missing_cubes_have_no_files(tmp_path):
     full, holes = tmp_path / "full", tmp_path / "holes"
     shape = (128, 128, 128)
-    mf = generate(full, shape_xyz=shape, cube=64, seed=5, progress=False)
-    mh = generate(holes, shape_xyz=shape, cube=64, seed=5, missing=3, progress=False)
+    mf = generate(full, shape_xyz=shape, cube=64, seed=5, progress=False, **FAST)
+    mh = generate(holes, shape_xyz=shape, cube=64, seed=5, missing=3, progress=False, **FAST)
     assert len(mh.cubes_missing) == 3
     assert len(mh.cubes_present) == 5
     assert set(mh.cubes_missing).isdisjoint(mh.cubes_present)
@@ -39,15 +42,17 @@ def test_missing_cubes_have_no_files(tmp_path):
 
 def test_missing_is_deterministic(tmp_path):
     a = generate(
-        tmp_path / "a", shape_xyz=(128, 128, 64), cube=64, seed=9, missing=2, progress=False
+        tmp_path / "a", shape_xyz=(128, 128, 64), cube=64, seed=9, missing=2, progress=False, **FAST
     )
     b = generate(
-        tmp_path / "b", shape_xyz=(128, 128, 64), cube=64, seed=9, missing=2, progress=False
+        tmp_path / "b", shape_xyz=(128, 128, 64), cube=64, seed=9, missing=2, progress=False, **FAST
     )
     assert a.cubes_missing == b.cubes_missing
 
 
 def test_missing_out_of_range(tmp_path):
     with pytest.raises(InvalidParameterError, match="--missing 4"):
-        generate(tmp_path / "x", shape_xyz=(128, 128, 64), cube=64, missing=4, progress=False)
+        generate(
+            tmp_path / "x", shape_xyz=(128, 128, 64), cube=64, missing=4, progress=False, **FAST
+        )
     assert not (tmp_path / "x").exists()

@@ -1,3 +1,5 @@
+import pytest
+
 from connectoscope.testing import run_benchmark
 
 
@@ -23,3 +25,16 @@ def test_benchmark_script_runs_quick():
         ),
     )
     assert "peak RSS" in out and "profile, 1 process" in out and "multires sharded meshes" in out
+
+
+@pytest.mark.slow
+def test_rehearsal_script_runs_quick():
+    out = run_benchmark("benchmarks/bench_rehearsal.py", "--quick", timeout=900, expect=("synth:",))
+    for stage in (
+        "ingest segmentation:",
+        "surfaces --each neuron",
+        "multi-resolution meshes",
+        "viewer screenshot:",
+    ):
+        assert stage in out
+    assert "rehearsal total:" in out and "peak RSS" in out

@@ -132,11 +132,20 @@ def test_surfaces_format_precomputed(tmp_path):
     d = cs.Dataset(d.path)  # metadata as written
     assert d.layers["meshes"]["format"] == "neuroglancer_multilod_draco"
     assert d.meshes[3].is_closed  # MeshSet reads LOD 0
+    # the demo's rule (half the largest voxel edge) works for multires too
+    from connectoscope.segmentation import Selection
+    from connectoscope.surfaces import make_surfaces
+
+    r = make_surfaces(
+        d, Selection.parse(each="neuron"), None, level=0, simplify_nm="voxel", fmt="precomputed"
+    )
+    assert r.manifests == 3
     # -o with --format precomputed is refused (the folder is the dataset's)
     assert main([*argv, "--format", "precomputed", "-o", str(tmp_path / "x")]) == 2
     # legacy output stays available
     assert main([*argv, "-o", str(tmp_path / "ply")]) == 0
     assert json.loads((folder / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
+    assert not list(folder.glob("*.shard")) and (folder / "1:0").is_file()
 
 
 def test_second_reader_decodes_every_lod(tmp_path):

@@ -185,4 +185,4 @@ def test_missing_playwright_names_the_extra(ds, tmp_path, monkeypatch, capsys):
     with pytest.raises(DependencyMissingError, match=r"connectoscope\[viewer\]"):
         view_mod.screenshot(ds, tmp_path / "x.png", annotations=False)
     assert main(["view", str(ds.path), "--screenshot", str(tmp_path / "x.png")]) == 2
-    assert "pip install 'connectoscope[viewer]'" in capsys.readouterr().err
+    assert 'pip install "connectoscope[viewer]"' in capsys.readouterr().err

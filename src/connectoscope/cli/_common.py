@@ -166,11 +166,6 @@ def add_subcommand(
     )
 
 
-def existing_path(text: str) -> Path:
-    """argparse type: a path that must exist."""
-    return Path(text)
-
-
 # ---------------------------------------------------------------------------- user errors
 #: Libraries whose exceptions, raised while reading or writing the user's files, are the
 #: user's data or environment (a corrupt shard, a 0-byte Parquet file), not our bug.

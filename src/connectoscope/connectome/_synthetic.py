@@ -1,4 +1,13 @@
-"""Seeded synthetic synapse tables with the MICrONS shape, for benchmarks and tests.
+"""Seeded synthetic synapse tables with the MICrONS shape, for benchmarks, tests and the demo.
+
+:func:`synthetic_microns` / :func:`write_microns_connectome` (defined with the synthetic
+data, :mod:`connectoscope.sources.synthetic._microns`, and re-exported here) make a whole
+MICrONS-like connectome: a cell table (cell types in the proportions of the MICrONS cell-type
+table, by cortical depth, excitatory/inhibitory, proofreading status, a proofread column) and
+the "proofread axons to all targets" synapse table (positions in 4 x 4 x 40 nm voxels,
+log-normal sizes, spine/shaft/soma tags), so every figure of the MICrONS tutorial can be
+drawn from it. :func:`synthetic_synapses` and :func:`write_synthetic_dataset` make bare
+tables (ids and sizes) for benchmarks.
 
 The default is the "proofread axons to all targets" table of the MICrONS tutorial: 2,088,830
 synapses from 2,275 presynaptic to 63,718 postsynaptic root ids drawn in the uint64 range
@@ -23,18 +32,32 @@ import pandas as pd
 
 from ..errors import InvalidParameterError
 from ..parallel import run_tasks
+from ..sources.synthetic._microns import (
+    ID_BASE,
+    MICRONS_CELL_TYPES,
+    MICRONS_SHAPE,
+    MICRONS_VOXEL_NM,
+    microns_shape,
+    random_root_ids,
+    synthetic_microns,
+    write_microns_connectome,
+)
 
-__all__ = ["MICRONS_SHAPE", "synthetic_synapses", "write_synthetic_dataset"]
-
-#: The MICrONS tutorial's proofread-to-all table.
-MICRONS_SHAPE = {"n_synapses": 2_088_830, "n_pre": 2_275, "n_post": 63_718, "n_pairs": 1_260_000}
-#: Root ids start here (MICrONS-like, above 2**53).
-ID_BASE = 864691135000000000
+__all__ = [
+    "ID_BASE",
+    "MICRONS_CELL_TYPES",
+    "MICRONS_SHAPE",
+    "MICRONS_VOXEL_NM",
+    "microns_shape",
+    "synthetic_microns",
+    "synthetic_synapses",
+    "write_microns_connectome",
+    "write_synthetic_dataset",
+]
 
 
 def _ids(rng: np.random.Generator, n: int, span: int, dtype: str) -> np.ndarray:
-    off = np.sort(rng.choice(span, n, replace=False)).astype(np.uint64)
-    return (np.uint64(ID_BASE) + off).astype(dtype)
+    return random_root_ids(rng, n, span, dtype)
 
 
 def _pair_map(n_pre: int, n_post: int) -> tuple[int, int]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def demo_step(ctx: DemoContext) -> None:
 
+    # the volume's own synapses and cells go into the dataset (they match its segmentation)
     syn = SynapseTable.read(ctx.synth_dir / "synapses.parquet")
     cells = CellTable.read(ctx.synth_dir / "cells.parquet")
     if is_dataset(ctx.dataset_path):
@@ -35,6 +36,10 @@ def demo_step(ctx: DemoContext) -> None:
         syn.save(ds)
         cells.save(ds)
         syn, cells = ds.synapses, ds.cells
+    microns = ctx.synth_dir / "microns"
+    if (microns / "synapses.parquet").exists():  # the tutorial's figures: the MICrONS-shaped one
+        syn = SynapseTable.read(microns / "synapses.parquet", voxel_size=(4, 4, 40))
+        cells = CellTable.read(microns / "cells.parquet", voxel_size=(4, 4, 40))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConnectoscopeWarning)
         m = ConnectivityMatrix.from_synapses(syn, cells)

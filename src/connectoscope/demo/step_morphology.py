@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def demo_step(ctx: DemoContext) -> None:
 
     ds = Dataset(ctx.dataset_path)
-    level = min(2, ds.segmentation.num_levels - 1)
-    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=level)
+    # level 0, pooled to at most 4 M voxels per neuron: thin axons survive (see skeletonize)
+    sks = skeletonize_dataset(ds, Selection.parse(each="neuron"), level=0)
     cells = pd.read_parquet(ctx.synth_dir / "cells.parquet")
     syn = pd.read_parquet(ctx.synth_dir / "synapses.parquet")
     vs = np.asarray(json.loads((ctx.synth_dir / "synth.json").read_text())["voxel_size_nm"], float)
@@ -36,11 +36,7 @@ def demo_step(ctx: DemoContext) -> None:
         max_dist=2000,
         policy="drop",
     )
-    forest = nrn.forest_report()
-    if forest["trees"] > 1:  # pieces split by thin necks at this level: join across the gaps
-        nrn = nrn.join_fragments(max_dist=1.5 * max(forest["gaps_nm"]))
-    if nrn.soma_vertex is not None:
-        nrn = nrn.rerooted("soma")
+    forest = nrn.forest_report()  # one tree, rooted at the soma
     f = ctx.figures
     outs = {
         fig: plot_neuron(nrn, f / f"skeleton_neuron{nid}_{fig}.png", figure=fig)
@@ -48,8 +44,10 @@ def demo_step(ctx: DemoContext) -> None:
     }
     info = nrn.summary()
     ctx.note(
-        f"skeletons: {len(sks)} neurons; neuron {nid}: {info['nodes']} nodes, {forest['trees']} "
-        f"piece(s) joined, cable {info['cable_length_um']:.1f} µm, {info['inputs']} inputs and "
+        f"skeletons: {len(sks)} neurons, "
+        f"{sum(int(s.roots.size == 1) for s in sks.values())} of them one soma-rooted tree; "
+        f"neuron {nid}: {info['nodes']} nodes ({info['compartments']}), {forest['trees']} "
+        f"tree, cable {info['cable_length_um']:.1f} µm, {info['inputs']} inputs and "
         f"{info['outputs']} outputs within 2 µm"
     )
     ctx.add(ds.layout.skeletons, "skeletons (Neuroglancer precomputed + SWC in µm)")

@@ -36,9 +36,14 @@ def demo_step(ctx: DemoContext) -> None:
         "neurons, one palette colour each (legend, scale bar)",
     )
     sel1 = Selection.parse(["neuron=1"], by="spinehead:red", color="yellow")
-    # display meshes: simplified within one voxel edge (the files above keep every face)
+    # display meshes: simplified within half a voxel edge (the files above keep every face)
     one = make_surfaces(
-        ds, sel1, None, level=1, precomputed=False, simplify_nm=min(ds.voxel_size.xyz)
+        ds,
+        sel1,
+        None,
+        level=1,
+        precomputed=False,
+        simplify_nm="voxel",
     )
     meshes = list(one["meshes"].values())
     legend = selection_legend(sel1, meshes)

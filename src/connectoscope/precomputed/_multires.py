@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import write_json_atomic
+from .._deps import require
 from ..errors import DataFormatError, InvalidParameterError
 from ._sharding import locate_sharded, sharding_spec, write_sharded
 
@@ -241,8 +242,7 @@ def encode_multires_mesh(
         The concatenated Draco fragments (LOD 0 first, nodes in Z-curve order) and the
         binary manifest.
     """
-    import DracoPy
-
+    DracoPy = require("DracoPy", "multi-resolution meshes")
     bits = int(vertex_quantization_bits)
     if bits not in (10, 16):
         raise InvalidParameterError(f"vertex_quantization_bits must be 10 or 16, got {bits}")
@@ -352,8 +352,7 @@ def decode_multires_mesh(
     manifest: MultiresManifest, data: bytes, *, vertex_quantization_bits: int = 16
 ) -> list[list[tuple[tuple[int, int, int], np.ndarray, np.ndarray]]]:
     """Decode every fragment: per LOD, ``[(node position, vertices nm, faces), ...]``."""
-    import DracoPy
-
+    DracoPy = require("DracoPy", "multi-resolution meshes")
     qmax = (1 << int(vertex_quantization_bits)) - 1
     cs = np.asarray(manifest.chunk_shape, np.float64)
     go = np.asarray(manifest.grid_origin, np.float64)

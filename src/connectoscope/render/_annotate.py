@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,10 +41,15 @@ def nice_scale_bar(width_nm: float, fraction: float = 0.2) -> tuple[float, str]:
 
 @lru_cache(maxsize=16)
 def _font(size: int) -> Any:
-    from matplotlib import font_manager
+    """DejaVu Sans (shipped with matplotlib) at ``size`` pixels, else Pillow's own font."""
     from PIL import ImageFont
 
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except ImportError:
+        return ImageFont.load_default(size=size)
 
 
 @dataclass
@@ -185,8 +189,3 @@ def save_png(rgb: np.ndarray, out: str | os.PathLike[str]) -> Path:
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format=fmt)
     write_bytes_atomic(p, buf.getvalue())
     return p
-
-
-def legend_from_pairs(pairs: Sequence[tuple[str, Sequence[float]]]) -> list[LegendEntry]:
-    """``[(label, (r, g, b) floats 0-1)]`` -> legend entries with uint8 colours."""
-    return [(lab, tuple(round(c * 255) for c in rgb)) for lab, rgb in pairs]  # type: ignore[misc]

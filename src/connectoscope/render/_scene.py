@@ -72,22 +72,17 @@ def _add(p: Any, meshes: Sequence[Mesh], color: str | None) -> None:
 
 def _frame_camera(p: Any, meshes: Sequence[Mesh], size: Sequence[int], *, turning: bool) -> float:
     """Fit the orthographic camera; returns nm per pixel. A turning camera is fitted so that
-    nothing leaves the picture at any angle (the height of the meshes along the view-up
-    axis, and their largest distance from that axis across), at a fixed scale."""
+    nothing leaves the picture at any angle (the meshes' bounding sphere about the focal
+    point), at a fixed scale; a still one to the projected extent."""
     p.reset_camera()
     aspect = size[0] / size[1]
     if turning:
-        cam = p.camera
-        up = np.asarray(cam.up, np.float64)
-        up /= np.linalg.norm(up) or 1.0
-        c = np.asarray(cam.focal_point, np.float64)
+        # the view-up axis the camera turns about is tilted towards the viewer (isometric
+        # view), so only the bounding sphere about the focal point is safe at every angle
+        fp = np.asarray(p.camera.focal_point, np.float64)
         v = np.concatenate([m.vertices[:: max(1, len(m.vertices) // 20000)] for m in meshes])
-        d = v.astype(np.float64) - c
-        along = d @ up
-        across = np.linalg.norm(d - along[:, None] * up[None, :], axis=1)
-        half_h = float(np.abs(along).max()) if along.size else 1.0
-        half_w = float(across.max()) if across.size else 1.0
-        cam.parallel_scale = max(half_h, half_w / aspect) * 1.04
+        radius = float(np.linalg.norm(v.astype(np.float64) - fp, axis=1).max()) if len(v) else 1.0
+        p.camera.parallel_scale = max(radius, 1e-6) * 1.03 / min(1.0, aspect)
     else:  # fit the projected extent: centred, 4 % margin
         cam = p.camera
         fp = np.asarray(cam.focal_point, np.float64)

@@ -13,8 +13,9 @@ block-wise mesh has about as many triangles as one made in a single call.
 
 zmesh's marching cubes holds the GIL: blocks run in worker *processes*
 (:func:`connectoscope.parallel.run_tasks`), largest first (the pool hands out one task at a
-time, so work is balanced by voxels); the stitching of groups runs in the workers too, in
-batches balanced by triangle count.
+time, so work is balanced by voxels); with many groups (dense meshing) the stitching runs in
+the workers too, in batches balanced by triangle count; with a few (one object) it runs here,
+where the pieces already are.
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def _finish_group(
         [p[0] for p in ps],
         [p[1] for p in ps],
         [p[2] for p in ps],
-        sums=[(p[3], p[4]) for p in ps],  # type: ignore[misc]
+        sums=[(p[3], p[4]) for p in ps],
     )
     v_nm, f, src = simplify_mesh(v * vs, f, err, quadrics=(q, w))
     return gid, v_nm / vs, f, (segs[src] if segs is not None else None)

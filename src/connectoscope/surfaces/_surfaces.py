@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -159,7 +159,7 @@ def _mesh_selection(
     selection: Selection,
     *,
     level: int | None,
-    simplify_nm: float | None,
+    simplify_nm: float | Literal["voxel"] | None,
     smooth: int,
     max_voxels: int | None,
     workers: int | None,
@@ -187,9 +187,11 @@ def _mesh_selection(
         )
     if not 0 <= level < seg.num_levels:
         raise InvalidParameterError(f"--level {level}: levels 0-{seg.num_levels - 1} exist")
+    vs = seg.voxel_size(level)
+    if simplify_nm == "voxel":
+        simplify_nm = float(max(vs.xyz)) / 2
     if simplify_nm is not None and simplify_nm <= 0:
         raise InvalidParameterError(f"--simplify must be a positive error in nm, got {simplify_nm}")
-    vs = seg.voxel_size(level)
     if simplify_nm is not None and max(vs.xyz) / 2 > simplify_nm:
         raise InvalidParameterError(
             f"level {level} voxels are {vs.x:g} x {vs.y:g} x {vs.z:g} nm: its surfaces alone are "
@@ -274,7 +276,7 @@ def _write_multires(
     folder: Path,
     res: SurfaceResult,
     groups: Mapping[int, np.ndarray],
-    simplify_nm: float | None,
+    simplify_nm: float | Literal["voxel"] | None,
     node_voxels: int,
     bits: int,
 ) -> int:
@@ -288,7 +290,10 @@ def _write_multires(
     # stay inside the grid, and every LOD's planes fall on the chunk grid
     whole = seg.bbox(res.level)
     corner = np.asarray(seg.frame(res.level).bbox_to_nm(whole)[0], np.float64)
-    err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
+    if simplify_nm == "voxel":
+        err = float(vs.max()) / 2
+    else:
+        err = float(simplify_nm) if simplify_nm is not None else float(vs.max())
     for stale in folder.glob("*:0"):
         stale.unlink()  # legacy manifests would outlive the new info
     for stale in folder.glob("frag_*"):
@@ -309,7 +314,7 @@ def mesh_selection(
     selection: Selection,
     *,
     level: int | None = None,
-    simplify_nm: float | None = None,
+    simplify_nm: float | Literal["voxel"] | None = None,
     smooth: int = 0,
     max_voxels: int | None = None,
     workers: int | None = None,
@@ -326,8 +331,10 @@ def mesh_selection(
         Pyramid level; default: the finest level whose selected region (the box of the
         selected segments from ``objects stats``, else the whole volume) stays under
         ``max_voxels`` voxels.
-    simplify_nm : float, optional
-        Maximum displacement of any vertex by simplification, nm.
+    simplify_nm : float or "voxel", optional
+        Maximum displacement of any vertex by simplification, nm; ``"voxel"``: half the
+        largest voxel edge of the level meshed (the error its voxels already have, the
+        finest worth asking of that level).
     smooth : int
         Taubin smoothing iterations after stitching.
     max_voxels : int, optional
@@ -365,7 +372,7 @@ def make_surfaces(
     out: str | os.PathLike[str] | None = None,
     *,
     level: int | None = None,
-    simplify_nm: float | None = None,
+    simplify_nm: float | Literal["voxel"] | None = None,
     smooth: int = 0,
     fmt: str = "ply",
     max_voxels: int | None = None,
@@ -427,6 +434,8 @@ def make_surfaces(
         else:
             if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
                 (folder / "info").unlink()  # legacy again: the writer puts its own info
+                for stale in folder.glob("*.shard"):
+                    stale.unlink()
             res.manifests = write_legacy_meshes(folder, res.meshes, groups, prefix=prefix)
         plain = [int(g) for g in res.meshes] if selection.group_kind is None else []
         meshed = np.concatenate([np.asarray(groups[g], np.uint64) for g in res.meshes])

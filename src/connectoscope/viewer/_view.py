@@ -174,10 +174,9 @@ def _require_playwright() -> None:
     import importlib.util
 
     if importlib.util.find_spec("playwright") is None:
-        raise DependencyMissingError(
-            "screenshots need playwright, in the viewer extra: pip install 'connectoscope[viewer]' "
-            "(or pip install playwright); the browser is Chromium from your system"
-        )
+        from .._deps import missing_dependency
+
+        raise missing_dependency("playwright", "view --screenshot")
 
 
 def screenshot(

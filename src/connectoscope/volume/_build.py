@@ -75,10 +75,6 @@ class StorageSpec:
                 )
             object.__setattr__(self, name, t)
 
-    @property
-    def custom(self) -> bool:
-        return self.chunk_xyz is not None or self.shard_xyz is not None
-
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "chunk_xyz": list(self.chunk_xyz) if self.chunk_xyz else None,

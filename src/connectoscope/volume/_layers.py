@@ -20,7 +20,7 @@ from ..errors import DatasetExistsError, InvalidParameterError
 from ..geometry import int3
 from ..sources import ArraySource, SourceReader
 from ._build import StorageSpec, build_layer, levels_for
-from ._omezarr import LevelSpec, choose_chunk_shard
+from ._omezarr import LevelSpec
 from ._plan import DEFAULT_MIN_XY, level_factors, plan_pyramid
 from ._volume_layer import VolumeLayer
 
@@ -220,8 +220,3 @@ def remove_layer(store: Store, name: str) -> None:
         if prog.exists():
             shutil.rmtree(prog)
         store.forget_layer(name)
-
-
-def default_chunk_shard(shape_zyx: Sequence[int], dtype: Any, store: Store) -> Any:
-    """Default chunk and shard shapes ``[z, y, x]`` of a level (see ``choose_chunk_shard``)."""
-    return choose_chunk_shard(int3(shape_zyx), np.dtype(dtype), store.voxel_size)

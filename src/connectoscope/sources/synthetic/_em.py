@@ -25,8 +25,10 @@ PSD_GREY = 40.0
 def em_grey(
     lab: np.ndarray,
     seg: np.ndarray,
+    memb: np.ndarray,
     halo: int,
     origin: np.ndarray,
+    org_nm: np.ndarray,
     vs: np.ndarray,
     base_grey: np.ndarray,
     soma_of: np.ndarray,
@@ -49,9 +51,9 @@ def em_grey(
     nsyn = syn_of.shape[0]
     # 1. base grey: membranes, cytoplasm, nucleus, postsynaptic densities
     for k in range(nz - 1):
-        pz = (origin[2] + k + 0.5) * vs[2]
+        pz = org_nm[2] + (origin[2] + k) * vs[2]
         for j in range(ny - 1):
-            py = (origin[1] + j + 0.5) * vs[1]
+            py = org_nm[1] + (origin[1] + j) * vs[1]
             for i in range(nx - 1):
                 a = lab[k, j, i]
                 val = np.float32(base_grey[a])
@@ -77,14 +79,14 @@ def em_grey(
                     g[k, j, i] = PSD_GREY
                     continue
                 if seg[k, j, i] == 0:
-                    if a != lab[k, j, i + 1] or a != lab[k, j + 1, i]:
+                    if memb[k, j, i] != 2:
                         g[k, j, i] = MEMBRANE_GREY
                     else:  # membrane cut along the section plane: a grey haze, not a line
                         g[k, j, i] = np.float32(0.55) * val + np.float32(0.45 * MEMBRANE_GREY)
                     continue
                 if a < nsoma and soma_of[a] >= 0:
                     s = soma_of[a]
-                    px = (origin[0] + i + 0.5) * vs[0]
+                    px = org_nm[0] + (origin[0] + i) * vs[0]
                     dx, dy, dz = px - soma_c[s, 0], py - soma_c[s, 1], pz - soma_c[s, 2]
                     rn = 0.55 * soma_r[s]
                     dist = np.sqrt(dx * dx + dy * dy + dz * dz)
@@ -96,18 +98,19 @@ def em_grey(
     # 2. vesicles: small dark spheres, only inside their own bouton
     for q in ves_order:
         cx, cy, cz = ves_c[q, 0], ves_c[q, 1], ves_c[q, 2]
-        x0 = max(int(np.floor((cx - ves_r) / vs[0] - 0.5)) - origin[0], 0)
-        x1 = min(int(np.ceil((cx + ves_r) / vs[0] - 0.5)) - origin[0] + 1, nx - 1)
-        y0 = max(int(np.floor((cy - ves_r) / vs[1] - 0.5)) - origin[1], 0)
-        y1 = min(int(np.ceil((cy + ves_r) / vs[1] - 0.5)) - origin[1] + 1, ny - 1)
-        z0 = max(int(np.floor((cz - ves_r) / vs[2] - 0.5)) - origin[2], 0)
-        z1 = min(int(np.ceil((cz + ves_r) / vs[2] - 0.5)) - origin[2] + 1, nz - 1)
+        cx, cy, cz = cx - org_nm[0], cy - org_nm[1], cz - org_nm[2]
+        x0 = max(int(np.floor((cx - ves_r) / vs[0])) - origin[0], 0)
+        x1 = min(int(np.ceil((cx + ves_r) / vs[0])) - origin[0] + 1, nx - 1)
+        y0 = max(int(np.floor((cy - ves_r) / vs[1])) - origin[1], 0)
+        y1 = min(int(np.ceil((cy + ves_r) / vs[1])) - origin[1] + 1, ny - 1)
+        z0 = max(int(np.floor((cz - ves_r) / vs[2])) - origin[2], 0)
+        z1 = min(int(np.ceil((cz + ves_r) / vs[2])) - origin[2] + 1, nz - 1)
         for k in range(z0, z1):
-            dz = (origin[2] + k + 0.5) * vs[2] - cz
+            dz = (origin[2] + k) * vs[2] - cz
             for j in range(y0, y1):
-                dy = (origin[1] + j + 0.5) * vs[1] - cy
+                dy = (origin[1] + j) * vs[1] - cy
                 for i in range(x0, x1):
-                    dx = (origin[0] + i + 0.5) * vs[0] - cx
+                    dx = (origin[0] + i) * vs[0] - cx
                     if dx * dx + dy * dy + dz * dz <= ves_r * ves_r and seg[k, j, i] == ves_sid[q]:
                         g[k, j, i] = min(g[k, j, i], np.float32(VESICLE_GREY))
     # 3. blur [1 2 1] x [1 2 1] in x, y; then noise (sum of 4 uniforms)

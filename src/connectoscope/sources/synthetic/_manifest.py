@@ -11,7 +11,7 @@ from ...errors import DataFormatError, SourceNotFoundError
 
 __all__ = ["GENERATOR_VERSION", "MANIFEST_NAME", "SynthManifest"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MANIFEST_NAME = "synth.json"
 
 
@@ -44,10 +44,20 @@ class SynthManifest:
         Smallest id used for glia fill.
     maximum_segment_id : int
         Largest id in the volume (object maps have this length + 1).
-    n_synapses, n_spine_synapses, n_shaft_synapses : int
+    n_synapses, n_spine_synapses, n_shaft_synapses, n_soma_synapses : int
         Synapse rows in ``synapses.parquet`` by target.
     n_cells, n_neurons : int
         Rows in ``cells.parquet``; cells with a soma in the volume.
+    role : str
+        ``"overview"`` (the main volume) or ``"fullres"`` (the full-resolution cube folder,
+        whose ``shape_xyz`` is the whole volume at its voxel size, of which only
+        ``cubes_present`` have files).
+    fullres : dict
+        In the overview's manifest: ``path`` (folder), ``voxel_size_nm``, ``cube``, ``grid``
+        (cube position ``i, j, k``) and ``offset_vx`` (its first voxel) of the full-resolution
+        cube; empty when none was written.
+    connectome : dict
+        ``path`` of the MICrONS-shaped connectome folder and its counts; empty when none.
     generator_version : str
         Version of the generator (same seed + version + shape = same bytes).
     """
@@ -67,8 +77,12 @@ class SynthManifest:
     n_synapses: int = 0
     n_spine_synapses: int = 0
     n_shaft_synapses: int = 0
+    n_soma_synapses: int = 0
     n_cells: int = 0
     n_neurons: int = 0
+    role: str = "overview"
+    fullres: dict[str, Any] = field(default_factory=dict)
+    connectome: dict[str, Any] = field(default_factory=dict)
     generator_version: str = GENERATOR_VERSION
 
     @property
@@ -108,8 +122,12 @@ class SynthManifest:
                 n_synapses=int(d.get("n_synapses", 0)),
                 n_spine_synapses=int(d.get("n_spine_synapses", 0)),
                 n_shaft_synapses=int(d.get("n_shaft_synapses", 0)),
+                n_soma_synapses=int(d.get("n_soma_synapses", 0)),
                 n_cells=int(d.get("n_cells", 0)),
                 n_neurons=int(d.get("n_neurons", 0)),
+                role=str(d.get("role", "overview")),
+                fullres=dict(d.get("fullres", {})),
+                connectome=dict(d.get("connectome", {})),
                 generator_version=str(d.get("generator_version", GENERATOR_VERSION)),
             )
         except (KeyError, TypeError, ValueError) as e:

@@ -4,12 +4,16 @@ A block is a box of voxels plus a halo; every kernel computes a voxel from globa
 primitives and global hashes only, so the result does not depend on the block or cube
 layout. Rules:
 
+* the centre of voxel ``g`` (global index, x, y, z) is at ``origin_nm + g * vs`` nm;
 * a voxel belongs to the capsule with the smallest signed distance (distance to the axis
-  minus the local radius) among those that contain it, ties to the earlier capsule;
+  minus the local radius) among those that contain it, ties to the earlier capsule; capsules
+  of priority 1 (the whole neurons) beat every capsule of priority 0, so nothing cuts them;
 * voxels inside no capsule belong to glia: a Voronoi partition of jittered seed points on
   a grid of ``glia_cell_nm``;
-* the segmentation is the labels with 0 on membranes: a voxel is 0 when its +x, +y or +z
-  neighbour has another label (a one-voxel-thin boundary between any two segments).
+* the segmentation is the labels with 0 on cell membranes: where two voxels of different
+  cells meet, the one of lower priority (the +x, +y or +z one on a tie) becomes 0, so no two
+  cells ever share a face, a whole neuron keeps every voxel it has, and supervoxels of one
+  cell touch directly (there is no membrane inside a cell).
 """
 
 from __future__ import annotations
@@ -27,30 +31,34 @@ def splat_capsules(
     best: np.ndarray,
     lab: np.ndarray,
     origin: np.ndarray,
+    org_nm: np.ndarray,
     vs: np.ndarray,
     p0: np.ndarray,
     p1: np.ndarray,
     r0: np.ndarray,
     r1: np.ndarray,
     sid: np.ndarray,
+    prio: np.ndarray,
     order: np.ndarray,
 ) -> None:
-    """Paint capsules ``order`` into ``lab`` [z, y, x] (block origin ``origin`` x,y,z voxels)."""
+    """Paint capsules ``order`` into ``lab`` [z, y, x] (block origin ``origin`` x,y,z voxels;
+    capsule coordinates are taken relative to ``org_nm``, the centre of voxel 0)."""
     nz, ny, nx = lab.shape
     ox, oy, oz = origin[0], origin[1], origin[2]
     vx, vy, vz = vs[0], vs[1], vs[2]
     for q in order:
-        ax, ay, az = p0[q, 0], p0[q, 1], p0[q, 2]
+        ax, ay, az = p0[q, 0] - org_nm[0], p0[q, 1] - org_nm[1], p0[q, 2] - org_nm[2]
+        bias = np.float32(1e6) if prio[q] else np.float32(0.0)
         abx, aby, abz = p1[q, 0] - ax, p1[q, 1] - ay, p1[q, 2] - az
         l2 = abx * abx + aby * aby + abz * abz
         ra, rdelta = r0[q], r1[q] - r0[q]
         rm = max(r0[q], r1[q])
-        x0 = max(int(np.floor((min(ax, ax + abx) - rm) / vx - 0.5)) - ox, 0)
-        x1 = min(int(np.ceil((max(ax, ax + abx) + rm) / vx - 0.5)) - ox + 1, nx)
-        y0 = max(int(np.floor((min(ay, ay + aby) - rm) / vy - 0.5)) - oy, 0)
-        y1 = min(int(np.ceil((max(ay, ay + aby) + rm) / vy - 0.5)) - oy + 1, ny)
-        z0 = max(int(np.floor((min(az, az + abz) - rm) / vz - 0.5)) - oz, 0)
-        z1 = min(int(np.ceil((max(az, az + abz) + rm) / vz - 0.5)) - oz + 1, nz)
+        x0 = max(int(np.floor((min(ax, ax + abx) - rm) / vx)) - ox, 0)
+        x1 = min(int(np.ceil((max(ax, ax + abx) + rm) / vx)) - ox + 1, nx)
+        y0 = max(int(np.floor((min(ay, ay + aby) - rm) / vy)) - oy, 0)
+        y1 = min(int(np.ceil((max(ay, ay + aby) + rm) / vy)) - oy + 1, ny)
+        z0 = max(int(np.floor((min(az, az + abz) - rm) / vz)) - oz, 0)
+        z1 = min(int(np.ceil((max(az, az + abz) + rm) / vz)) - oz + 1, nz)
         s = sid[q]
         # bounding sphere around the capsule: rows (fixed z, y) that miss it are skipped and
         # the x range of the others is cut to the chord
@@ -61,9 +69,9 @@ def splat_capsules(
             ln = np.sqrt(l2)
             ux, uy, uz = abx / ln, aby / ln, abz / ln
         for k in range(z0, z1):
-            pz = (oz + k + 0.5) * vz - az
+            pz = (oz + k) * vz - az
             for j in range(y0, y1):
-                py = (oy + j + 0.5) * vy - ay
+                py = (oy + j) * vy - ay
                 rest = br2 - (py - my) ** 2 - (pz - mz) ** 2
                 if rest <= 0.0:
                     continue
@@ -84,10 +92,10 @@ def splat_capsules(
                         xb = min(xb, (ux * w + sq) / a2)
                     elif c2 > 0.0:
                         continue
-                i0 = max(x0, int(np.floor((ax + xa) / vx - 0.5)) - ox)
-                i1 = min(x1, int(np.ceil((ax + xb) / vx - 0.5)) - ox + 1)
+                i0 = max(x0, int(np.floor((ax + xa) / vx)) - ox)
+                i1 = min(x1, int(np.ceil((ax + xb) / vx)) - ox + 1)
                 for i in range(i0, i1):
-                    px = (ox + i + 0.5) * vx - ax
+                    px = (ox + i) * vx - ax
                     t = 0.0
                     if l2 > 0.0:
                         t = (px * abx + py * aby + pz * abz) / l2
@@ -99,6 +107,8 @@ def splat_capsules(
                     dy = py - t * aby
                     dz = pz - t * abz
                     d = np.float32(np.sqrt(dx * dx + dy * dy + dz * dz) - (ra + t * rdelta))
+                    if d < 0.0:
+                        d -= bias
                     if d < best[k, j, i]:
                         best[k, j, i] = d
                         lab[k, j, i] = s
@@ -108,6 +118,7 @@ def splat_capsules(
 def fill_glia(
     lab: np.ndarray,
     origin: np.ndarray,
+    org_nm: np.ndarray,
     vs: np.ndarray,
     cell_nm: float,
     grid_shape: np.ndarray,
@@ -125,8 +136,8 @@ def fill_glia(
     c1 = np.empty(3, np.int64)
     for a in range(3):
         n = (nx, ny, nz)[a]
-        c0[a] = int(np.floor((origin[a] + 0.5) * vs[a] / cell_nm)) - 1
-        c1[a] = int(np.floor((origin[a] + n - 0.5) * vs[a] / cell_nm)) + 2
+        c0[a] = int(np.floor((org_nm[a] + origin[a] * vs[a]) / cell_nm)) - 1
+        c1[a] = int(np.floor((org_nm[a] + (origin[a] + n - 1) * vs[a]) / cell_nm)) + 2
     mx, my, mz = c1[0] - c0[0], c1[1] - c0[1], c1[2] - c0[2]
     seeds = np.empty((mz, my, mx, 3))
     ids = np.empty((mz, my, mx), np.int64)
@@ -143,15 +154,15 @@ def fill_glia(
                 seeds[zz, yy, xx, 2] = (cz + 0.1 + 0.8 * uniform01(h)) * cell_nm
                 ids[zz, yy, xx] = first_id + (uz * gy + uy) * gx + ux
     for k in range(nz):
-        pz = (origin[2] + k + 0.5) * vs[2]
+        pz = org_nm[2] + (origin[2] + k) * vs[2]
         cz = int(np.floor(pz / cell_nm)) - c0[2]
         for j in range(ny):
-            py = (origin[1] + j + 0.5) * vs[1]
+            py = org_nm[1] + (origin[1] + j) * vs[1]
             cy = int(np.floor(py / cell_nm)) - c0[1]
             for i in range(nx):
                 if lab[k, j, i] != 0:
                     continue
-                px = (origin[0] + i + 0.5) * vs[0]
+                px = org_nm[0] + (origin[0] + i) * vs[0]
                 cx = int(np.floor(px / cell_nm)) - c0[0]
                 # own cell first; a neighbour is only measured when the box its seed can lie
                 # in (the inner 80 % of the cell) is nearer than the best so far
@@ -201,17 +212,52 @@ def fill_glia(
 
 
 @njit(cache=True, nogil=True)
-def mask_membranes(lab: np.ndarray, seg: np.ndarray) -> None:
-    """``seg = lab`` except 0 where the +x, +y or +z neighbour differs (last layers left 0)."""
+def mask_membranes(
+    lab: np.ndarray, seg: np.ndarray, memb: np.ndarray, cell_key: np.ndarray, prio: np.ndarray
+) -> None:
+    """``seg = lab`` except 0 on cell membranes; ``memb`` 1 where a membrane crosses the
+    section (an x or y neighbour caused it), 2 where it runs along it (z only), else 0.
+
+    A voxel becomes 0 when a face neighbour belongs to another cell (``cell_key`` of the
+    labels differ) of higher priority, or of equal priority on its +x, +y or +z side. The
+    outermost layer of the block is left 0.
+    """
     nz, ny, nx = lab.shape
-    for k in range(nz - 1):
-        for j in range(ny - 1):
-            for i in range(nx - 1):
+    for k in range(1, nz - 1):
+        for j in range(1, ny - 1):
+            for i in range(1, nx - 1):
                 a = lab[k, j, i]
-                if a == lab[k, j, i + 1] and a == lab[k, j + 1, i] and a == lab[k + 1, j, i]:
-                    seg[k, j, i] = a
-                else:
+                ka = cell_key[a]
+                pa = prio[a]
+                hit = 0
+                for e in range(6):
+                    kk, jj, ii = k, j, i
+                    plus = e % 2 == 0
+                    step = 1 if plus else -1
+                    if e < 2:
+                        ii += step
+                    elif e < 4:
+                        jj += step
+                    else:
+                        kk += step
+                    b = lab[kk, jj, ii]
+                    if b == a:
+                        continue
+                    kb = cell_key[b]
+                    if kb == ka:
+                        continue
+                    pb = prio[b]
+                    if pb > pa or (pb == pa and plus):
+                        if e < 4:
+                            hit = 1
+                            break
+                        hit = 2
+                if hit:
                     seg[k, j, i] = 0
+                    memb[k, j, i] = hit
+                else:
+                    seg[k, j, i] = a
+                    memb[k, j, i] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -223,6 +269,7 @@ def _record(
     seg: np.ndarray,
     origin: np.ndarray,
     vol: np.ndarray,
+    org_nm: np.ndarray,
     vs: np.ndarray,
     pre: np.ndarray,
     post: np.ndarray,
@@ -251,9 +298,9 @@ def _record(
                     has_post = True
     if not (has_pre and has_post):
         return
-    ddx = (gx + 0.5) * vs[0] - contact[s, 0]
-    ddy = (gy + 0.5) * vs[1] - contact[s, 1]
-    ddz = (gz + 0.5) * vs[2] - contact[s, 2]
+    ddx = org_nm[0] + gx * vs[0] - contact[s, 0]
+    ddy = org_nm[1] + gy * vs[1] - contact[s, 1]
+    ddz = org_nm[2] + gz * vs[2] - contact[s, 2]
     d = ddx * ddx + ddy * ddy + ddz * ddz
     b = best[s]
     earlier = gz < best_pos[s, 2] or (
@@ -274,6 +321,7 @@ def find_contacts(
     halo: int,
     origin: np.ndarray,
     vol: np.ndarray,
+    org_nm: np.ndarray,
     vs: np.ndarray,
     syn_of: np.ndarray,
     pre: np.ndarray,
@@ -325,6 +373,7 @@ def find_contacts(
                                 seg,
                                 origin,
                                 vol,
+                                org_nm,
                                 vs,
                                 pre,
                                 post,
@@ -344,6 +393,7 @@ def find_contacts(
                                 seg,
                                 origin,
                                 vol,
+                                org_nm,
                                 vs,
                                 pre,
                                 post,

@@ -26,14 +26,16 @@ NOISE_SIGMA = 11.0
 #: mean cytoplasm grey per kind; glia are the palest, somata the darkest.
 BASE_GREY = {SOMA: 150, DENDRITE: 166, SPINEHEAD: 170, AXON: 176, BOUTON: 180}
 GLIA_GREY = 192
+#: boutons where single vesicles are below the voxel size: a darker vesicle cloud
+BOUTON_CLOUD_GREY = 132
 
 
 def _voxel_bounds(
-    lo_nm: np.ndarray, hi_nm: np.ndarray, vs: np.ndarray
+    lo_nm: np.ndarray, hi_nm: np.ndarray, vs: np.ndarray, org_nm: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Voxel index range ``[lo, hi)`` (x, y, z) whose centres may fall in ``[lo_nm, hi_nm]``."""
-    lo = np.floor(lo_nm / vs - 0.5).astype(np.int64)
-    hi = np.ceil(hi_nm / vs - 0.5).astype(np.int64) + 1
+    lo = np.floor((lo_nm - org_nm) / vs).astype(np.int64)
+    hi = np.ceil((hi_nm - org_nm) / vs).astype(np.int64) + 1
     return lo, hi
 
 
@@ -53,11 +55,15 @@ class Scene:
 
     shape_xyz: np.ndarray
     vs: np.ndarray
+    org_nm: np.ndarray
     p0: np.ndarray
     p1: np.ndarray
     r0: np.ndarray
     r1: np.ndarray
     sid: np.ndarray
+    prio_cap: np.ndarray
+    prio: np.ndarray
+    cell_key: np.ndarray
     cap_lo: np.ndarray
     cap_hi: np.ndarray
     n_neurite: int
@@ -111,12 +117,15 @@ class Scene:
         start_xyz: tuple[int, int, int],
         size_xyz: tuple[int, int, int],
         tally: Tally | None = None,
+        *,
+        measure: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Compute one box; returns ``(segmentation uint32, em uint8)``, both [z, y, x].
 
         What the tables need goes into ``tally`` (the scene's own accumulators when
-        omitted). Safe to call from several threads with separate tallies: the kernels
-        release the GIL and only read the scene.
+        omitted): the segment ids present and, with ``measure``, the synapse contacts.
+        Safe to call from several threads with separate tallies: the kernels release the
+        GIL and only read the scene.
         """
         acc = tally if tally is not None else Tally(self.count, self.best, self.best_pos, self.seen)
         h = HALO
@@ -130,25 +139,32 @@ class Scene:
         best = np.zeros(shape_zyx, np.float32)
         lab = np.zeros(shape_zyx, np.uint32)
         splat_capsules(
-            best, lab, origin, self.vs, self.p0, self.p1, self.r0, self.r1, self.sid, sel
-        )
+            best, lab, origin, self.org_nm, self.vs, self.p0, self.p1, self.r0, self.r1,
+            self.sid, self.prio_cap, sel,
+        )  # fmt: skip
         del best
         fill_glia(
-            lab, origin, self.vs, GLIA_CELL_NM, self.glia_grid, self.glia_first, self.glia_key
-        )
-        seg = np.zeros(shape_zyx, np.uint32)
-        mask_membranes(lab, seg)
-        find_contacts(
-            lab, seg, h, origin, self.shape_xyz, self.vs, self.syn_of, self.pre, self.post,
-            self.contact, acc.count, acc.best, acc.best_pos, acc.seen,
+            lab, origin, self.org_nm, self.vs, GLIA_CELL_NM, self.glia_grid, self.glia_first,
+            self.glia_key,
         )  # fmt: skip
+        seg = np.zeros(shape_zyx, np.uint32)
+        memb = np.zeros(shape_zyx, np.uint8)
+        mask_membranes(lab, seg, memb, self.cell_key, self.prio)
+        if measure:
+            find_contacts(
+                lab, seg, h, origin, self.shape_xyz, self.org_nm, self.vs, self.syn_of,
+                self.pre, self.post, self.contact, acc.count, acc.best, acc.best_pos, acc.seen,
+            )  # fmt: skip
+        else:
+            acc.seen[np.unique(seg[h:-h, h:-h, h:-h])] = True
         vsel = np.flatnonzero(np.all((self.ves_hi > origin) & (self.ves_lo < hi), axis=1)).astype(
             np.int64
         )
         em = np.empty((int(size_xyz[2]), int(size_xyz[1]), int(size_xyz[0])), np.uint8)
         em_grey(
-            lab, seg, h, origin, self.vs, self.base_grey, self.soma_of, self.soma_c, self.soma_r,
-            self.syn_of, self.post, self.ves_c, self.ves_sid, vsel, VESICLE_RADIUS_NM, NOISE_SIGMA, self.noise_key, em,
+            lab, seg, memb, h, origin, self.org_nm, self.vs, self.base_grey, self.soma_of,
+            self.soma_c, self.soma_r, self.syn_of, self.post, self.ves_c, self.ves_sid, vsel,
+            VESICLE_RADIUS_NM, NOISE_SIGMA, self.noise_key, em,
         )  # fmt: skip
         return np.ascontiguousarray(seg[h:-h, h:-h, h:-h]), em
 
@@ -160,42 +176,60 @@ def build_scene(
     voxel_size: tuple[float, float, float],
     seed: int,
 ) -> Scene:
-    """Flatten the tissue and synapse plan into a :class:`Scene`."""
+    """Flatten the tissue and synapse plan into a :class:`Scene` for one voxel grid.
+
+    ``shape_xyz`` and ``voxel_size`` describe the grid (voxel ``g`` centred at
+    ``g * voxel_size`` nm); the segment ids (glia included) depend only on the tissue, so
+    two grids of one tissue (the overview and the full-resolution cube) share them.
+    """
     vs = np.asarray(voxel_size, np.float64)
+    org = np.zeros(3)
     shape = np.asarray(shape_xyz, np.int64)
     reg = tissue.registry
     p0, p1, r0, r1, sid = reg.capsules()
     rmax = np.maximum(r0, r1)[:, None]
-    cap_lo, cap_hi = _voxel_bounds(np.minimum(p0, p1) - rmax, np.maximum(p0, p1) + rmax, vs)
+    cap_lo, cap_hi = _voxel_bounds(np.minimum(p0, p1) - rmax, np.maximum(p0, p1) + rmax, vs, org)
     n_neu = reg.n_segments
-    extent = shape * vs
-    glia_grid = (np.floor(extent / GLIA_CELL_NM).astype(np.int64) + 5).astype(np.int64)
+    glia_grid = (np.floor(tissue.extent_nm / GLIA_CELL_NM).astype(np.int64) + 5).astype(np.int64)
     glia_first = n_neu + 1
     max_id = glia_first + int(np.prod(glia_grid)) - 1
     arr = reg.arrays()
+    whole = np.array([c.has_soma for c in tissue.cells], dtype=bool)
+    prio = np.zeros(max_id + 1, np.uint8)
+    prio[1 : n_neu + 1] = whole[arr["cell"]]
+    cell_key = -np.arange(max_id + 1, dtype=np.int64)  # glia: each its own cell
+    cell_key[1 : n_neu + 1] = arr["cell"]
+    cell_key[0] = -(max_id + 1)
     # per-id grey: kind mean +- 8 from a hash of the id
     rng = np.random.default_rng([seed, 11])
     jitter = rng.integers(-8, 9, size=max_id + 1)
     base = np.full(max_id + 1, GLIA_GREY, np.int64)
+    fine = float(vs.min()) <= 2.5 * VESICLE_RADIUS_NM
     for kind, grey in BASE_GREY.items():
+        if kind == BOUTON and not fine:
+            grey = BOUTON_CLOUD_GREY
         base[1 : n_neu + 1][arr["kind"] == kind] = grey
     base_grey = np.clip(base + jitter, 0, 255).astype(np.uint8)
     soma_of = np.full(n_neu + 1, -1, np.int32)
     soma_of[tissue.soma_sid] = np.arange(len(tissue.soma_sid), dtype=np.int32)
     syn_of = np.full(n_neu + 1, -1, np.int32)
     syn_of[plan.bouton_sid] = np.arange(len(plan.bouton_sid), dtype=np.int32)
-    ves_lo, ves_hi = _voxel_bounds(
-        plan.vesicle_nm - VESICLE_RADIUS_NM, plan.vesicle_nm + VESICLE_RADIUS_NM, vs
-    )
+    ves = plan.vesicle_nm if fine else np.zeros((0, 3))
+    ves_sid = plan.vesicle_sid if fine else np.zeros(0, np.uint32)
+    ves_lo, ves_hi = _voxel_bounds(ves - VESICLE_RADIUS_NM, ves + VESICLE_RADIUS_NM, vs, org)
     n_syn = len(plan.bouton_sid)
     return Scene(
         shape_xyz=shape,
         vs=vs,
+        org_nm=org,
         p0=p0,
         p1=p1,
         r0=r0,
         r1=r1,
         sid=sid,
+        prio_cap=prio[sid],
+        prio=prio,
+        cell_key=cell_key,
         cap_lo=cap_lo,
         cap_hi=cap_hi,
         n_neurite=n_neu,
@@ -210,8 +244,8 @@ def build_scene(
         pre=plan.bouton_sid,
         post=plan.target_sid,
         contact=np.ascontiguousarray(plan.contact_nm).reshape(-1, 3),
-        ves_c=np.ascontiguousarray(plan.vesicle_nm).reshape(-1, 3),
-        ves_sid=plan.vesicle_sid,
+        ves_c=np.ascontiguousarray(ves).reshape(-1, 3),
+        ves_sid=ves_sid,
         ves_lo=ves_lo.reshape(-1, 3),
         ves_hi=ves_hi.reshape(-1, 3),
         glia_key=seed_key(seed, 1),

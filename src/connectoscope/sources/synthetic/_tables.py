@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._cells import Tissue
+from ._cells import TARGET_NAMES, Tissue
 from ._constants import KINDS, ROOT_ID_BASE
-from ._geometry import AXON, BOUTON, DENDRITE, SPINEHEAD
+from ._geometry import AXON, BOUTON, DENDRITE, KIND_NAMES, SPINEHEAD
 from ._scene import Scene
 from ._synapses_plan import SynapsePlan
 
@@ -27,6 +27,7 @@ class Tables:
 
     maps: dict[str, np.ndarray]
     objects: pd.DataFrame
+    segments: pd.DataFrame
     synapses: pd.DataFrame
     cells: pd.DataFrame
     maximum_segment_id: int
@@ -43,11 +44,16 @@ def _dense(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_tables(tissue: Tissue, plan: SynapsePlan, scene: Scene) -> Tables:
-    """Build maps and tables after every block has been computed."""
+def build_tables(
+    tissue: Tissue, plan: SynapsePlan, scene: Scene, extra_seen: np.ndarray | None = None
+) -> Tables:
+    """Build maps and tables after every block has been computed (``extra_seen``: ids seen
+    in another grid of the same tissue, the full-resolution cube)."""
     reg = tissue.registry.arrays()
     n = tissue.registry.n_segments
     seen = scene.seen.copy()
+    if extra_seen is not None:
+        seen |= extra_seen
     seen[0] = False
     present_ids = np.flatnonzero(seen)
     max_id = int(present_ids[-1]) if len(present_ids) else 0
@@ -93,8 +99,9 @@ def build_tables(tissue: Tissue, plan: SynapsePlan, scene: Scene) -> Tables:
     s_idx = np.flatnonzero(ok)
     pre = plan.bouton_sid[s_idx].astype(np.int64)
     post = plan.target_sid[s_idx].astype(np.int64)
-    spine = plan.spine[s_idx]
+    tkind = plan.kind[s_idx]
     pos = scene.best_pos[s_idx]
+    names = np.array([TARGET_NAMES[k] for k in sorted(TARGET_NAMES)], dtype=object)
     synapses = pd.DataFrame(
         {
             "id": np.arange(1, len(s_idx) + 1, dtype=np.int64),
@@ -103,19 +110,21 @@ def build_tables(tissue: Tissue, plan: SynapsePlan, scene: Scene) -> Tables:
             "pre_segment_id": pre.astype(np.uint32),
             "post_segment_id": post.astype(np.uint32),
             "pre_object_id": maps["axon"][pre].astype(np.int32),
-            "post_object_id": dobj_new[plan.post_dendrite_obj[s_idx]].astype(np.int32),
+            "post_object_id": np.where(
+                plan.post_dendrite_obj[s_idx] > 0, dobj_new[plan.post_dendrite_obj[s_idx]], 0
+            ).astype(np.int32),
             "size": scene.count[s_idx].astype(np.int64),
             "ctr_pt_position_x": pos[:, 0].astype(np.int64),
             "ctr_pt_position_y": pos[:, 1].astype(np.int64),
             "ctr_pt_position_z": pos[:, 2].astype(np.int64),
-            "target": pd.Series(np.where(spine, "spine", "shaft"), dtype=object),
+            "target": pd.Series(names[tkind.astype(np.int64)], dtype=object),
         }
     )
 
     vs = scene.vs
     cells_present = np.unique(cell[pres])
     cl = [tissue.cells[int(i)] for i in cells_present]
-    soma_vx = np.array([np.floor(c.soma_nm / vs) for c in cl], dtype=np.int64).reshape(-1, 3)
+    soma_vx = np.array([np.floor(c.soma_nm / vs + 0.5) for c in cl], dtype=np.int64).reshape(-1, 3)
     cells = pd.DataFrame(
         {
             "pt_root_id": (ROOT_ID_BASE + cells_present).astype(np.int64),
@@ -130,4 +139,18 @@ def build_tables(tissue: Tissue, plan: SynapsePlan, scene: Scene) -> Tables:
         }
     )
     n_glia = int(np.count_nonzero(present_ids >= scene.glia_first))
-    return Tables(maps, objects, synapses, cells, max_id, len(present_ids), n_glia)
+    # ground truth: the cell and kind of every segment present (glia: root id 0)
+    neu = present_ids[present_ids <= n]
+    kind_names = np.array(["glia"] + [KIND_NAMES[k] for k in sorted(KIND_NAMES)], dtype=object)
+    seg_kind = np.zeros(len(present_ids), np.int64)
+    seg_kind[: len(neu)] = kind[neu - 1]
+    root = np.zeros(len(present_ids), np.int64)
+    root[: len(neu)] = ROOT_ID_BASE + cell[neu - 1]
+    segments = pd.DataFrame(
+        {
+            "segment_id": present_ids.astype(np.uint32),
+            "kind": pd.Series(kind_names[seg_kind], dtype=object),
+            "pt_root_id": root,
+        }
+    )
+    return Tables(maps, objects, segments, synapses, cells, max_id, len(present_ids), n_glia)

@@ -18,16 +18,34 @@ from ...errors import DatasetExistsError, InvalidParameterError
 from ._manifest import MANIFEST_NAME
 from ._tables import KINDS, Tables
 
-__all__ = ["OUTPUT_NAMES", "CubeWriter", "check_shape", "cube_name", "prepare_out", "write_tables"]
+__all__ = [
+    "FULLRES_DIR",
+    "MICRONS_DIR",
+    "OUTPUT_NAMES",
+    "CubeWriter",
+    "check_shape",
+    "chunk_shape",
+    "cube_name",
+    "encode_block",
+    "prepare_out",
+    "write_tables",
+]
 
+#: Folder of the full-resolution cube (same layout, its own synth.json).
+FULLRES_DIR = "fullres"
+#: Folder of the MICrONS-shaped connectome tables.
+MICRONS_DIR = "microns"
 #: Everything the generator writes inside OUT (removed first with ``overwrite``).
 OUTPUT_NAMES = (
     "color",
     "segmentation",
     "objects.hdf5",
     "objects.parquet",
+    "segments.parquet",
     "synapses.parquet",
     "cells.parquet",
+    FULLRES_DIR,
+    MICRONS_DIR,
     MANIFEST_NAME,
 )
 #: gzip level of the segmentation (label cubes compress 30-100x even at level 1).
@@ -59,14 +77,54 @@ def prepare_out(out: Path, overwrite: bool) -> None:
     (out / "segmentation").mkdir(parents=True, exist_ok=True)
 
 
+def chunk_shape(cube: int) -> tuple[int, int, int]:
+    """HDF5 chunk shape ``(z, y, x)`` of a cube file; every block of ``BLOCK_ZYX`` (clipped to
+    the cube) is a whole number of chunks, so blocks are written as compressed chunks."""
+    bz, by, bx = min(cube, 64), min(cube, 256), min(cube, 256)
+    return (bz, 128 if by % 128 == 0 else by, 128 if bx % 128 == 0 else bx)
+
+
+def encode_block(
+    start_zyx: tuple[int, int, int], seg: np.ndarray, em: np.ndarray, cube: int
+) -> list[tuple[tuple[int, int, int], bytes, bytes]]:
+    """Chunks of one block ready for ``write_direct_chunk``: ``(offset, deflated seg bytes,
+    raw em bytes)``; partial chunks at the cube's end are padded with zeros (HDF5 ignores the
+    part beyond the dataset). Runs in worker threads (zlib releases the GIL)."""
+    import zlib
+
+    cz, cy, cx = chunk_shape(cube)
+    out = []
+    z0, y0, x0 = start_zyx
+    nz, ny, nx = seg.shape
+    for dz in range(0, nz, cz):
+        for dy in range(0, ny, cy):
+            for dx in range(0, nx, cx):
+                s = seg[dz : dz + cz, dy : dy + cy, dx : dx + cx]
+                e = em[dz : dz + cz, dy : dy + cy, dx : dx + cx]
+                if s.shape != (cz, cy, cx):
+                    s2 = np.zeros((cz, cy, cx), seg.dtype)
+                    e2 = np.zeros((cz, cy, cx), em.dtype)
+                    s2[: s.shape[0], : s.shape[1], : s.shape[2]] = s
+                    e2[: e.shape[0], : e.shape[1], : e.shape[2]] = e
+                    s, e = s2, e2
+                out.append(
+                    (
+                        (z0 + dz, y0 + dy, x0 + dx),
+                        zlib.compress(np.ascontiguousarray(s).tobytes(), SEG_GZIP_LEVEL),
+                        np.ascontiguousarray(e).tobytes(),
+                    )
+                )
+    return out
+
+
 class CubeWriter:
-    """The colour and segmentation files of one cube, written block by block."""
+    """The colour and segmentation files of one cube, written chunk by chunk."""
 
     def __init__(self, out: Path, grid: tuple[int, int, int], cube: int) -> None:
         import h5py
 
         name = cube_name(grid)
-        chunks = (min(cube, 64), min(cube, 128), min(cube, 128))
+        chunks = chunk_shape(cube)
         self._files: list[Any] = []
         try:
             fc = h5py.File(out / "color" / name, "w", track_order=False)
@@ -89,12 +147,11 @@ class CubeWriter:
             self.close()
             raise
 
-    def write(self, start_zyx: tuple[int, int, int], seg: np.ndarray, em: np.ndarray) -> None:
-        """Write one block at ``start_zyx`` (voxels inside the cube)."""
-        z, y, x = start_zyx
-        sl = (slice(z, z + seg.shape[0]), slice(y, y + seg.shape[1]), slice(x, x + seg.shape[2]))
-        self.seg[sl] = seg
-        self.color[sl] = em
+    def write_chunks(self, chunks: list[tuple[tuple[int, int, int], bytes, bytes]]) -> None:
+        """Write chunks made by :func:`encode_block`."""
+        for offset, seg_bytes, em_bytes in chunks:
+            self.seg.id.write_direct_chunk(offset, seg_bytes)
+            self.color.id.write_direct_chunk(offset, em_bytes)
 
     def close(self) -> None:
         for f in self._files:
@@ -103,7 +160,8 @@ class CubeWriter:
 
 
 def write_tables(out: Path, tables: Tables) -> list[Path]:
-    """Write ``objects.hdf5``, ``objects.parquet``, ``synapses.parquet``, ``cells.parquet``."""
+    """Write ``objects.hdf5``, ``objects.parquet``, ``segments.parquet``,
+    ``synapses.parquet``, ``cells.parquet``."""
     import h5py
 
     p = out / "objects.hdf5"
@@ -115,6 +173,7 @@ def write_tables(out: Path, tables: Tables) -> list[Path]:
     paths = [p]
     for name, df in (
         ("objects.parquet", tables.objects),
+        ("segments.parquet", tables.segments),
         ("synapses.parquet", tables.synapses),
         ("cells.parquet", tables.cells),
     ):
