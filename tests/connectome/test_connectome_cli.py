@@ -201,5 +201,5 @@ def test_cli_condense_out_of_core(tmp_path, capsys):
         main(["connectome", "condense", str(src), "--workers", "1", "-o", str(tmp_path / "c")]) == 0
     )
     assert "30000 synapses ->" in capsys.readouterr().out
-    c = pd.read_parquet(tmp_path / "c")
+    c = pd.read_parquet(tmp_path / "c" / "pairs")
     assert c["count"].sum() == 30_000

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..errors import InvalidParameterError
-from ._common import add_overwrite, add_parallel_options, add_subcommand, xyz_float
+from ._common import add_overwrite, add_parallel_options, add_subcommand, positive_int, xyz_float
 
 _OPS = re.compile(r"^([^=!<>]+)(>=|<=|!=|=|<|>)(.*)$")
 _METHODS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
@@ -173,6 +173,19 @@ def register(sub: Any) -> None:
         "--edge-list", action="store_true", help="read an unweighted edge list (1 per row)"
     )
     b.add_argument("-o", "--output", required=True, help="output folder, .h5 or .csv")
+    b.add_argument(
+        "--out-of-core",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="stream the table in bounded memory (condense out of core, then write the matrix "
+        "batch by batch): auto above 5 million synapses (default), on, off",
+    )
+    b.add_argument(
+        "--tmp-dir",
+        default=None,
+        help="out of core: work folder for spill files (default: beside -o)",
+    )
+    add_parallel_options(b)
     add_overwrite(b)
     b.set_defaults(func=run_build)
 
@@ -251,17 +264,150 @@ def register(sub: Any) -> None:
     add_overwrite(c)
     c.set_defaults(func=run_convert)
 
+    at = add_subcommand(
+        gs,
+        "annotate",
+        help="a synapse table of any size as Neuroglancer annotations (streamed, bounded memory)",
+        description=(
+            "Write a synapse table (Parquet folder, Feather or CSV; any size) as sharded "
+            "Neuroglancer precomputed point annotations: a by-id index, pre_segment / "
+            "post_segment relationship indices and a multi-level spatial index whose coarse "
+            "levels hold a uniform sample (the viewer shows an overview first and every "
+            "synapse when zoomed in). Streamed in bounded memory; an interrupted run resumes."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome annotate synapses_parquet/ --voxel-size 4,4,40 -o syn_ann\n"
+            "  connectoscope connectome annotate syn.csv --voxel-size 4,4,40 --dataset demo.cscope\n"
+            "  connectoscope view demo.cscope"
+        ),
+    )
+    at.add_argument("source", help="synapse table: Parquet file or folder, .feather, .csv")
+    at.add_argument(
+        "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size, x, y, z"
+    )
+    at.add_argument(
+        "--voxel-size", type=xyz_float, default=None, metavar="X,Y,Z", help="positions in voxels"
+    )
+    at.add_argument(
+        "--limit", type=positive_int, default=2000, help="annotations per spatial cell (2000)"
+    )
+    at.add_argument("--seed", type=int, default=0, help="seed of the spatial subsampling")
+    at.add_argument("--tmp-dir", default=None, help="work folder (about 150 bytes per synapse)")
+    dest = at.add_mutually_exclusive_group(required=True)
+    dest.add_argument("-o", "--output", default=None, help="annotation folder")
+    dest.add_argument(
+        "--dataset", default=None, help="write the dataset's synapse annotation layer instead"
+    )
+    add_parallel_options(at)
+    add_overwrite(at)
+    at.set_defaults(func=run_annotate)
+
+    an = add_subcommand(
+        gs,
+        "analyze",
+        help="network analyses: connection probability vs distance, triad motifs and "
+        "reciprocity vs a null model, common-neighbour bias",
+        description=(
+            "Analyses that follow a matrix, on sparse structures (seconds at the MICrONS "
+            "tutorial's 2,275 x 63,718 shape). distance: connection probability against soma "
+            "distance per cell-type pair (needs soma positions x_nm, y_nm, z_nm: a cell table "
+            "with pt_position and --voxel-size at build time). triads: the 16-type triad census "
+            "and the reciprocity against a degree-preserving null model, with z-scores. "
+            "common-neighbours: connection probability against the number of common "
+            "neighbours, observed and in the null model. Writes a figure (-o) and/or the table "
+            "(--table .csv/.parquet, or --json)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome analyze conn distance --by cell_type --axes xz -o dist.png\n"
+            "  connectoscope connectome analyze conn triads --null 20 --seed 1 -o triads.png --table triads.csv\n"
+            "  connectoscope connectome analyze conn common-neighbours --null 10 -o cn.png\n"
+            "  connectoscope connectome analyze conn triads --vertices both --json"
+        ),
+    )
+    an.add_argument("matrix", help="matrix folder, .h5 or .csv")
+    an.add_argument("analysis", choices=["distance", "triads", "common-neighbours"])
+    an.add_argument("--by", default="cell_type", help="distance: group property ('none': all)")
+    an.add_argument(
+        "--bin-width", type=float, default=25_000.0, metavar="NM", help="distance: bin width, nm"
+    )
+    an.add_argument(
+        "--max-distance",
+        type=float,
+        default=500_000.0,
+        metavar="NM",
+        help="distance: last edge, nm",
+    )
+    an.add_argument(
+        "--axes",
+        default="xyz",
+        help="distance: axes of the distance (xyz; xz = lateral in MICrONS)",
+    )
+    an.add_argument("--null", type=positive_int, default=10, metavar="N", help="null graphs")
+    an.add_argument("--seed", type=int, default=0, help="seed of the null graphs")
+    an.add_argument(
+        "--null-model",
+        choices=["configuration", "swaps"],
+        default="configuration",
+        help="configuration model with repairs (default) or double edge swaps",
+    )
+    an.add_argument(
+        "--vertices",
+        choices=["union", "both"],
+        default="union",
+        help="triads: every id, or only ids that are both pre and post",
+    )
+    an.add_argument(
+        "--population",
+        choices=["auto", "both", "pre"],
+        default="auto",
+        help="common-neighbours: the cells whose pairs are tested",
+    )
+    _add_filters(an)
+    an.add_argument("-o", "--output", default=None, help="figure (.png, .svg, .pdf)")
+    an.add_argument("--table", default=None, help="write the table (.csv or .parquet)")
+    an.add_argument("--json", action="store_true", help="print the table as JSON")
+    an.set_defaults(func=run_analyze)
+
     k = add_subcommand(
         gs,
         "condense",
-        help="condense a partitioned Parquet synapse table larger than memory (out of core)",
-        epilog="example:\n  connectoscope connectome condense synapses_parquet/ -o condensed --workers 2",
+        help="condense a partitioned Parquet synapse table of any size (out of core): pairs "
+        "and per-cell sums",
+        description=(
+            "Condense a Parquet file or folder of them (any size, bounded memory) into one row "
+            "per (pre, post) pair (OUT/pairs: count, size_sum, size_mean) and one row per cell "
+            "(OUT/cells: in/out degree, synapses, size sums), plus sums per cell-type pair "
+            "with --cells. An interrupted run resumes when the same command is run again."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome condense synapses_parquet/ -o condensed --workers 2\n"
+            "  connectoscope connectome condense syn/ --cells cells.parquet --cell-type cell_type -o cond\n"
+            "  connectoscope connectome condense syn/ --stats count,size_sum,size_mean,size_max -o cond\n"
+            "  connectoscope connectome condense syn/ -o cond --scheduler tcp://10.0.0.5:8786"
+        ),
     )
     k.add_argument("source", help="Parquet file or folder of Parquet files")
     k.add_argument(
         "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size column names"
     )
-    k.add_argument("-o", "--output", required=True, help="output folder of Parquet parts")
+    k.add_argument(
+        "--stats",
+        default="count,size_sum,size_mean",
+        metavar="A,B,...",
+        help="per-pair columns: count, size_sum, size_mean, size_min, size_max "
+        "(default count,size_sum,size_mean)",
+    )
+    k.add_argument("--cells", default=None, help="cell table (pt_root_id + a type column)")
+    k.add_argument("--cell-type", default="cell_type", help="type column of --cells")
+    k.add_argument(
+        "--tmp-dir",
+        default=None,
+        help="work folder for spill files (about 24 bytes per synapse; default: beside -o)",
+    )
+    k.add_argument("-o", "--output", required=True, help="output folder")
     add_parallel_options(k)
     add_overwrite(k)
     k.set_defaults(func=run_condense)
@@ -290,15 +436,58 @@ def _out_path(m: Any, output: str, overwrite: bool) -> str:
     return str(save_matrix(m, p, overwrite=overwrite))
 
 
+def _build_streaming(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..connectome import build_out_of_core
+    from ..dataset import Dataset
+    from ..errors import ConnectoscopeWarning
+
+    filters = []
+    for side, items in (("pre", args.pre), ("post", args.post), ("both", args.where)):
+        for f in items:
+            prop, method, value = parse_filter(f)
+            filters.append((side, prop, method, value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConnectoscopeWarning)  # reported in the notes below
+        r = build_out_of_core(
+            args.synapses,
+            args.output,
+            cells=args.cells,
+            columns=_mapping(args.columns),
+            voxel_size=args.voxel_size,
+            duplicates=args.duplicates,
+            cell_id=args.cell_id,
+            missing_cells=args.missing_cells,
+            filters=filters,
+            dataset=Dataset(args.dataset) if args.dataset else None,
+            overwrite=args.overwrite,
+            workers=args.workers,
+            tmp_dir=args.tmp_dir,
+        )
+    print(
+        f"{r['out']}: ConnectivityMatrix({r['shape'][0]} x {r['shape'][1]}, {r['form']}, "
+        f"{r['n_synapses']} synapses, {r['n_pairs']} pairs; built out of core in "
+        f"{r['seconds']:.1f} s)"
+    )
+    for n in r["notes"]:
+        print(f"  note: {n}")
+    return 0
+
+
 def run_build(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..connectome import CellTable, ConnectivityMatrix, SynapseTable
+    from ..connectome import STREAM_ROWS, CellTable, ConnectivityMatrix, SynapseTable, count_rows
     from ..dataset import Dataset
     from ..errors import ConnectoscopeWarning
 
     if args.weight or args.names or args.type_column or args.edge_list or args.rows:
         return _run_build_edges(args)
+    if args.out_of_core == "on" or (
+        args.out_of_core == "auto" and count_rows(args.synapses) > STREAM_ROWS
+    ):
+        return _build_streaming(args)
     syn = SynapseTable.read(
         args.synapses, columns=_mapping(args.columns), voxel_size=args.voxel_size
     )
@@ -472,11 +661,117 @@ def run_condense(args: argparse.Namespace) -> int:
         args.source,
         args.output,
         columns=_mapping(args.columns),
+        stats=[x.strip() for x in args.stats.split(",") if x.strip()],
+        cells=args.cells,
+        cell_type=args.cell_type,
         workers=args.workers,
+        tmp_dir=args.tmp_dir,
         overwrite=args.overwrite,
     )
+    sec = r["seconds"]["total"]
     print(
-        f"{r['out']}: {r['synapses']} synapses -> {r['pairs']} pairs ({r['files']} files, "
-        f"{r['buckets']} buckets, {r['seconds']:.1f} s)"
+        f"{r['out']}: {r['synapses']} synapses -> {r['pairs']} pairs, {r['cells']} cells "
+        f"({r['files']} files, {r['buckets']} buckets, {sec:.1f} s, "
+        f"{r['synapses'] / max(sec, 1e-9) / 1e6:.2f} M synapses/s"
+        + (f", resumed {r['resumed']} finished tasks" if r["resumed"] else "")
+        + ")"
+    )
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._atomic import atomic_path
+    from ..connectome import (
+        common_neighbour_bias,
+        distance_probability,
+        load_matrix,
+        motif_significance,
+        plot_common_neighbours,
+        plot_distance_probability,
+        plot_motifs,
+    )
+
+    if not (args.output or args.table or args.json):
+        raise InvalidParameterError(
+            "nothing to write: give -o FIGURE (.png/.svg/.pdf), --table FILE (.csv/.parquet) "
+            "or --json"
+        )
+    m = apply_filters(load_matrix(args.matrix), args.pre, args.post, args.where)
+    plot: Any
+    if args.analysis == "distance":
+        t = distance_probability(
+            m,
+            by=None if args.by.lower() == "none" else args.by,
+            bin_width=args.bin_width,
+            max_distance=args.max_distance,
+            axes=args.axes,
+        )
+        plot = plot_distance_probability
+        note = f"{t['tested'].sum():,} pairs tested, {t['connected'].sum():,} connected"
+        if t.attrs["pre_left_out"] or t.attrs["post_left_out"]:
+            note += (
+                f"; left out (no position or group): {t.attrs['pre_left_out']} pre, "
+                f"{t.attrs['post_left_out']} post vertices"
+            )
+    elif args.analysis == "triads":
+        t = motif_significance(
+            m, n_null=args.null, seed=args.seed, null=args.null_model, vertices=args.vertices
+        )
+        plot = plot_motifs
+        rec = t.loc["reciprocity"]
+        note = (
+            f"{t.attrs['n_vertices']:,} cells, {t.attrs['n_edges']:,} connections; reciprocity "
+            f"{rec['observed']:.4g} vs null {rec['null_mean']:.4g} +- {rec['null_std']:.2g} "
+            f"(z = {rec['z']:.1f})"
+        )
+    else:
+        t = common_neighbour_bias(
+            m, population=args.population, n_null=args.null, seed=args.seed, null=args.null_model
+        )
+        plot = plot_common_neighbours
+        note = f"{t.attrs['population']:,} cells, {int(t['tested'].sum()):,} ordered pairs"
+    if args.table:
+        p = Path(args.table)
+        with atomic_path(p) as tmp:
+            if p.suffix.lower() == ".parquet":
+                t.to_parquet(tmp)
+            else:
+                t.to_csv(tmp)
+        print(p)
+    if args.output:
+        print(plot(t, args.output))
+    if args.json:
+        print(t.reset_index().to_json(orient="records", indent=1))
+    else:
+        print(f"{args.analysis}: {note}")
+    return 0
+
+
+def run_annotate(args: argparse.Namespace) -> int:
+    import time
+
+    from ..connectome import write_annotations_out_of_core
+    from ..dataset import Dataset
+
+    t0 = time.perf_counter()
+    out = write_annotations_out_of_core(
+        args.source,
+        args.output,
+        dataset=Dataset(args.dataset) if args.dataset else None,
+        columns=_mapping(args.columns),
+        voxel_size=args.voxel_size,
+        limit=args.limit,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        workers=args.workers,
+        tmp_dir=args.tmp_dir,
+    )
+    info = json.loads((out / "info").read_text())
+    levels = ", ".join("x".join(map(str, lv["grid_shape"])) for lv in info["spatial"])
+    print(
+        f"{out}: {len(info['spatial'])} spatial levels ({levels}), coarsest holds "
+        f"{info['spatial'][0]['limit']} synapses; {time.perf_counter() - t0:.1f} s"
     )
     return 0

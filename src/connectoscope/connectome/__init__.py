@@ -14,6 +14,8 @@ from ._analysis import (
     type_by_type,
 )
 from ._annotations import write_dataset_annotations
+from ._annstream import write_annotations_out_of_core
+from ._build import STREAM_ROWS, build_out_of_core, count_rows
 from ._cells import CellTable
 from ._formats import (
     convert_matrix,
@@ -27,6 +29,14 @@ from ._formats import (
 )
 from ._ids import as_id_array
 from ._matrix import AGG_FUNCS, WEIGHTS, ConnectivityMatrix
+from ._netplots import plot_common_neighbours, plot_distance_probability, plot_motifs
+from ._network import (
+    TRIAD_NAMES,
+    common_neighbour_bias,
+    distance_probability,
+    motif_significance,
+    triad_census,
+)
 from ._outofcore import condense_parquet
 from ._plots import (
     plot_heatmap,
@@ -40,18 +50,28 @@ from ._synthetic import synthetic_synapses, write_synthetic_dataset
 
 __all__ = [
     "AGG_FUNCS",
+    "STREAM_ROWS",
+    "TRIAD_NAMES",
     "WEIGHTS",
     "CellTable",
     "ConnectivityMatrix",
     "ObjectLookup",
     "SynapseTable",
     "as_id_array",
+    "build_out_of_core",
+    "common_neighbour_bias",
     "condense_parquet",
     "connection_probability",
     "convert_matrix",
+    "count_rows",
     "degree",
+    "distance_probability",
     "load_matrix",
+    "motif_significance",
+    "plot_common_neighbours",
+    "plot_distance_probability",
     "plot_heatmap",
+    "plot_motifs",
     "plot_size_histograms",
     "plot_somas",
     "plot_synapses_per_connection",
@@ -64,7 +84,9 @@ __all__ = [
     "sort_by",
     "synapses_per_connection",
     "synthetic_synapses",
+    "triad_census",
     "type_by_type",
+    "write_annotations_out_of_core",
     "write_conntility_h5",
     "write_dataset_annotations",
     "write_l4dense_csv",

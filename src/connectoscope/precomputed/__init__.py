@@ -24,7 +24,7 @@ The specifications are Neuroglancer's ``src/datasource/precomputed/*.md``.
 
 from __future__ import annotations
 
-from ._annotations import write_synapse_annotations
+from ._annotations import write_synapse_annotations, write_synapse_annotations_streaming
 from ._layer import PrecomputedLayer, ShardedReader, open_layer
 from ._mesh import (
     MeshLike,
@@ -112,4 +112,5 @@ __all__ = [
     "write_skeletons",
     "write_skeletons_sharded",
     "write_synapse_annotations",
+    "write_synapse_annotations_streaming",
 ]
