@@ -37,6 +37,28 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "<img" in page and "connectoscope view" in page
     assert '<a href="figures/neurons_each.png">' in page  # full size on click
     assert "[1/7] synthetic data" in r.stdout and "[7/7] viewer" in r.stdout
+    # every one of the MICrONS tutorial's 12 figures is named on the page and made
+    import re
+
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>(.*?)</td></tr>", page)
+    assert [int(k) for k, _ in rows] == list(range(1, 13))
+    missing = [k for k, cell in rows if "not made" in cell]
+    assert missing == [], f"tutorial figures not made: {missing}"
+    for _, cell in rows:
+        for href in re.findall(r'href="([^"]+)"', cell):
+            assert (out / href).is_file(), href
+    # and a screenshot of the viewer (CI installs Chromium; elsewhere the demo says why not)
+    from connectoscope.errors import DependencyMissingError
+    from connectoscope.viewer import find_chromium
+
+    try:
+        find_chromium()
+        import playwright  # noqa: F401
+    except (DependencyMissingError, ImportError):
+        assert "viewer screenshot skipped" in r.stdout
+    else:
+        assert (out / "figures/viewer.png").is_file(), r.stdout[-2000:]
+        assert '<a href="figures/viewer.png">' in page
     # a second run refuses to replace the old output, --force replaces it
     again = subprocess.run(
         [sys.executable, "-m", "connectoscope", "demo", "--out", str(out)],

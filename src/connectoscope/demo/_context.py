@@ -19,6 +19,7 @@ class DemoOutput:
     step: str
     picture: bool = False
     command: str = ""
+    tutorial: int | None = None  # the MICrONS tutorial figure it reproduces
 
 
 @dataclass
@@ -88,13 +89,17 @@ class DemoContext:
         *,
         picture: bool | None = None,
         command: str = "",
+        tutorial: int | None = None,
     ) -> Path:
         """Record an output (pictures: ``.png``/``.gif``/``.svg``/``.jpg``/``.mp4`` are shown
-        on the report page); returns ``path``."""
+        on the report page; ``tutorial``: the MICrONS tutorial figure it reproduces, listed in
+        the report's table of tutorial figures); returns ``path``."""
         p = Path(path)
         if picture is None:
             picture = p.suffix.lower() in (".png", ".gif", ".svg", ".jpg", ".mp4")
-        self.outputs.append(DemoOutput(p, description, self.current_step, picture, command))
+        self.outputs.append(
+            DemoOutput(p, description, self.current_step, picture, command, tutorial)
+        )
         return p
 
     def note(self, text: str) -> None:

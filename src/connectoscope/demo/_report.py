@@ -38,9 +38,48 @@ def _figure(ctx: DemoContext, o: DemoOutput) -> str:
         media = f'<video src="{rel}" controls loop muted></video>'
     else:
         media = f'<a href="{rel}"><img src="{rel}" alt="{html.escape(o.description)}"></a>'
+    fig = f"Tutorial figure {o.tutorial}: " if o.tutorial else ""
     return (
-        f"<figure>{media}<figcaption>{html.escape(o.description)} "
+        f"<figure>{media}<figcaption>{fig}{html.escape(o.description)} "
         f'(<a href="{rel}">{rel}</a>){cmd}</figcaption></figure>'
+    )
+
+
+#: The MICrONS connectomics tutorial's figures, by number.
+TUTORIAL_FIGURES = {
+    1: "soma positions, top and side views",
+    2: "binary connectivity matrix",
+    3: "synapses per connection",
+    4: "synapses per connection, E -> E vs I -> E",
+    5: "summed synapse size, linear and log",
+    6: "log summed-size matrix",
+    7: "matrix sorted by cell type, with side bars",
+    8: "skeleton by compartment",
+    9: "inputs and outputs on the skeleton",
+    10: "inputs and outputs from and to known cells",
+    11: "synapse targets: spine, shaft, soma",
+    12: "dendrite only, coloured by distance to the soma",
+}
+
+
+def _tutorial_table(ctx: DemoContext) -> str:
+    """One row per tutorial figure: the picture that reproduces it, or 'not made'."""
+    rows = []
+    for k, what in TUTORIAL_FIGURES.items():
+        made = [o for o in ctx.outputs if o.tutorial == k]
+        cell = (
+            ", ".join(
+                f'<a href="{html.escape(_rel(ctx, o.path))}">{html.escape(_rel(ctx, o.path))}</a>'
+                for o in made
+            )
+            if made
+            else "<em>not made in this run</em>"
+        )
+        rows.append(f"<tr><td>{k}</td><td>{html.escape(what)}</td><td>{cell}</td></tr>")
+    return (
+        '<section id="tutorial"><h2>The MICrONS tutorial\'s figures</h2>'
+        f"<table><tr><th>figure</th><th>what</th><th>here</th></tr>{''.join(rows)}</table>"
+        "</section>"
     )
 
 
@@ -67,7 +106,9 @@ def write_report(ctx: DemoContext, timings: list[tuple[str, float]], total: floa
             + (f"<table>{files}</table>" if files else "")
             + "</section>"
         )
-    nav = "".join(f'<a href="#{_anchor(t)}">{html.escape(t)}</a>' for t, _ in timings)
+    nav = '<a href="#tutorial">tutorial figures</a>' + "".join(
+        f'<a href="#{_anchor(t)}">{html.escape(t)}</a>' for t, _ in timings
+    )
     nxt = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in ctx.next_steps)
     sx, sy, sz = ctx.shape_xyz
     page = f"""<!doctype html>
@@ -78,6 +119,7 @@ def write_report(ctx: DemoContext, timings: list[tuple[str, float]], total: floa
 seed {ctx.seed}); every step of the pipeline, finished in {total:.0f} s. Click a picture for
 full size; the command under it makes it again.</p>
 <nav>{nav}</nav>
+{_tutorial_table(ctx)}
 {"".join(sections)}
 <section id="next"><h2>Next</h2><ul>{nxt}</ul></section>
 </body></html>

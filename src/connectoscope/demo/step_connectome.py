@@ -65,15 +65,24 @@ def demo_step(ctx: DemoContext) -> None:
     ctx.add(h5, "the same matrix in the Connectome-Utilities HDF5 layout (conntility.from_h5)")
     f = ctx.figures
     ctx.add(
-        plot_heatmap(m, f / "connectome_binary.png", weight="binary"), "binary connectivity matrix"
+        plot_heatmap(m, f / "connectome_binary.png", weight="binary"),
+        "binary connectivity matrix",
+        tutorial=2,
+    )
+    ctx.add(
+        plot_heatmap(m, f / "connectome_logsum.png", weight="log_sum"),
+        "log summed-size matrix",
+        tutorial=6,
     )
     ctx.add(
         plot_heatmap(m, f / "connectome_logsum_by_type.png", weight="log_sum", sort_by="cell_type"),
         "log summed-size matrix sorted by cell type, with side bars",
+        tutorial=7,
     )
     ctx.add(
         plot_synapses_per_connection(m, f / "synapses_per_connection.png"),
         "synapses per connection",
+        tutorial=3,
     )
     try:
         ctx.add(
@@ -81,16 +90,20 @@ def demo_step(ctx: DemoContext) -> None:
                 m, f / "synapses_per_connection_EE_IE.png", split_by="broad_type"
             ),
             "synapses per connection, E->E vs I->E",
+            tutorial=4,
         )
     except Exception as e:  # a tiny synthetic volume may have no I->E connection
         ctx.note(f"connectome: E/I histogram skipped ({e})")
     ctx.add(
         plot_size_histograms(m, f / "summed_size_hist.png"),
         "summed size per connection (linear, log)",
+        tutorial=5,
     )
     if all(f"{a}_nm" in cells.df for a in "xyz") or "pt_position_x" in cells.df:
         ctx.add(
-            plot_somas(cells, f / "soma_positions.png"), "soma positions by proofreading status"
+            plot_somas(cells, f / "soma_positions.png"),
+            "soma positions by proofreading status",
+            tutorial=1,
         )
     ctx.add(
         plot_type_by_type(m, f / "type_by_type.png", prop="cell_type"),

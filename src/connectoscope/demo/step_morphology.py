@@ -1,5 +1,6 @@
 """Demo step: skeletons of the synthetic neurons, their synapses mapped, the tutorial's
-three figures (compartments, inputs and outputs, dendrite-only distance to the soma)."""
+figures 8-12 (compartments, inputs and outputs, partners among known cells, synapse targets,
+dendrite-only distance to the soma)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def demo_step(ctx: DemoContext) -> None:
     )
     forest = nrn.forest_report()  # one tree, rooted at the soma
     f = ctx.figures
+    # "known" partners (figure 10): cells whose axon is proofread, as in the tutorial
+    proofread = cells["status_axon"].astype(bool) if "status_axon" in cells else cells.index >= 0
+    known = cells.loc[proofread, "pt_root_id"].to_numpy(np.int64)
     outs = {
-        fig: plot_neuron(nrn, f / f"skeleton_neuron{nid}_{fig}.png", figure=fig)
-        for fig in ("compartments", "synapses", "dendrite_distance")
+        fig: plot_neuron(nrn, f / f"skeleton_neuron{nid}_{fig}.png", figure=fig, known=known)
+        for fig in ("compartments", "synapses", "known", "targets", "dendrite_distance")
     }
     info = nrn.summary()
     ctx.note(
@@ -51,10 +55,21 @@ def demo_step(ctx: DemoContext) -> None:
         f"{info['outputs']} outputs within 2 µm"
     )
     ctx.add(ds.layout.skeletons, "skeletons (Neuroglancer precomputed + SWC in µm)")
-    ctx.add(outs["compartments"], f"skeleton of neuron {nid} by compartment (xy, zy, xz)")
-    ctx.add(outs["synapses"], f"neuron {nid}: inputs (blue) and outputs (red) overlaid")
+    ctx.add(
+        outs["compartments"],
+        f"skeleton of neuron {nid} by compartment (xy, zy, xz)",
+        tutorial=8,
+    )
+    ctx.add(outs["synapses"], f"neuron {nid}: inputs (blue) and outputs (red) overlaid", tutorial=9)
+    ctx.add(
+        outs["known"],
+        f"neuron {nid}: synapses with partners among the {len(known)} proofread cells",
+        tutorial=10,
+    )
+    ctx.add(outs["targets"], f"neuron {nid}: input targets (spine, shaft, soma)", tutorial=11)
     ctx.add(
         outs["dendrite_distance"],
         f"neuron {nid} without axon, coloured by path distance to the soma, inputs overlaid",
+        tutorial=12,
     )
     ctx.next_steps.append(f"connectoscope skeleton info {ds.path / 'skeletons' / f'{nid}.swc'}")
