@@ -40,6 +40,15 @@ class CaveStandIn:
         self.synapse_table = synapse_table
         self.soma_table = soma_table
         self.log: list[tuple[str, str, dict, bytes]] = []
+        # failure injection: fail_after=N answers N table queries, then drops the connection
+        # of every later one (a server gone away); drop_every=K drops every K-th request of
+        # any kind once (a flaky network: caveclient's retries get through)
+        self.fail_after: int | None = None
+        self.drop_every = 0
+        self.answered_queries = 0
+        self.dropped = 0
+        self._n_requests = 0
+        self._lock = threading.Lock()
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -121,8 +130,17 @@ class CaveStandIn:
             "description": "stand-in table",
         }
 
+    def _drop(self, h):
+        """Close the connection without an answer (the client sees it dropped)."""
+        self.dropped += 1
+        h.close_connection = True
+
     def _handle(self, h, body):
         self.log.append((h.command, h.path, dict(h.headers), body))
+        with self._lock:
+            self._n_requests += 1
+            if self.drop_every and self._n_requests % self.drop_every == 0:
+                return self._drop(h)
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(h, 401, {"error": "missing or wrong token"})
         u = urlsplit(h.path)
@@ -184,6 +202,10 @@ class CaveStandIn:
             rf"/materialize/api/v[23]/datastack/{ds}/version/(\d+)/table/([^/]+)/query", p
         )
         if m and h.command == "POST":
+            with self._lock:
+                if self.fail_after is not None and self.answered_queries >= self.fail_after:
+                    return self._drop(h)
+                self.answered_queries += 1
             return self._query(h, int(m.group(1)), m.group(2), json.loads(body or b"{}"), q)
         return self._send(h, 404, {"message": f"stand-in: no endpoint {h.command} {p}"})
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress
 from .._store import Store
 from ..connectome import CellTable, SynapseTable, as_id_array
 from ..errors import (
@@ -25,6 +26,7 @@ from ..errors import (
     DependencyMissingError,
     InvalidParameterError,
 )
+from ._cache import BatchCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..connectome import CellTable, SynapseTable
@@ -72,6 +74,12 @@ class CaveSession:
         Root ids per request (about 20 keeps each answer well under the server's row cap).
     synapse_table, cell_table : str, optional
         Default: the datastack's ``synapse_table`` and ``soma_table`` from its info record.
+    cache : path-like, optional
+        A folder keeping every batch's answer as its own Parquet part (see
+        :class:`~connectoscope.cave.BatchCache`): a rerun after an interruption asks the
+        server only for the batches not yet there. The folder records the materialization
+        version the first time; later sessions on it reuse that version (``version=None``) or
+        refuse a different one.
 
     Raises
     ------
@@ -91,6 +99,7 @@ class CaveSession:
         batch_size: int = 20,
         synapse_table: str | None = None,
         cell_table: str | None = None,
+        cache: str | os.PathLike[str] | None = None,
     ) -> None:
         try:
             import caveclient
@@ -102,6 +111,9 @@ class CaveSession:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
         self.datastack = datastack
         self.batch_size = int(batch_size)
+        self.cache = BatchCache(cache) if cache is not None else None
+        if self.cache is not None:
+            version = self.cache.check_version(version)
         tok = token or _token_from_env()
         self._token = tok
         self.token_source = (
@@ -127,6 +139,9 @@ class CaveSession:
         except Exception as e:
             raise self._error(e, "connecting") from None
         self.version = pinned
+        if self.cache is not None:
+            self.cache.bind(self.server_address, datastack, pinned)
+            self.cache.clean()
         self.synapse_table = synapse_table or info.get("synapse_table")
         self.cell_table = cell_table or info.get("soma_table")
 
@@ -157,6 +172,29 @@ class CaveSession:
         return [uniq[i : i + self.batch_size] for i in range(0, len(uniq), self.batch_size)]
 
     def _query(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
+        if self.cache is not None:
+            got = self.cache.get(table, column, batch)
+            if got is not None:
+                return got
+        df = self._fetch(table, column, batch)
+        if self.cache is not None:
+            self.cache.put(table, column, batch, df)
+        return df
+
+    def _query_all(self, table: str, jobs: list[tuple[str, list[int]]]) -> pd.DataFrame:
+        """Every ``(column, batch)`` query, cached ones read back, as one table."""
+        parts = []
+        with progress(total=len(jobs), desc=f"CAVE {table}", unit="batch") as bar:
+            for column, batch in jobs:
+                df = self._query(table, column, batch)
+                if len(df):
+                    parts.append(df)
+                bar.update(1)
+        if not parts:  # keep the columns of an empty answer
+            return self._query(table, *jobs[0]).iloc[:0] if jobs else pd.DataFrame()
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def _fetch(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # caveclient's own deprecation chatter
@@ -187,12 +225,9 @@ class CaveSession:
                 f"{self.datastack}: no synapse table in the datastack info; pass synapse_table="
             )
         sides = ("pre", "post") if side == "both" else (side,)
-        parts = [
-            self._query(self.synapse_table, f"{s}_pt_root_id", b)
-            for s in sides
-            for b in self._batches(root_ids)
-        ]
-        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        batches = self._batches(root_ids)
+        jobs = [(f"{s}_pt_root_id", b) for s in sides for b in batches]
+        df = self._query_all(self.synapse_table, jobs)
         key = "id" if "id" in df.columns else None
         if key is not None:
             df = df.drop_duplicates(subset=key).sort_values(key, kind="stable")
@@ -229,8 +264,7 @@ class CaveSession:
             raise InvalidParameterError(
                 f"{self.datastack}: no cell table in the datastack info; pass table="
             )
-        parts = [self._query(name, "pt_root_id", b) for b in self._batches(root_ids)]
-        df = pd.concat(parts, ignore_index=True)
+        df = self._query_all(name, [("pt_root_id", b) for b in self._batches(root_ids)])
         return CellTable(
             df,
             duplicates=duplicates,

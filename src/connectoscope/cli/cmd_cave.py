@@ -48,6 +48,14 @@ def register(sub: Any) -> None:
         v.add_argument("--batch", type=int, default=20, help="root ids per request")
         v.add_argument("--table", default=None, help="table name (default: the datastack's)")
         v.add_argument("-o", "--output", default=None, help="write .parquet or .csv here")
+        v.add_argument(
+            "--cache",
+            default=None,
+            metavar="DIR",
+            help="keep every batch's answer here as Parquet parts; a rerun after an "
+            "interruption fetches only the missing batches, at the version the folder "
+            "recorded (default: OUTPUT.parts/, removed once OUTPUT is written)",
+        )
         v.add_argument("--dataset", default=None, help="store into this dataset")
         if verb == "synapses":
             v.add_argument("--side", choices=("both", "pre", "post"), default="both")
@@ -73,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
         kw["synapse_table"] = args.table
     else:
         kw["cell_table"] = args.table
+    cache = args.cache or (f"{args.output}.parts" if args.output else None)
     s = CaveSession(
         args.datastack,
         server_address=args.server,
         version=args.version,
         batch_size=args.batch,
+        cache=cache,
         **kw,
     )
     table: Any
@@ -100,8 +110,17 @@ def run(args: argparse.Namespace) -> int:
         ds = Dataset(args.dataset)
         table.save(ds)
         s.record(ds, f"cave {args.verb}", table=name, n_ids=len(ids), n_rows=len(table))
+    if s.cache is not None and not args.cache:
+        import shutil
+
+        shutil.rmtree(s.cache.folder, ignore_errors=True)  # the default cache: output is whole
+    cached = (
+        f" ({s.cache.fetched} batches fetched, {s.cache.reused} from {s.cache.folder})"
+        if s.cache is not None
+        else ""
+    )
     print(
         f"{len(table)} {args.verb} rows for {len(ids)} root ids from {s.datastack}/{name} at "
-        f"materialization version {s.version}"
+        f"materialization version {s.version}{cached}"
     )
     return 0
