@@ -67,6 +67,52 @@ def register(sub: Any) -> None:
                 help="ids listed twice in the cell table",
             )
         v.set_defaults(func=run, verb=verb)
+    c = add_subcommand(
+        verbs,
+        "cell",
+        help="one cell: skeleton (compartments), input/output synapses, target tags",
+        description=(
+            "One cell as the MICrONS tutorial's ossify.load_cell_from_client(root_id, client, "
+            "synapses=True): the skeleton service's skeleton (soma, axon, dendrite), the "
+            "cell's input and output synapses with partner root ids at one materialization "
+            "version, and their target tags (spine, shaft, soma) from the synapse-target "
+            "table, mapped onto the skeleton. Writes ROOT_ID.swc (µm), ROOT_ID.skeleton.parquet,"
+            " ROOT_ID.synapses.parquet (type pre/post, x y z nm, tag, partner_root_id), "
+            "ROOT_ID.inputs/.outputs.parquet (mapped) and ROOT_ID.json into OUT_DIR."
+        ),
+        epilog=(
+            "examples:\n  connectoscope cave cell 864691135639556411 minnie65_public "
+            "--version 1300 -o cell/\n  connectoscope skeleton plot cell/864691135639556411.swc"
+            " --synapses cell/864691135639556411.synapses.parquet --figure targets -o t.png"
+        ),
+    )
+    c.add_argument("root_id", type=int, help="the cell's root id")
+    c.add_argument("datastack")
+    c.add_argument("--version", type=int, default=None, help="materialization version")
+    c.add_argument("--server", default=None, metavar="URL", help="CAVE global server")
+    c.add_argument(
+        "--skeleton-version", type=int, default=4, help="skeleton service version (default 4)"
+    )
+    c.add_argument(
+        "--targets",
+        default=None,
+        metavar="TABLE",
+        help="synapse-target table with target_id and tag (default: MICrONS' "
+        "synapse_target_predictions_ssa when the datastack has it)",
+    )
+    c.add_argument("--no-targets", action="store_true", help="skip the target tags")
+    c.add_argument(
+        "--keep-autapses", action="store_true", help="keep synapses of the cell onto itself"
+    )
+    c.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="keep the queries' answers here (default: OUT_DIR/ROOT_ID.parts/, removed "
+        "once the cell is written)",
+    )
+    c.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    c.set_defaults(func=run_cell)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,5 +168,33 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(table)} {args.verb} rows for {len(ids)} root ids from {s.datastack}/{name} at "
         f"materialization version {s.version}{cached}"
+    )
+    return 0
+
+
+def run_cell(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from ..cave import TARGET_TABLE, CaveSession, load_cell, save_cell
+
+    root = int(args.root_id)
+    cache = args.cache or str(Path(args.output) / f"{root}.parts")
+    s = CaveSession(args.datastack, server_address=args.server, version=args.version, cache=cache)
+    nrn = load_cell(
+        root,
+        session=s,
+        skeleton_version=args.skeleton_version,
+        target_table=None if args.no_targets else (args.targets or TARGET_TABLE),
+        omit_autapses=not args.keep_autapses,
+    )
+    files = save_cell(nrn, args.output)
+    if not args.cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    tags = (nrn.inputs["target"] != "").sum() + (nrn.outputs["target"] != "").sum()
+    print(
+        f"{root}: {len(nrn.skeleton)} skeleton vertices, {len(nrn.inputs)} inputs, "
+        f"{len(nrn.outputs)} outputs ({tags} with target tags) from {s.datastack} at "
+        f"materialization version {s.version} -> {files['swc'].parent}"
     )
     return 0
