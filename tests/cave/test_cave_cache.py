@@ -48,10 +48,11 @@ def _parts(folder):
 
 
 def test_interrupted_bulk_download_resumes_with_only_the_missing_batches(env, tmp_path, capsys):
-    # a clean run, through a flaky network (every 9th request dropped once, retried)
+    # a clean run, one request at a time, through a flaky network (every 9th request
+    # dropped once, retried)
     env.drop_every = 9
     clean = tmp_path / "clean.parquet"
-    assert _cli(env, clean) == 0
+    assert _cli(env, clean, "--concurrency", 1) == 0
     assert env.answered_queries == N_QUERIES and env.dropped > 0
     assert not Path(f"{clean}.parts").exists()  # the default cache goes once OUT is whole
     want = pd.read_parquet(clean)
@@ -59,7 +60,8 @@ def test_interrupted_bulk_download_resumes_with_only_the_missing_batches(env, tm
     assert len(want) == len(syn)  # every synapse has both partners among the 400 ids: all
     assert want["pre"].dtype == "int64"
 
-    # the server goes away after 13 answered queries: the run fails, nothing half-written
+    # the server goes away after 13 answered queries (4 requests in flight): the run fails,
+    # every answer received is kept, nothing half-written
     env.drop_every, env.answered_queries, env.fail_after = 0, 0, 13
     out, cache = tmp_path / "out.parquet", tmp_path / "cache"
     assert _cli(env, out, "--cache", cache) == 2

@@ -136,7 +136,6 @@ class BatchCache:
         self.reused += 1
         return df
 
-    def put(self, table: str, column: str, ids: list[int], df: pd.DataFrame) -> Path:
-        """Write one batch's answer atomically."""
-        self.fetched += 1
+    def write(self, table: str, column: str, ids: list[int], df: pd.DataFrame) -> Path:
+        """Write one batch's answer atomically (safe from several threads: one file each)."""
         return write_parquet_atomic(df, self.part_path(table, column, ids))

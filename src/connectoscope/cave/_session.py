@@ -80,6 +80,8 @@ class CaveSession:
         server only for the batches not yet there. The folder records the materialization
         version the first time; later sessions on it reuse that version (``version=None``) or
         refuse a different one.
+    concurrency : int
+        Requests in flight at once (threads; each answer is kept in the cache as it arrives).
 
     Raises
     ------
@@ -100,6 +102,7 @@ class CaveSession:
         synapse_table: str | None = None,
         cell_table: str | None = None,
         cache: str | os.PathLike[str] | None = None,
+        concurrency: int = 4,
     ) -> None:
         try:
             import caveclient
@@ -109,6 +112,9 @@ class CaveSession:
             ) from None
         if batch_size < 1:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        if concurrency < 1:
+            raise InvalidParameterError(f"concurrency must be >= 1, got {concurrency}")
+        self.concurrency = int(concurrency)
         self.datastack = datastack
         self.batch_size = int(batch_size)
         self.cache = BatchCache(cache) if cache is not None else None
@@ -172,47 +178,91 @@ class CaveSession:
         return [uniq[i : i + self.batch_size] for i in range(0, len(uniq), self.batch_size)]
 
     def _query(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
-        if self.cache is not None:
-            got = self.cache.get(table, column, batch)
-            if got is not None:
-                return got
+        """One batch: read back from the cache, else fetched (and kept in the cache)."""
+        return self._query_all(table, [(column, batch)])
+
+    def _fetch_and_keep(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
         df = self._fetch(table, column, batch)
         if self.cache is not None:
-            self.cache.put(table, column, batch, df)
+            self.cache.write(table, column, batch, df)
         return df
 
     def _query_all(self, table: str, jobs: list[tuple[str, list[int]]]) -> pd.DataFrame:
-        """Every ``(column, batch)`` query, cached ones read back, as one table."""
-        parts = []
-        with progress(total=len(jobs), desc=f"CAVE {table}", unit="batch") as bar:
-            for column, batch in jobs:
-                df = self._query(table, column, batch)
-                if len(df):
-                    parts.append(df)
-                bar.update(1)
+        """Every ``(column, batch)`` query as one table: cached batches read back, the others
+        fetched, ``concurrency`` requests in flight, each answer kept in the cache as soon as
+        it arrives (so a failure or an interruption loses none of them)."""
+        results: list[pd.DataFrame | None] = [None] * len(jobs)
+        todo = []
+        for i, (column, batch) in enumerate(jobs):
+            got = self.cache.get(table, column, batch) if self.cache is not None else None
+            if got is None:
+                todo.append(i)
+            results[i] = got
+        if todo:
+            with (
+                progress(
+                    total=len(jobs),
+                    initial=len(jobs) - len(todo),
+                    desc=f"CAVE {table}",
+                    unit="batch",
+                ) as bar,
+                warnings.catch_warnings(),  # caveclient's chatter; entered and left here only
+            ):
+                warnings.simplefilter("ignore")
+                if self.concurrency <= 1 or len(todo) == 1:
+                    for i in todo:
+                        results[i] = self._fetch_and_keep(table, *jobs[i])
+                        bar.update(1)
+                else:
+                    self._fetch_concurrently(table, jobs, todo, results, bar)
+            if self.cache is not None:
+                self.cache.fetched += len(todo)
+            for i in todo:
+                n = len(results[i])  # type: ignore[arg-type]
+                if n >= ROW_CAP:
+                    warnings.warn(
+                        f"CAVE {table}: a batch of {len(jobs[i][1])} ids returned {n} rows, "
+                        "the server's cap; the answer may be cut: use a smaller batch_size",
+                        ConnectoscopeWarning,
+                        stacklevel=3,
+                    )
+        parts = [r for r in results if r is not None and len(r)]
         if not parts:  # keep the columns of an empty answer
-            return self._query(table, *jobs[0]).iloc[:0] if jobs else pd.DataFrame()
+            return results[0].iloc[:0] if results and results[0] is not None else pd.DataFrame()
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def _fetch_concurrently(
+        self,
+        table: str,
+        jobs: list[tuple[str, list[int]]],
+        todo: list[int],
+        results: list[pd.DataFrame | None],
+        bar: Any,
+    ) -> None:
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cave")
+        try:
+            futures = {pool.submit(self._fetch_and_keep, table, *jobs[i]): i for i in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    results[futures[f]] = f.result()  # raises the first failure
+                    bar.update(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # none left running or queued
 
     def _fetch(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # caveclient's own deprecation chatter
-                df = self._client.materialize.query_table(
-                    table,
-                    filter_in_dict={column: batch},
-                    desired_resolution=_NM,
-                    split_positions=True,
-                )
+            df = self._client.materialize.query_table(
+                table,
+                filter_in_dict={column: batch},
+                desired_resolution=_NM,
+                split_positions=True,
+            )
         except Exception as e:
             raise self._error(e, f"query of {table!r}") from None
-        if len(df) >= ROW_CAP:
-            warnings.warn(
-                f"CAVE {table}: a batch of {len(batch)} ids returned {len(df)} rows, the "
-                f"server's cap; the answer may be cut: use a smaller batch_size",
-                ConnectoscopeWarning,
-                stacklevel=3,
-            )
         return pd.DataFrame(df)
 
     def query_synapses(self, root_ids: Iterable[Any], *, side: str = "both") -> pd.DataFrame:

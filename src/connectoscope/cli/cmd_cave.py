@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
         v.add_argument("--version", type=int, default=None, help="materialization version")
         v.add_argument("--server", default=None, metavar="URL", help="CAVE global server")
         v.add_argument("--batch", type=int, default=20, help="root ids per request")
+        v.add_argument(
+            "--concurrency", type=int, default=4, help="requests in flight at once (default 4)"
+        )
         v.add_argument("--table", default=None, help="table name (default: the datastack's)")
         v.add_argument("-o", "--output", default=None, help="write .parquet or .csv here")
         v.add_argument(
@@ -134,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         version=args.version,
         batch_size=args.batch,
         cache=cache,
+        concurrency=args.concurrency,
         **kw,
     )
     table: Any
