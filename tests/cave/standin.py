@@ -10,6 +10,7 @@ import gzip
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,6 +51,7 @@ class CaveStandIn:
         # any kind once (a flaky network: caveclient's retries get through)
         self.fail_after: int | None = None
         self.drop_every = 0
+        self.query_delay = 0.0  # seconds each table query takes (to kill a client mid-way)
         self.answered_queries = 0
         self.dropped = 0
         self._n_requests = 0
@@ -304,6 +306,8 @@ class CaveStandIn:
                 if self.fail_after is not None and self.answered_queries >= self.fail_after:
                     return self._drop(h)
                 self.answered_queries += 1
+            if self.query_delay:
+                time.sleep(self.query_delay)
             return self._query(h, int(m.group(1)), m.group(2), json.loads(body or b"{}"), q)
         return self._send(h, 404, {"message": f"stand-in: no endpoint {h.command} {p}"})
 

@@ -87,6 +87,47 @@ def test_interrupted_bulk_download_resumes_with_only_the_missing_batches(env, tm
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), want)
 
 
+def test_a_download_killed_with_sigkill_resumes_without_loss_or_duplicates(env, tmp_path):
+    """kill -9 of the downloading process mid-way: every part left is whole, and the rerun
+    fetches exactly the batches that have no part."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    env.query_delay = 0.03
+    out, cache = tmp_path / "k.parquet", tmp_path / "kcache"
+    src = str(Path(__file__).parents[2] / "src")
+    penv = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = ["cave", "synapses", DS, "--server", env.url, "--ids", env.ids_file]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectoscope", *args, "-o", str(out), "--cache", str(cache)],
+        env=penv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        t0 = time.monotonic()
+        while env.answered_queries < 12 and time.monotonic() - t0 < 60:
+            assert proc.poll() is None, "the download ended before it could be killed"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not out.exists()
+    parts = _parts(cache)
+    assert 0 < len(parts) < N_QUERIES
+    for p in parts:  # every part is whole
+        pd.read_parquet(cache / p)
+    env.query_delay, env.answered_queries = 0.0, 0
+    assert _cli(env, out, "--cache", cache) == 0
+    assert env.answered_queries == N_QUERIES - len(parts)
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # killed temp files gone
+    got = pd.read_parquet(out)
+    assert len(got) == len(env.syn) and got["id"].is_unique
+    assert set(got["id"]) == set(env.syn["id"])
+
+
 def test_the_cache_pins_the_version_and_refuses_another(env, tmp_path, capsys):
     cache = tmp_path / "c"
     ids = [int(i) for i in env.cells.pt_root_id[:40]]
