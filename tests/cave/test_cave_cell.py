@@ -56,8 +56,9 @@ def test_cave_cell_end_to_end_over_a_flaky_network(srv, tmp_path, capsys):
     out = tmp_path / "cell"
     assert _cell(srv, out) == 0
     assert srv.dropped > 0
-    said = capsys.readouterr().out
-    assert f"{N_IN} inputs, {N_OUT} outputs" in said and "version 7" in said
+    said = capsys.readouterr()
+    assert f"{N_IN} inputs, {N_OUT} outputs" in said.out and "version 7" in said.out
+    assert srv.token not in said.out + said.err
     name = str(srv.root)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{name}{s}"

@@ -177,10 +177,6 @@ class CaveSession:
             raise InvalidParameterError("give at least one root id")
         return [uniq[i : i + self.batch_size] for i in range(0, len(uniq), self.batch_size)]
 
-    def _query(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
-        """One batch: read back from the cache, else fetched (and kept in the cache)."""
-        return self._query_all(table, [(column, batch)])
-
     def _fetch_and_keep(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
         df = self._fetch(table, column, batch)
         if self.cache is not None:
