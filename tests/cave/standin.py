@@ -345,7 +345,8 @@ class CaveStandIn:
         scale = res / np.asarray(want, float) if want else np.ones(3)
         split = q.get("split_positions", ["False"])[0] == "True"
         for c in [c for c in out.columns if c.endswith("_position")]:
-            xyz = np.stack(out[c].to_numpy()).astype(float) * scale
+            vals = out[c].to_numpy()
+            xyz = (np.stack(vals).astype(float) if len(vals) else np.zeros((0, 3))) * scale
             if split:
                 out = out.drop(columns=c)
                 for i, a in enumerate("xyz"):

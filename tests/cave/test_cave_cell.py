@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connectoscope.cave import CaveError, CaveSession, load_cell, skeleton_from_service
+from connectoscope.cave import CaveError, CaveSession, load_cell, save_cell, skeleton_from_service
 from connectoscope.cli import main
-from connectoscope.errors import InvalidParameterError
+from connectoscope.errors import ConnectoscopeWarning, InvalidParameterError
 from connectoscope.morphology import read_swc
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -143,6 +143,13 @@ def test_load_cell_python_api_targets_and_errors(srv, tmp_path):
         load_cell(srv.root, session=s, target_table="spines")
     with pytest.raises(CaveError, match="skeleton of"):
         load_cell(int(srv.root) + 1, session=s)
+    lonely = int(srv.root) + 2  # a skeleton, but no synapses at this version
+    srv.skeletons[lonely] = srv.sk
+    with pytest.warns(ConnectoscopeWarning, match="no synapses of"):
+        nrn = load_cell(lonely, session=s)
+    assert len(nrn.inputs) == len(nrn.outputs) == 0 and len(nrn.skeleton) == len(srv.sk["vertices"])
+    files = save_cell(nrn, tmp_path / "lonely")
+    assert len(pd.read_parquet(files["synapses"])) == 0
 
 
 def test_skeleton_from_service_orients_edges_from_the_root():

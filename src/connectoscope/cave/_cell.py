@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import write_json_atomic, write_parquet_atomic
-from ..errors import DataFormatError, InvalidParameterError
+from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterError
 from ._session import CaveSession
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,6 +163,22 @@ def load_cell(
         "root_id": name,
     }
     syn = s.query_synapses([root], side="both")
+    if not len(syn):
+        warnings.warn(
+            f"{s.datastack}: no synapses of {root} in {s.synapse_table} at materialization "
+            f"version {s.version}; a root id of another version (edited since) has none there: "
+            "pass the version the root id comes from (--version)",
+            ConnectoscopeWarning,
+            stacklevel=2,
+        )
+        syn = pd.DataFrame(
+            {
+                "id": pd.Series(dtype=np.int64),
+                "pre_pt_root_id": pd.Series(dtype=np.int64),
+                "post_pt_root_id": pd.Series(dtype=np.int64),
+                **{f"ctr_pt_position_{a}": pd.Series(dtype=float) for a in "xyz"},
+            }
+        )
     pre, post = syn["pre_pt_root_id"].to_numpy(), syn["post_pt_root_id"].to_numpy()
     if omit_autapses:
         keep = ~((pre == root) & (post == root))
