@@ -163,3 +163,17 @@ def test_skeleton_from_service_orients_edges_from_the_root():
     assert got[1] == -1 and got[0] == 1 and got[2] == 1
     assert sorted([got[3], got[4]]) == [-1, 3]
     assert len(sk.roots) == 2
+
+
+def test_skeleton_answers_that_cannot_be_a_tree_are_clear_errors():
+    from connectoscope.errors import DataFormatError
+
+    v = np.zeros((3, 3))
+    with pytest.raises(DataFormatError, match="root 5 is not a vertex"):
+        skeleton_from_service({"vertices": v, "edges": [[1, 0]], "root": 5}, name="c")
+    with pytest.raises(DataFormatError, match="outside 0..2"):
+        skeleton_from_service({"vertices": v, "edges": [[3, 0]]}, name="c")
+    with pytest.raises(DataFormatError, match="is empty"):
+        skeleton_from_service({"vertices": [], "edges": []}, name="c")
+    with pytest.raises(DataFormatError, match="compartment has 2 values"):
+        skeleton_from_service({"vertices": v, "edges": [], "compartment": [1, 3]}, name="c")

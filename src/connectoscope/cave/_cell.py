@@ -56,6 +56,8 @@ def skeleton_from_service(sk: dict[str, Any], *, name: str = "") -> Skeleton:
         raise DataFormatError(f"skeleton of {name}: edges name vertices outside 0..{n - 1}")
     g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
     root = int(sk.get("root", 0) or 0)
+    if not 0 <= root < n:
+        raise DataFormatError(f"skeleton of {name}: root {root} is not a vertex (0..{n - 1})")
     parent = np.full(n, -1, np.int64)
     _, labels = connected_components(g, directed=False)
     seen = np.zeros(n, bool)
