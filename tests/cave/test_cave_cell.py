@@ -40,7 +40,7 @@ def srv(tmp_path, monkeypatch):
     }
     with CaveStandIn(DS, tables, versions=(6, 7), skeletons={root: sk}) as s:
         monkeypatch.setenv("CONNECTOSCOPE_CAVE_TOKEN", s.token)
-        s.root, s.sk, s.csyn, s.truth = root, sk, csyn, truth
+        s.root, s.sk, s.csyn, s.truth, s.cells = root, sk, csyn, truth, cells
         yield s
 
 
@@ -54,7 +54,7 @@ def _cell(srv, out, *extra):
 def test_cave_cell_end_to_end_over_a_flaky_network(srv, tmp_path, capsys):
     srv.drop_every = 5  # every 5th request is dropped once; caveclient retries it
     out = tmp_path / "cell"
-    assert _cell(srv, out) == 0
+    assert _cell(srv, out, "--partners") == 0
     assert srv.dropped > 0
     said = capsys.readouterr()
     assert f"{N_IN} inputs, {N_OUT} outputs" in said.out and "version 7" in said.out
@@ -68,6 +68,7 @@ def test_cave_cell_end_to_end_over_a_flaky_network(srv, tmp_path, capsys):
             ".synapses.parquet",
             ".inputs.parquet",
             ".outputs.parquet",
+            ".partners.parquet",
             ".json",
         )
     )  # the default cache folder is gone
@@ -100,9 +101,16 @@ def test_cave_cell_end_to_end_over_a_flaky_network(srv, tmp_path, capsys):
     summary = json.loads((out / f"{name}.json").read_text())
     assert summary["materialization_version"] == 7 and summary["skeleton_version"] == 4
     assert srv.token not in json.dumps(summary)
-    # the tutorial's figures 8, 9, 11, 12 from the saved files
-    for fig in ("compartments", "synapses", "targets", "dendrite_distance"):
+    # the partners' cell-table rows: every partner, with its cell type
+    partners = pd.read_parquet(out / f"{name}.partners.parquet")
+    assert set(partners.pt_root_id) == set(syn.partner_root_id)
+    cells = srv.cells.set_index("pt_root_id").loc[partners.pt_root_id]
+    assert (partners["cell_type"].to_numpy() == cells["cell_type"].to_numpy()).all()
+    assert summary["partners_found"] == len(partners)
+    # the tutorial's figures 8-12 from the saved files
+    for fig in ("compartments", "synapses", "known", "targets", "dendrite_distance"):
         png = tmp_path / f"{fig}.png"
+        known = ["--known", str(out / f"{name}.partners.parquet")] if fig == "known" else []
         rc = main(
             [
                 "skeleton",
@@ -112,6 +120,7 @@ def test_cave_cell_end_to_end_over_a_flaky_network(srv, tmp_path, capsys):
                 str(out / f"{name}.synapses.parquet"),
                 "--figure",
                 fig,
+                *known,
                 "-o",
                 str(png),
             ]

@@ -18,9 +18,17 @@ from ..errors import ConnectoscopeWarning, DataFormatError, InvalidParameterErro
 from ._session import CaveSession
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..connectome import CellTable
     from ..morphology import Neuron, Skeleton
 
-__all__ = ["TARGET_TABLE", "cell_files", "load_cell", "save_cell", "skeleton_from_service"]
+__all__ = [
+    "TARGET_TABLE",
+    "cell_files",
+    "load_cell",
+    "partner_cells",
+    "save_cell",
+    "skeleton_from_service",
+]
 
 #: MICrONS' synapse-target table (``tag``: spine, shaft, soma; ``target_id``: synapse id).
 TARGET_TABLE = "synapse_target_predictions_ssa"
@@ -207,6 +215,21 @@ def load_cell(
     return nrn
 
 
+def partner_cells(
+    neuron: Neuron, session: CaveSession, table: str | None = None, *, batch_size: int = 500
+) -> CellTable:
+    """Rows of a cell table (default the datastack's soma table) for the partners of a cell
+    from :func:`load_cell` (its inputs' and outputs' ``partner_root_id``), at the session's
+    version: the known cells of the tutorial's figure 10 (``skeleton plot --figure known
+    --known``). A partner listed twice keeps its first row."""
+    ids = pd.unique(
+        pd.concat([neuron.inputs["partner_root_id"], neuron.outputs["partner_root_id"]])
+    )
+    if not len(ids):
+        raise InvalidParameterError(f"{neuron.name}: no synapse partners to look up")
+    return session.cells(ids, table=table, duplicates="first", batch_size=batch_size)
+
+
 def _need(datastack: str | None) -> str:
     if not datastack:
         raise InvalidParameterError("give a datastack (or session=)")
@@ -250,11 +273,14 @@ def cell_files(out_dir: str | os.PathLike[str], name: str) -> dict[str, Path]:
         "inputs": d / f"{name}.inputs.parquet",
         "outputs": d / f"{name}.outputs.parquet",
         "summary": d / f"{name}.json",
+        "partners": d / f"{name}.partners.parquet",
     }
 
 
-def save_cell(neuron: Neuron, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write a cell from :func:`load_cell`, each file atomically.
+def save_cell(
+    neuron: Neuron, out_dir: str | os.PathLike[str], *, partners: CellTable | None = None
+) -> dict[str, Path]:
+    """Write a cell from :func:`load_cell`, each file atomically; returns the files written.
 
     Files (``NAME`` the root id): ``NAME.swc`` (µm, SWC types = compartments, rooted at the
     soma), ``NAME.skeleton.parquet`` (nm, with radius, compartment, level-2 ids),
@@ -262,8 +288,12 @@ def save_cell(neuron: Neuron, out_dir: str | os.PathLike[str]) -> dict[str, Path
     ``x, y, z`` nm, ``tag``, ``partner_root_id``, the synapse table's columns),
     ``NAME.inputs.parquet`` / ``NAME.outputs.parquet`` (mapped onto the skeleton: ``vertex``,
     ``distance_to_root_nm``, ``compartment_name``, ``target``...) and ``NAME.json`` (source,
-    version and counts). ``skeleton plot NAME.swc --synapses NAME.synapses.parquet --figure
-    compartments|synapses|targets|dendrite_distance`` draws the tutorial's figures from them.
+    version and counts); with ``partners`` (:func:`partner_cells`) also
+    ``NAME.partners.parquet`` (one row per partner found: ``pt_root_id``, the table's ``row_id``, its
+    columns, soma ``x, y, z`` nm). ``skeleton
+    plot NAME.swc --synapses NAME.synapses.parquet --figure compartments|synapses|targets|
+    dendrite_distance`` draws the tutorial's figures from them, ``--figure known --known
+    NAME.partners.parquet`` figure 10.
     """
     from ..morphology import write_skeleton_parquet, write_swc
 
@@ -302,5 +332,12 @@ def save_cell(neuron: Neuron, out_dir: str | os.PathLike[str]) -> dict[str, Path
         },
         "files": {k: p.name for k, p in files.items()},
     }
+    if partners is not None:
+        rows = partners.df.reset_index().rename(columns={"id": "pt_root_id"})
+        write_parquet_atomic(rows, files["partners"])
+        summary["partners_found"] = len(partners)
+    else:
+        del files["partners"]
+        del summary["files"]["partners"]
     write_json_atomic(files["summary"], summary)
     return files

@@ -169,13 +169,14 @@ class CaveSession:
         return CaveError(_scrub(msg, getattr(self, "_token", None)))
 
     # ------------------------------------------------------------------ queries
-    def _batches(self, root_ids: Iterable[Any]) -> list[list[int]]:
+    def _batches(self, root_ids: Iterable[Any], size: int | None = None) -> list[list[int]]:
 
         ids = as_id_array(pd.Series(list(root_ids)), name="root_ids", source="CAVE query")
         uniq = [int(i) for i in pd.unique(ids)]
         if not uniq:
             raise InvalidParameterError("give at least one root id")
-        return [uniq[i : i + self.batch_size] for i in range(0, len(uniq), self.batch_size)]
+        k = int(size or self.batch_size)
+        return [uniq[i : i + k] for i in range(0, len(uniq), k)]
 
     def _fetch_and_keep(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
         df = self._fetch(table, column, batch)
@@ -301,16 +302,20 @@ class CaveSession:
         *,
         table: str | None = None,
         duplicates: str = "error",
+        batch_size: int | None = None,
     ) -> CellTable:
         """Rows of a cell table (default the datastack's soma table) for ``root_ids`` as a
-        :class:`~connectoscope.connectome.CellTable`; soma positions in nm."""
+        :class:`~connectoscope.connectome.CellTable`; soma positions in nm. ``batch_size``:
+        root ids per request (default the session's; a cell table has about one row per id,
+        so a few hundred fit one answer)."""
 
         name = table or self.cell_table
         if not name:
             raise InvalidParameterError(
                 f"{self.datastack}: no cell table in the datastack info; pass table="
             )
-        df = self._query_all(name, [("pt_root_id", b) for b in self._batches(root_ids)])
+        jobs = [("pt_root_id", b) for b in self._batches(root_ids, batch_size)]
+        df = self._query_all(name, jobs)
         return CellTable(
             df,
             duplicates=duplicates,

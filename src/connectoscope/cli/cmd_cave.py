@@ -105,6 +105,15 @@ def register(sub: Any) -> None:
     )
     c.add_argument("--no-targets", action="store_true", help="skip the target tags")
     c.add_argument(
+        "--partners",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="TABLE",
+        help="also write ROOT_ID.partners.parquet: the partners' rows of a cell table "
+        "(default the datastack's soma table), the known cells of --figure known",
+    )
+    c.add_argument(
         "--keep-autapses", action="store_true", help="keep synapses of the cell onto itself"
     )
     c.add_argument(
@@ -180,7 +189,7 @@ def run_cell(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from ..cave import TARGET_TABLE, CaveSession, load_cell, save_cell
+    from ..cave import TARGET_TABLE, CaveSession, load_cell, partner_cells, save_cell
 
     root = int(args.root_id)
     cache = args.cache or str(Path(args.output) / f"{root}.parts")
@@ -192,13 +201,18 @@ def run_cell(args: argparse.Namespace) -> int:
         target_table=None if args.no_targets else (args.targets or TARGET_TABLE),
         omit_autapses=not args.keep_autapses,
     )
-    files = save_cell(nrn, args.output)
+    partners = None
+    if args.partners is not None and (len(nrn.inputs) or len(nrn.outputs)):
+        partners = partner_cells(nrn, s, args.partners or None)
+    files = save_cell(nrn, args.output, partners=partners)
     if not args.cache:
         shutil.rmtree(cache, ignore_errors=True)
     tags = (nrn.inputs["target"] != "").sum() + (nrn.outputs["target"] != "").sum()
     print(
         f"{root}: {len(nrn.skeleton)} skeleton vertices, {len(nrn.inputs)} inputs, "
-        f"{len(nrn.outputs)} outputs ({tags} with target tags) from {s.datastack} at "
+        f"{len(nrn.outputs)} outputs ({tags} with target tags"
+        + (f", {len(partners)} partners in the cell table" if partners is not None else "")
+        + f") from {s.datastack} at "
         f"materialization version {s.version} -> {files['swc'].parent}"
     )
     return 0
