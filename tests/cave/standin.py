@@ -10,7 +10,6 @@ import gzip
 import json
 import re
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,7 +50,10 @@ class CaveStandIn:
         # any kind once (a flaky network: caveclient's retries get through)
         self.fail_after: int | None = None
         self.drop_every = 0
-        self.query_delay = 0.0  # seconds each table query takes (to kill a client mid-way)
+        # hold_after=N answers N table queries, then holds every later one until `release`
+        # is set (and then drops it): a client stuck mid-way, to be killed deterministically
+        self.hold_after: int | None = None
+        self.release = threading.Event()
         self.answered_queries = 0
         self.dropped = 0
         self._n_requests = 0
@@ -305,9 +307,12 @@ class CaveStandIn:
             with self._lock:
                 if self.fail_after is not None and self.answered_queries >= self.fail_after:
                     return self._drop(h)
-                self.answered_queries += 1
-            if self.query_delay:
-                time.sleep(self.query_delay)
+                held = self.hold_after is not None and self.answered_queries >= self.hold_after
+                if not held:
+                    self.answered_queries += 1
+            if held:
+                self.release.wait(30)
+                return self._drop(h)
             return self._query(h, int(m.group(1)), m.group(2), json.loads(body or b"{}"), q)
         return self._send(h, 404, {"message": f"stand-in: no endpoint {h.command} {p}"})
 
