@@ -71,9 +71,9 @@ def write_skeletons_sharded(
     for oid, data in encoded.items():
         ids = segments.get(oid, np.array([oid])) if segments is not None else np.array([oid])
         members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
-        for k, seg in enumerate(members):
+        for j, seg in enumerate(members):
             keys.append(int(seg))
-            values.append(data if k == 0 else struct.pack("<II", 0, 0))
+            values.append(data if j == 0 else struct.pack("<II", 0, 0))
     if spec is None:
         spec = sharding_spec(len(keys), data_encoding="gzip")
     order = np.argsort(np.array(keys, np.uint64), kind="stable")
