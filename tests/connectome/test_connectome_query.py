@@ -23,6 +23,7 @@ from connectoscope.connectome._query import SWC_COMPARTMENTS, TARGET_COLUMNS
 from connectoscope.errors import DataFormatError, InvalidParameterError
 from connectoscope.morphology import COMPARTMENTS, Neuron, Skeleton, write_swc
 from connectoscope.morphology import TARGET_COLUMNS as MORPHOLOGY_TARGET_COLUMNS
+from connectoscope.testing import run_benchmark
 
 BIG = 864691135000000000
 
@@ -276,7 +277,7 @@ def test_million_points_vectorised(rng):
     kept = np.flatnonzero(r.mask)
     assert not (r.mask & ~pre).any() and kept.size > 1000
     # the skeleton step on a sample of the candidates, by a full distance matrix
-    sample = rng.choice(np.flatnonzero(pre), 3000, replace=False)
+    sample = rng.choice(np.flatnonzero(pre), 1000, replace=False)
     j, d = _brute_nearest(p[sample], sk)
     ok = np.isin(sk.features["compartment"][j], [2, 3]) & (d <= 4000.0)
     np.testing.assert_array_equal(r.mask[sample], ok)
@@ -306,6 +307,10 @@ def test_bad_inputs_raise_clear_errors(rng):
         query_synapses(t, skeleton=_skeleton(rng, labels=False), compartment="axon")
     with pytest.raises(InvalidParameterError, match="unknown; use undefined, soma, axon"):
         query_synapses(t, skeleton=_skeleton(rng), compartment="axom")
+    soma_only = _skeleton(rng)
+    soma_only.features["compartment"][:] = 1
+    with pytest.raises(InvalidParameterError, match="no vertex of skeleton 'cell' has it; its la"):
+        query_synapses(t, skeleton=soma_only, compartment="axon,dendrite")
     with pytest.raises(InvalidParameterError, match="need a skeleton"):
         query_synapses(t, compartment="axon")
     with pytest.raises(InvalidParameterError, match="go together"):
@@ -414,3 +419,19 @@ def test_cli_bad_inputs_exit_2(files, capsys, extra, message):
     assert main([*args, *[e.format(d=d) for e in extra]]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_bench_query_smoke():
+    out = run_benchmark(
+        "benchmarks/bench_query.py",
+        "--smoke",
+        timeout=120,
+        expect=(
+            "query box, 100000 synapses",
+            "query radius, 100000 synapses",
+            "query box + target spine, 100000 synapses",
+            "query compartment dendrite within 5000 nm",
+            "peak RSS of all processes",
+        ),
+    )
+    assert out.count("ratio") == 4

@@ -484,13 +484,16 @@ def _target_values(target: Any) -> list[str]:
     return vals
 
 
-def _target_mask(series: pd.Series, wanted: list[str]) -> np.ndarray:
-    """Rows whose value (as a lower-case string) is one of ``wanted``; hashes each row once."""
+def _target_mask(series: pd.Series, rows: np.ndarray | None, wanted: list[str]) -> np.ndarray:
+    """Rows (of ``rows``, None: all) whose value as a lower-case string is one of ``wanted``;
+    each row is hashed once (categorical columns: not at all)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = np.asarray(series.cat.codes)
+        codes = codes if rows is None else codes[rows]
         uniques = np.asarray(series.cat.categories, dtype=object)
     else:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = series.to_numpy() if rows is None else series.to_numpy()[rows]
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
         uniques = np.asarray(uniques, dtype=object)
     hit = np.flatnonzero([str(u).strip().lower() in wanted for u in uniques])
     return np.isin(codes, hit)
@@ -633,6 +636,13 @@ def query_synapses(
                 "vertex is 0, undefined); read an SWC with type codes, or label it with "
                 "morphology's label_axon_dendrite and Neuron.with_compartments"
             )
+        present = np.unique(np.asarray(labels)).tolist()
+        if not set(codes) & set(present):
+            raise InvalidParameterError(
+                f"compartment {_compartment_names(codes)}: no vertex of skeleton "
+                f"{getattr(sk, 'name', '') or ''!r} has it; its labels are "
+                f"{_compartment_names(present)}"
+            )
     tcol = wanted = None
     if target is not None:
         tcol = _target_column(df, target_column, source)
@@ -655,20 +665,20 @@ def query_synapses(
     ]
     xyz = _positions(df, source, spatial[0]) if spatial else None
 
-    # ---- filters, cheapest first, each on the rows kept so far
-    rows = np.arange(n, dtype=np.int64)
+    # ---- filters, cheapest first, each on the rows kept so far (None: every row)
+    rows: np.ndarray | None = None
     steps: list[tuple[str, int]] = []
     extra: dict[str, np.ndarray] = {}
 
     def keep(m: np.ndarray, label: str) -> None:
         nonlocal rows
-        rows = rows[m]
+        rows = np.flatnonzero(m) if rows is None else rows[m]
         for k in extra:
             extra[k] = extra[k][m]
         steps.append((label, int(rows.size)))
 
     def sub(a: np.ndarray) -> np.ndarray:
-        return a if rows.size == n else a[rows]
+        return a if rows is None else a[rows]
 
     def fmt(v: np.ndarray) -> str:
         return ",".join(f"{t:g}" for t in v.tolist())
@@ -676,10 +686,9 @@ def query_synapses(
     if box is not None and xyz is not None:
         keep(box_mask(tuple(sub(a) for a in xyz), *box), f"box [{fmt(box[0])} : {fmt(box[1])}) nm")
     if tcol is not None and wanted is not None:
-        s = df[tcol] if rows.size == n else df[tcol].iloc[rows]
-        keep(_target_mask(s, wanted), f"{tcol} {','.join(wanted)}")
+        keep(_target_mask(df[tcol], rows, wanted), f"{tcol} {','.join(wanted)}")
     for flt in where:
-        text, m = _where_mask(df if rows.size == n else df.iloc[rows], flt, source)
+        text, m = _where_mask(df if rows is None else df.iloc[rows], flt, source)
         keep(m, text)
     if centres is not None and radius is not None and xyz is not None:
         where_c = fmt(centres[0]) if len(centres) == 1 else f"{len(centres)} centres"
@@ -698,10 +707,13 @@ def query_synapses(
             m &= np.isin(comp, codes)
             label = f"{_compartment_names(codes)} ({label})"
         keep(m, label)
-    out = df if rows.size == n else df.take(rows)
-    out = out.reset_index(drop=True)
-    if extra:
-        out = out.copy() if rows.size == n else out
-        for k, v in extra.items():
-            out[k] = v
+    if rows is None:
+        rows = np.arange(n, dtype=np.int64)
+        out = df.reset_index(drop=True)
+        if extra:
+            out = out.copy()
+    else:
+        out = df.take(rows).reset_index(drop=True)
+    for k, v in extra.items():
+        out[k] = v
     return QueryResult(out, rows, n, steps)
