@@ -182,10 +182,13 @@ def test_target_where_and_all_filters_combine_with_and(rng):
 def test_nan_positions_match_nothing_and_categorical_target(rng):
     t = _table(rng, 500)
     t.df.loc[::7, "y_nm"] = np.nan
-    t.df["tag"] = t.df["tag"].astype("category")
-    r = query_synapses(t, box_nm="-inf,-inf,-inf:inf,inf,inf", target="shaft")
-    want = t.df["y_nm"].notna().to_numpy() & (t.df["tag"] == "shaft").to_numpy()
-    np.testing.assert_array_equal(r.mask, want)
+    t.df.loc[::5, "tag"] = None  # missing targets match no value
+    for tags in (t.df["tag"].copy(), t.df["tag"].astype("category")):
+        t.df["tag"] = tags
+        r = query_synapses(t, box_nm="-inf,-inf,-inf:inf,inf,inf", target="shaft,soma")
+        want = t.df["y_nm"].notna().to_numpy() & t.df["tag"].isin(["shaft", "soma"]).to_numpy()
+        assert want.sum() > 50
+        np.testing.assert_array_equal(r.mask, want)
     assert not query_synapses(t, center_nm=(0, 0, 0), radius_nm=1e9).mask[::7].any()
 
 

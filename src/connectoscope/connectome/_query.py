@@ -495,8 +495,11 @@ def _target_mask(series: pd.Series, rows: np.ndarray | None, wanted: list[str]) 
         values = series.to_numpy() if rows is None else series.to_numpy()[rows]
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         uniques = np.asarray(uniques, dtype=object)
-    hit = np.flatnonzero([str(u).strip().lower() in wanted for u in uniques])
-    return np.isin(codes, hit)
+    # a lookup table over the codes, one gather per row; code -1 (missing) reads the last
+    # entry, which stays False
+    lut = np.zeros(len(uniques) + 1, bool)
+    lut[:-1] = [str(u).strip().lower() in wanted for u in uniques]
+    return lut[np.asarray(codes)]
 
 
 def _check_where(df: pd.DataFrame, flt: Any, source: str) -> tuple[Any, str, Any]:
