@@ -404,6 +404,8 @@ def test_cli_round_trip(files, capsys):
         (["--box", "9,0,0:1,1,1"], "--box: min 9 > max 1 on x"),
         (["--target", "spiny"], "not a value of column 'tag'"),
         (["--where", "cleft>3"], "no column 'cleft'"),
+        (["--where", "size>abc"], "cannot compare column 'size' (int64) with 'abc'"),
+        (["--center", "1,2", "--radius", "5"], "--center: expected three numbers"),
         (["--target-column", "kind", "--target", "spine"], "no column 'kind'"),
         (["--skeleton", "{d}/bare.swc", "--compartment", "axon"], "no compartment labels"),
         (["--center", "0,0,0"], "go together"),
