@@ -440,3 +440,101 @@ def test_bench_query_smoke():
         ),
     )
     assert out.count("ratio") == 4
+
+
+# ---------------------------------------------------------------------------- streamed
+def _folder(tmp_path, rng, n=5000, parts=4):
+    df = pd.DataFrame(
+        {
+            "pre_pt_root_id": np.uint64(2**63) + rng.integers(0, 1000, n).astype(np.uint64),
+            "post_pt_root_id": BIG + rng.integers(0, 40, n),
+            "size": rng.integers(1, 900, n),
+            "ctr_pt_position_x": rng.integers(0, 2500, n),
+            "ctr_pt_position_y": rng.integers(0, 2500, n),
+            "ctr_pt_position_z": rng.integers(0, 250, n),
+            "tag": rng.choice(["spine", "shaft", "soma"], n),
+        }
+    )
+    df.loc[n - 3 :, "tag"] = "axon initial segment"  # only in the last file
+    folder = tmp_path / "syn"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(n), parts)):
+        df.iloc[part].to_parquet(folder / f"part-{i:03d}.parquet", index=False)
+    return folder
+
+
+def test_streamed_query_equals_in_memory(tmp_path, rng):
+    from connectoscope.connectome import query_table_file
+
+    folder = _folder(tmp_path, rng)
+    sk = _skeleton(rng)
+    filters = dict(
+        box_nm=((500, 0, 0), (9000, 9000, 9000)),
+        target="spine,axon initial segment",
+        where=[("size", "gt", 100)],
+        center_nm=[(5000, 5000, 5000), (1000, 1000, 1000)],
+        radius_nm=4000,
+        skeleton=sk,
+        compartment="axon,dendrite",
+        max_dist_nm=2500,
+    )
+    t = SynapseTable.read(folder, voxel_size=(4, 4, 40))
+    want = query_synapses(t, **filters)
+    assert 50 < len(want) < 2000
+    # the batches before the last never see "axon initial segment": no error for them
+    for name in ("out.parquet", "out.csv"):
+        r = query_table_file(
+            folder, tmp_path / name, voxel_size=(4, 4, 40), batch_rows=300, **filters
+        )
+        assert r.batches > 16 and r.n_total == 5000 and r.n_kept == len(want)
+        assert r.steps == want.steps and r.summary() == want.summary()
+        got = (pd.read_parquet if name.endswith("parquet") else pd.read_csv)(tmp_path / name)
+        if name.endswith("csv"):
+            got["pre"] = got["pre"].astype(np.uint64)
+        pd.testing.assert_frame_equal(got, want.df, check_dtype=name.endswith("parquet"))
+        assert got["pre"].dtype == np.uint64 and (got["pre"] >= 2**63).all()
+    # a value found in no batch is refused at the end, and no output is left
+    with pytest.raises(InvalidParameterError, match="'dendritic shaft': not a value"):
+        query_table_file(
+            folder,
+            tmp_path / "bad.parquet",
+            voxel_size=(4, 4, 40),
+            batch_rows=300,
+            target="dendritic shaft",
+        )
+    assert not (tmp_path / "bad.parquet").exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_streamed_query_cli_and_bad_folders(tmp_path, rng, capsys):
+    folder = _folder(tmp_path, rng)
+    args = [
+        "connectome",
+        "query",
+        str(folder),
+        "--voxel-size",
+        "4,4,40",
+        "--center",
+        "5000,5000,5000",
+        "--radius",
+        "3000",
+        "--target",
+        "soma",
+    ]
+    assert (
+        main([*args, "--stream", "on", "--batch-rows", "700", "-o", str(tmp_path / "s.parquet")])
+        == 0
+    )
+    streamed = capsys.readouterr().out
+    assert main([*args, "--stream", "off", "-o", str(tmp_path / "m.parquet")]) == 0
+    in_memory = capsys.readouterr().out
+    assert streamed.split(" -> ")[0] == in_memory.split(" -> ")[0]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "s.parquet"), pd.read_parquet(tmp_path / "m.parquet")
+    )
+    # a file whose columns differ from the others': named, exit 2
+    pd.read_parquet(folder / "part-002.parquet").rename(columns={"size": "cleft"}).to_parquet(
+        folder / "part-002.parquet", index=False
+    )
+    assert main([*args, "--stream", "on"]) == 2
+    err = capsys.readouterr().err
+    assert "part-002.parquet: columns differ" in err and "cleft" in err

@@ -500,6 +500,20 @@ def register(sub: Any) -> None:
     )
     q.add_argument("-o", "--output", default=None, help="kept rows (.parquet or .csv)")
     q.add_argument("--json", action="store_true", help="print the counts as JSON")
+    q.add_argument(
+        "--stream",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="read a Parquet/Feather table batch by batch in bounded memory: auto above "
+        "5 million synapses (default), on, off",
+    )
+    q.add_argument(
+        "--batch-rows",
+        type=positive_int,
+        default=1 << 20,
+        metavar="N",
+        help="rows per batch when streaming (1048576)",
+    )
     add_overwrite(q)
     q.set_defaults(func=run_query)
 
@@ -872,7 +886,7 @@ def run_query(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .._atomic import atomic_path, write_parquet_atomic
-    from ..connectome import SynapseTable, parse_box, query_synapses
+    from ..connectome import SynapseTable, parse_box, query_synapses, query_table_file
     from ..errors import DatasetExistsError
 
     if (args.source is None) == (args.dataset is None):
@@ -892,18 +906,7 @@ def run_query(args: argparse.Namespace) -> int:
         from ..morphology import read_skeleton
 
         skeleton = read_skeleton(args.skeleton, units=args.skeleton_units)
-    if args.dataset:
-        from ..dataset import Dataset
-
-        source = args.dataset
-        table = SynapseTable.from_store(Dataset(args.dataset))
-    else:
-        source = args.source
-        table = SynapseTable.read(
-            args.source, columns=_mapping(args.columns), voxel_size=args.voxel_size
-        )
-    r = query_synapses(
-        table,
+    filters: dict[str, Any] = dict(
         box_nm=box,
         center_nm=centres,
         radius_nm=args.radius,
@@ -913,19 +916,61 @@ def run_query(args: argparse.Namespace) -> int:
         target=args.target,
         target_column=args.target_column,
         where=[parse_filter(w) for w in args.where],
-        source=str(source),
     )
-    if out is not None:
-        if out.suffix.lower() == ".parquet":
-            write_parquet_atomic(r.df, out)
+    source = args.dataset or args.source
+    path = Path(source)
+    if args.dataset:
+        from ..dataset import Dataset
+
+        path = Dataset(args.dataset).layout.synapses_table
+    r: Any
+    if _stream_query(args, path):
+        r = query_table_file(
+            path,
+            out,
+            columns=_mapping(args.columns),
+            voxel_size=args.voxel_size,
+            batch_rows=args.batch_rows,
+            overwrite=args.overwrite,
+            **filters,
+        )
+    else:
+        if args.dataset:
+            from ..dataset import Dataset
+
+            table = SynapseTable.from_store(Dataset(args.dataset))
         else:
-            with atomic_path(out) as tmp:
-                r.df.to_csv(tmp, index=False)
+            table = SynapseTable.read(
+                args.source, columns=_mapping(args.columns), voxel_size=args.voxel_size
+            )
+        r = query_synapses(table, source=str(source), **filters)
+        if out is not None:
+            if out.suffix.lower() == ".parquet":
+                write_parquet_atomic(r.df, out)
+            else:
+                with atomic_path(out) as tmp:
+                    r.df.to_csv(tmp, index=False)
     if args.json:
         print(json.dumps({**r.counts(), "output": str(out) if out else None}, indent=1))
     else:
         print(f"{source}: {r.summary()}" + (f" -> {out}" if out else ""))
     return 0
+
+
+def _stream_query(args: argparse.Namespace, path: Any) -> bool:
+    """Stream (``--stream on``, or auto above ``STREAM_ROWS``) a Parquet/Feather table."""
+    from ..connectome import STREAM_ROWS, count_rows
+    from ..connectome._tablesource import table_files, table_format
+
+    if args.stream == "off" or not path.exists():
+        return False
+    if any(table_format(f) == "csv" for f in table_files(path)):
+        if args.stream == "on":
+            raise InvalidParameterError(
+                f"--stream on: {path} is CSV, which is read whole; convert it to Parquet"
+            )
+        return False
+    return args.stream == "on" or count_rows(path) > STREAM_ROWS
 
 
 def parse_xyz_nm(text: str, option: str) -> tuple[float, float, float]:

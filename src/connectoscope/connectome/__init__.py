@@ -47,10 +47,12 @@ from ._plots import (
 )
 from ._query import (
     QueryResult,
+    StreamedQuery,
     box_mask,
     nearest_skeleton_vertex,
     parse_box,
     query_synapses,
+    query_table_file,
     radius_mask,
 )
 from ._synapses import ObjectLookup, SynapseTable
@@ -65,6 +67,7 @@ __all__ = [
     "ConnectivityMatrix",
     "ObjectLookup",
     "QueryResult",
+    "StreamedQuery",
     "SynapseTable",
     "as_id_array",
     "box_mask",
@@ -89,6 +92,7 @@ __all__ = [
     "plot_synapses_per_connection",
     "plot_type_by_type",
     "query_synapses",
+    "query_table_file",
     "radius_mask",
     "read_conntility_h5",
     "read_edge_list",

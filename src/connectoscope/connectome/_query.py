@@ -24,8 +24,11 @@ after every step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,10 +44,12 @@ __all__ = [
     "SWC_COMPARTMENTS",
     "TARGET_COLUMNS",
     "QueryResult",
+    "StreamedQuery",
     "box_mask",
     "nearest_skeleton_vertex",
     "parse_box",
     "query_synapses",
+    "query_table_file",
     "radius_mask",
 ]
 
@@ -609,6 +614,39 @@ def query_synapses(
     >>> r.rows.tolist(), r.summary()
     ([0, 2], '2 of 3 synapses kept (box [0,0,0 : 1000,1000,100) nm: 3; target spine: 2)')
     """
+    return _query(
+        table,
+        box_nm=box_nm,
+        center_nm=center_nm,
+        radius_nm=radius_nm,
+        skeleton=skeleton,
+        compartment=compartment,
+        max_dist_nm=max_dist_nm,
+        target=target,
+        target_column=target_column,
+        where=where,
+        source=source,
+        check_values=True,
+    )
+
+
+def _query(
+    table: SynapseTable | pd.DataFrame,
+    *,
+    box_nm: Any = None,
+    center_nm: Any = None,
+    radius_nm: float | None = None,
+    skeleton: Any = None,
+    compartment: Any = None,
+    max_dist_nm: float | None = None,
+    target: Any = None,
+    target_column: str | None = None,
+    where: Sequence[Sequence[Any]] = (),
+    source: str = "synapse table",
+    check_values: bool = True,
+) -> QueryResult:
+    """:func:`query_synapses`; ``check_values=False`` skips the check that a target value
+    occurs in the column (a batch of a streamed table need not hold every value)."""
     df = table.df if isinstance(table, SynapseTable) else table
     if not isinstance(df, pd.DataFrame):
         raise InvalidParameterError(
@@ -651,7 +689,7 @@ def query_synapses(
         tcol = _target_column(df, target_column, source)
         wanted = _target_values(target)
         unknown = [w for w in wanted if w not in KNOWN_TARGETS]
-        if unknown:
+        if unknown and check_values:
             present = sorted({str(u).strip().lower() for u in pd.unique(df[tcol].dropna())})
             bad = [w for w in unknown if w not in present]
             if bad:
@@ -720,3 +758,214 @@ def query_synapses(
     for k, v in extra.items():
         out[k] = v
     return QueryResult(out, rows, n, steps)
+
+
+# ---------------------------------------------------------------------------- streamed
+@dataclass
+class StreamedQuery:
+    """What :func:`query_table_file` kept: counts only (the rows went to ``output``).
+
+    Attributes
+    ----------
+    n_total, n_kept : int
+    steps : list of (str, int)
+        Each filter and the rows left after it, summed over the batches.
+    output : Path or None
+    batches : int
+    """
+
+    n_total: int
+    n_kept: int
+    steps: list[tuple[str, int]]
+    output: Path | None
+    batches: int
+
+    def counts(self) -> dict[str, Any]:
+        """``{"total": N, "kept": K, "steps": [{"filter": text, "rows": n}, ...]}``."""
+        return {
+            "total": self.n_total,
+            "kept": self.n_kept,
+            "steps": [{"filter": f, "rows": n} for f, n in self.steps],
+        }
+
+    def summary(self) -> str:
+        """One line, as :meth:`QueryResult.summary`."""
+        chain = "; ".join(f"{f}: {n:,}" for f, n in self.steps) or "no filter"
+        return f"{self.n_kept:,} of {self.n_total:,} synapses kept ({chain})"
+
+
+def query_table_file(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    voxel_size: Any = None,
+    batch_rows: int = 1 << 20,
+    overwrite: bool = False,
+    **filters: Any,
+) -> StreamedQuery:
+    """:func:`query_synapses` on a Parquet or Feather table of any size, batch by batch.
+
+    Memory is bounded by ``batch_rows`` (and the kept rows of one batch), whatever the input
+    size; the kept rows go to ``output`` as they are found.
+
+    Parameters
+    ----------
+    source : path
+        A Parquet file, a folder of Parquet files (every file with the same columns) or a
+        Feather file; a ``synth.json`` beside it gives the voxel size of synthetic tables.
+    output : path, optional
+        ``.parquet`` or ``.csv``, written under a temporary name and renamed when complete
+        (an interrupted or failed run leaves no output). None: count only.
+    columns, voxel_size
+        As :meth:`SynapseTable.read` (MICrONS names by default; positions in voxels of
+        ``voxel_size`` become ``x_nm, y_nm, z_nm``).
+    batch_rows : int
+        Rows per batch.
+    overwrite : bool
+        Replace an existing ``output``.
+    **filters
+        The keywords of :func:`query_synapses` (``box_nm``, ``center_nm``, ``radius_nm``,
+        ``skeleton``, ``compartment``, ``max_dist_nm``, ``target``, ``target_column``,
+        ``where``).
+
+    Returns
+    -------
+    StreamedQuery
+        Counts (summed over batches) and the output path.
+
+    Raises
+    ------
+    DataFormatError
+        Files of a folder whose columns differ (the file and column are named), a table that
+        cannot be read, and every error of :func:`query_synapses`.
+    """
+    import pyarrow as pa
+
+    from .._atomic import atomic_path
+    from .._progress import progress
+    from ..errors import DatasetExistsError
+    from ._synapses import synth_voxel_size
+    from ._tablesource import inspect_file, iter_batches, table_files, table_format
+
+    unknown = set(filters) - _FILTERS
+    if unknown:
+        raise InvalidParameterError(
+            f"query_table_file: unknown filters {sorted(unknown)}; use {', '.join(sorted(_FILTERS))}"
+        )
+    src = Path(source)
+    files = table_files(src)
+    if any(table_format(f) == "csv" for f in files):
+        raise InvalidParameterError(
+            f"{src}: CSV is read whole (SynapseTable.read + query_synapses); stream Parquet or "
+            "Feather"
+        )
+    if voxel_size is None:
+        voxel_size = synth_voxel_size(src)
+    out = Path(output) if output is not None else None
+    if out is not None:
+        if out.suffix.lower() not in (".parquet", ".csv"):
+            raise InvalidParameterError(f"output {out}: use a .parquet or .csv file name")
+        if out.exists() and not overwrite:
+            raise DatasetExistsError(f"{out}: exists; pass overwrite=True to replace it")
+    schemas = [(f, inspect_file(f)) for f in files]
+    names = list(schemas[0][1][0].names)
+    for f, (schema, _, _) in schemas[1:]:
+        if list(schema.names) != names:
+            extra = sorted(set(schema.names) ^ set(names)) or list(schema.names)
+            raise DataFormatError(
+                f"{f}: columns differ from {files[0].name} ({', '.join(map(str, extra[:5]))}); "
+                "every file of a table folder needs the same columns"
+            )
+    n_rows = sum(sum(rows) for _, (_, rows, _) in schemas)
+    wanted = _target_values(filters["target"]) if filters.get("target") is not None else []
+    check = [w for w in wanted if w not in KNOWN_TARGETS]
+    seen: set[str] = set()
+    tcol: str | None = None
+    totals: list[tuple[str, int]] = []
+    n_total = n_kept = n_batches = 0
+    schema_out: Any = None
+    ids_uint64 = False
+    for _, (schema, _, _) in schemas:
+        for c in (
+            (columns or {}).get("pre", "pre_pt_root_id"),
+            (columns or {}).get("post", "post_pt_root_id"),
+        ):
+            if c in schema.names and pa.types.is_uint64(schema.field(c).type):
+                ids_uint64 = True
+
+    def batches() -> Any:
+        for f in files:
+            yield f, iter_batches(f, names, batch_rows)
+
+    with ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(out)) if out is not None else None
+        writer: Any = None
+        bar = stack.enter_context(
+            progress(total=n_rows, desc="query", unit=" synapses", unit_scale=True)
+        )
+        for f, it in batches():
+            for b in it:
+                t = SynapseTable.from_frame(
+                    b.to_pandas(), columns=columns, voxel_size=voxel_size, source=str(f)
+                )
+                if ids_uint64:
+                    t.df["pre"] = t.df["pre"].astype(np.uint64)
+                    t.df["post"] = t.df["post"].astype(np.uint64)
+                r = _query(t, source=str(f), check_values=False, **filters)
+                if check:
+                    tcol = tcol or _target_column(t.df, filters.get("target_column"), str(f))
+                    seen.update(str(v).strip().lower() for v in pd.unique(t.df[tcol].dropna()))
+                if not totals:
+                    totals = list(r.steps)
+                else:
+                    totals = [(a, n + m) for (a, n), (_, m) in zip(totals, r.steps)]
+                n_total += r.n_total
+                n_kept += len(r)
+                n_batches += 1
+                bar.update(r.n_total)
+                if tmp is None or out is None or (not len(r.df) and writer is not None):
+                    continue
+                if out.suffix.lower() == ".csv":
+                    r.df.to_csv(tmp, mode="a", header=writer is None, index=False)
+                    writer = True
+                    continue
+                at = pa.Table.from_pandas(r.df, preserve_index=False)
+                if writer is None:
+                    import pyarrow.parquet as pq
+
+                    schema_out = at.schema
+                    writer = stack.enter_context(pq.ParquetWriter(tmp, schema_out))
+                elif at.schema != schema_out:
+                    try:
+                        at = at.cast(schema_out)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as e:
+                        raise DataFormatError(
+                            f"{f}: a batch's column types differ from the first batch's ({e})"
+                        ) from e
+                writer.write_table(at)
+        bad = [w for w in check if w not in seen]
+        if bad:
+            raise InvalidParameterError(
+                f"target {bad[0]!r}: not a value of column {tcol!r}; it has "
+                f"{', '.join(sorted(seen)[:12]) or 'no values'}"
+            )
+        if tmp is not None and out is not None and writer is None:  # no batch: an empty table
+            if out.suffix.lower() == ".csv":
+                tmp.write_text("")
+            else:
+                pd.DataFrame().to_parquet(tmp)
+    return StreamedQuery(n_total, n_kept, totals, out, n_batches)
+
+
+_FILTERS = {
+    "box_nm",
+    "center_nm",
+    "radius_nm",
+    "skeleton",
+    "compartment",
+    "max_dist_nm",
+    "target",
+    "target_column",
+    "where",
+}
