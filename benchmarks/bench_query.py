@@ -6,7 +6,10 @@ positions in nm, a categorical ``tag``) and return the kept rows as a DataFrame:
 ``SELECT * FROM df WHERE ...`` on the DataFrame (a replacement scan, no copy in). Warm vs warm
 (one untimed run each first), best of three. The skeleton line compares our nearest-vertex
 compartment query with the plain scipy recipe (a cKDTree query of every synapse); DuckDB has
-no nearest-neighbour join.
+no nearest-neighbour join. The streamed line reads the same table from 10 Parquet files and
+writes the kept rows to a Parquet file: ours with ``query_table_file`` (batch by batch), DuckDB
+with ``COPY (SELECT * FROM read_parquet(...) WHERE ...) TO ...``, each in a fresh process whose
+peak RSS (VmHWM) is printed.
 
 Each line: ``name: ours X s, reference Y s, ratio R`` (R > 1: ours faster), then the peak RSS
 of this process (DuckDB runs in it; there are no other processes).
@@ -34,10 +37,13 @@ from connectoscope.morphology import Skeleton
 SPAN = 1_000_000.0  # a 1 mm cube, nm
 
 
-def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+REPEAT = 3  # timed runs after a warm-up (1 with --smoke)
+
+
+def best_of(fn: Callable[[], Any]) -> tuple[float, Any]:
     fn()  # warm
     best, out = float("inf"), None
-    for _ in range(repeat):
+    for _ in range(REPEAT):
         t0 = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t0)
@@ -84,6 +90,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="100,000 synapses, seconds")
     args = ap.parse_args()
     n = 100_000 if args.smoke else args.n
+    global REPEAT
+    REPEAT = 1 if args.smoke else REPEAT
     import duckdb
 
     df = table(n)
@@ -146,7 +154,93 @@ def main() -> None:
             "s",
         )
     )
-    print(f"peak RSS of all processes (one: DuckDB runs in it): {peak_rss_mb():.0f} MB")
+    print(f"peak RSS of this process (in-memory lines; DuckDB runs in it): {peak_rss_mb():.0f} MB")
+    streamed(df, lo, hi, n)
+
+
+_OURS = """
+import sys, time
+from connectoscope.connectome import query_table_file
+folder, out, box, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+best, r = float("inf"), None
+for _ in range(runs):  # the first run warms the page cache and the imports
+    t0 = time.perf_counter()
+    r = query_table_file(folder, out, overwrite=True, box_nm=box, target="spine")
+    best = min(best, time.perf_counter() - t0)
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0].split()[1]
+print(best, r.n_kept, int(hwm) / 1024)
+"""
+_DUCK = """
+import sys, time
+import duckdb
+folder, out, where, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+con = duckdb.connect()
+best = float("inf")
+for _ in range(runs):
+    t0 = time.perf_counter()
+    con.execute(f"COPY (SELECT * FROM read_parquet('{folder}/*.parquet') WHERE {where}) "
+                f"TO '{out}' (FORMAT PARQUET)")
+    best = min(best, time.perf_counter() - t0)
+kept = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0].split()[1]
+print(best, kept, int(hwm) / 1024)
+"""
+
+
+def streamed(df: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, n: int) -> None:
+    """Parquet files in, a Parquet file out, each side in a fresh process (its own peak RSS)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        folder = Path(tmp) / "syn"
+        folder.mkdir()
+        t0 = time.perf_counter()
+        for i, part in enumerate(np.array_split(np.arange(n), 10)):
+            df.iloc[part].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+        gen = time.perf_counter() - t0
+        box = ":".join(",".join(repr(float(v)) for v in c) for c in (lo, hi))
+        where = (
+            " AND ".join(
+                f"{a}_nm >= {float(lo[i])!r} AND {a}_nm < {float(hi[i])!r}"
+                for i, a in enumerate("xyz")
+            )
+            + " AND tag = 'spine'"
+        )
+        res = []
+        for code, arg, out in ((_OURS, box, "ours.parquet"), (_DUCK, where, "duck.parquet")):
+            p = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    code,
+                    str(folder),
+                    str(Path(tmp) / out),
+                    arg,
+                    str(REPEAT + 1),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            t, kept, rss = p.stdout.split()[-3:]
+            res.append((float(t), int(kept), float(rss)))
+        (t_ours, k_ours, rss_ours), (t_ref, k_ref, rss_ref) = res
+        if k_ours != k_ref:
+            raise SystemExit(f"streamed query: ours kept {k_ours}, DuckDB {k_ref}")
+        print(
+            ratio_line(
+                f"query streamed box + target spine, {n} synapses in 10 Parquet files -> "
+                f"{k_ours} (Parquet out) vs DuckDB COPY",
+                t_ours,
+                t_ref,
+                "s",
+            )
+        )
+        print(
+            f"query streamed peak RSS of all processes: ours {rss_ours:.0f} MB, DuckDB "
+            f"{rss_ref:.0f} MB (each its own process, VmHWM; writing the input took {gen:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

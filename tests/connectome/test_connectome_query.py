@@ -436,10 +436,11 @@ def test_bench_query_smoke():
             "query radius, 100000 synapses",
             "query box + target spine, 100000 synapses",
             "query compartment dendrite within 5000 nm",
-            "peak RSS of all processes",
+            "query streamed box + target spine, 100000 synapses in 10 Parquet files",
+            "query streamed peak RSS of all processes",
         ),
     )
-    assert out.count("ratio") == 4
+    assert out.count("ratio") == 5
 
 
 # ---------------------------------------------------------------------------- streamed
