@@ -456,7 +456,9 @@ def _folder(tmp_path, rng, n=5000, parts=4):
             "tag": rng.choice(["spine", "shaft", "soma"], n),
         }
     )
-    df.loc[n - 3 :, "tag"] = "axon initial segment"  # only in the last file
+    df = df.sort_values("ctr_pt_position_x", kind="stable", ignore_index=True)
+    # only in the first file (whose batches lie outside the box below)
+    df.loc[:2, "tag"] = "axon initial segment"
     folder = tmp_path / "syn"
     folder.mkdir()
     for i, part in enumerate(np.array_split(np.arange(n), parts)):
@@ -470,7 +472,7 @@ def test_streamed_query_equals_in_memory(tmp_path, rng):
     folder = _folder(tmp_path, rng)
     sk = _skeleton(rng)
     filters = dict(
-        box_nm=((500, 0, 0), (9000, 9000, 9000)),
+        box_nm=((3000, 0, 0), (9000, 9000, 9000)),  # whole batches of low x lie outside
         target="spine,axon initial segment",
         where=[("size", "gt", 100)],
         center_nm=[(5000, 5000, 5000), (1000, 1000, 1000)],
@@ -482,7 +484,7 @@ def test_streamed_query_equals_in_memory(tmp_path, rng):
     t = SynapseTable.read(folder, voxel_size=(4, 4, 40))
     want = query_synapses(t, **filters)
     assert 50 < len(want) < 2000
-    # the batches before the last never see "axon initial segment": no error for them
+    # the later batches never see "axon initial segment": no error for them
     for name in ("out.parquet", "out.csv"):
         r = query_table_file(
             folder, tmp_path / name, voxel_size=(4, 4, 40), batch_rows=300, **filters
@@ -494,6 +496,12 @@ def test_streamed_query_equals_in_memory(tmp_path, rng):
             got["pre"] = got["pre"].astype(np.uint64)
         pd.testing.assert_frame_equal(got, want.df, check_dtype=name.endswith("parquet"))
         assert got["pre"].dtype == np.uint64 and (got["pre"] >= 2**63).all()
+    # nothing kept: an empty table with the in-memory answer's columns
+    none = dict(box_nm=((0, 0, 0), (1, 1, 1)), target="spine")
+    r = query_table_file(folder, tmp_path / "none.parquet", voxel_size=(4, 4, 40), **none)
+    assert r.n_kept == 0 and r.steps == [(r.steps[0][0], 0), (r.steps[1][0], 0)]
+    empty = pd.read_parquet(tmp_path / "none.parquet")
+    assert len(empty) == 0 and list(empty.columns) == list(query_synapses(t, **none).df.columns)
     # a value found in no batch is refused at the end, and no output is left
     with pytest.raises(InvalidParameterError, match="'dendritic shaft': not a value"):
         query_table_file(

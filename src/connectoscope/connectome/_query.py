@@ -885,6 +885,8 @@ def query_table_file(
     totals: list[tuple[str, int]] = []
     n_total = n_kept = n_batches = 0
     schema_out: Any = None
+    src_schema = schemas[0][1][0]
+    last = pd.DataFrame()
     ids_uint64 = False
     for _, (schema, _, _) in schemas:
         for c in (
@@ -893,6 +895,12 @@ def query_table_file(
         ):
             if c in schema.names and pa.types.is_uint64(schema.field(c).type):
                 ids_uint64 = True
+
+    pre = (
+        _prefilter(names, columns, voxel_size, parse_box(filters["box_nm"]))
+        if filters.get("box_nm") is not None
+        else None
+    )
 
     def batches() -> Any:
         for f in files:
@@ -906,6 +914,18 @@ def query_table_file(
         )
         for f, it in batches():
             for b in it:
+                n_batch = b.num_rows
+                if check:
+                    tcol = tcol or _target_column(
+                        pd.DataFrame(columns=names), filters.get("target_column"), str(f)
+                    )
+                    seen.update(
+                        str(v).strip().lower()
+                        for v in b.column(tcol).unique().to_pylist()
+                        if v is not None
+                    )
+                if pre is not None:  # Arrow drops rows far outside the box before pandas
+                    b = b.filter(_arrow_box(b, *pre))
                 t = SynapseTable.from_frame(
                     b.to_pandas(), columns=columns, voxel_size=voxel_size, source=str(f)
                 )
@@ -913,9 +933,7 @@ def query_table_file(
                     t.df["pre"] = t.df["pre"].astype(np.uint64)
                     t.df["post"] = t.df["post"].astype(np.uint64)
                 r = _query(t, source=str(f), check_values=False, **filters)
-                if check:
-                    tcol = tcol or _target_column(t.df, filters.get("target_column"), str(f))
-                    seen.update(str(v).strip().lower() for v in pd.unique(t.df[tcol].dropna()))
+                r.n_total = n_batch
                 if not totals:
                     totals = list(r.steps)
                 else:
@@ -924,8 +942,9 @@ def query_table_file(
                 n_kept += len(r)
                 n_batches += 1
                 bar.update(r.n_total)
-                if tmp is None or out is None or (not len(r.df) and writer is not None):
-                    continue
+                last = r.df
+                if tmp is None or out is None or not len(r.df):
+                    continue  # empty batches write nothing (their columns may lack types)
                 if out.suffix.lower() == ".csv":
                     r.df.to_csv(tmp, mode="a", header=writer is None, index=False)
                     writer = True
@@ -934,7 +953,18 @@ def query_table_file(
                 if writer is None:
                     import pyarrow.parquet as pq
 
-                    schema_out = at.schema
+                    # a column of nulls only in this batch takes the file's type
+                    schema_out = pa.schema(
+                        [
+                            src_schema.field(fl.name).with_nullable(True)
+                            if pa.types.is_null(fl.type) and fl.name in src_schema.names
+                            else fl
+                            for fl in at.schema
+                        ],
+                        metadata=at.schema.metadata,
+                    )
+                    if schema_out != at.schema:
+                        at = at.cast(schema_out)
                     writer = stack.enter_context(pq.ParquetWriter(tmp, schema_out))
                 elif at.schema != schema_out:
                     try:
@@ -950,12 +980,61 @@ def query_table_file(
                 f"target {bad[0]!r}: not a value of column {tcol!r}; it has "
                 f"{', '.join(sorted(seen)[:12]) or 'no values'}"
             )
-        if tmp is not None and out is not None and writer is None:  # no batch: an empty table
+        if tmp is not None and out is not None and writer is None:  # nothing kept
             if out.suffix.lower() == ".csv":
-                tmp.write_text("")
+                last.to_csv(tmp, index=False)
             else:
-                pd.DataFrame().to_parquet(tmp)
+                last.to_parquet(tmp, index=False)
     return StreamedQuery(n_total, n_kept, totals, out, n_batches)
+
+
+def _prefilter(
+    names: Sequence[str],
+    columns: Mapping[str, str] | None,
+    voxel_size: Any,
+    box: tuple[np.ndarray, np.ndarray],
+) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """The file's position columns and the box in their units, grown by a relative 1e-9 (a
+    superset: the exact test runs after :meth:`SynapseTable.from_frame`), or None when the
+    positions cannot be told from the names (the exact path then names the problem)."""
+    from ..geometry import LevelFrame, VoxelSize
+    from ._synapses import _POSITION
+
+    mapping = dict(columns or {})
+    pos = [mapping.get(a) for a in "xyz"]
+    cols: list[str] = []
+    if all(p is not None for p in pos):
+        cols = [str(p) for p in pos]
+    elif all(c in names for c in _POSITION):
+        cols = list(_POSITION)
+    lo, hi = box
+    if cols and all(c in names for c in cols) and voxel_size is not None:
+        frame = LevelFrame(VoxelSize.parse(voxel_size))  # the one voxel <-> nm convention
+        lo, hi = frame.from_nm(lo[None])[0], frame.from_nm(hi[None])[0]
+    elif cols and all(c in names for c in cols) and all(c.endswith("_nm") for c in cols):
+        pass
+    elif all(c in names for c in POSITION_COLUMNS):
+        cols = list(POSITION_COLUMNS)
+    else:
+        return None
+    with np.errstate(invalid="ignore"):
+        tol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0)))
+        lo_w = lo - tol
+        tol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(hi), hi, 0)))
+        hi_w = hi + tol
+    return cols, lo_w, hi_w
+
+
+def _arrow_box(batch: Any, cols: list[str], lo: np.ndarray, hi: np.ndarray) -> Any:
+    """Arrow mask ``lo <= col < hi`` on the three position columns (null: dropped)."""
+    import pyarrow.compute as pc
+
+    m = None
+    for c, a, b in zip(cols, lo.tolist(), hi.tolist()):
+        v = pc.cast(batch.column(c), "float64")
+        mi = pc.and_(pc.greater_equal(v, a), pc.less(v, b))
+        m = mi if m is None else pc.and_(m, mi)
+    return m
 
 
 _FILTERS = {
