@@ -547,3 +547,32 @@ def test_streamed_query_cli_and_bad_folders(tmp_path, rng, capsys):
     assert main([*args, "--stream", "on"]) == 2
     err = capsys.readouterr().err
     assert "part-002.parquet: columns differ" in err and "cleft" in err
+
+
+def test_streamed_errors_stop_the_reader(tmp_path, rng):
+    import threading
+
+    from connectoscope.connectome import query_table_file
+    from connectoscope.connectome._query import _read_ahead
+
+    folder = _folder(tmp_path, rng)
+    before = threading.active_count()
+    with pytest.raises(InvalidParameterError, match="cannot compare column 'size'"):
+        query_table_file(
+            folder,
+            tmp_path / "x.parquet",
+            voxel_size=(4, 4, 40),
+            batch_rows=100,
+            where=[("size", "gt", "abc")],
+        )
+    assert threading.active_count() == before and not (tmp_path / "x.parquet").exists()
+
+    def read(f):  # the reader fails after one batch: the error reaches the consumer
+        yield f"{f}-0"
+        raise DataFormatError(f"{f}: truncated page")
+
+    got = []
+    with pytest.raises(DataFormatError, match="a: truncated page"):
+        for item in _read_ahead(["a", "b"], read):
+            got.append(item)
+    assert got == [("a", "a-0")] and threading.active_count() == before

@@ -888,11 +888,11 @@ def query_table_file(
     src_schema = schemas[0][1][0]
     last = pd.DataFrame()
     ids_uint64 = False
-    for _, (schema, _, _) in schemas:
-        for c in (
-            (columns or {}).get("pre", "pre_pt_root_id"),
-            (columns or {}).get("post", "post_pt_root_id"),
-        ):
+    for ours, theirs in (("pre", "pre_pt_root_id"), ("post", "post_pt_root_id")):
+        # the id columns as from_frame picks them; uint64 in any file: uint64 out (a batch
+        # with small ids alone would come out int64)
+        c = (columns or {}).get(ours, ours if ours in names else theirs)
+        for _, (schema, _, _) in schemas:
             if c in schema.names and pa.types.is_uint64(schema.field(c).type):
                 ids_uint64 = True
 
@@ -902,9 +902,8 @@ def query_table_file(
         else None
     )
 
-    def batches() -> Any:
-        for f in files:
-            yield f, iter_batches(f, names, batch_rows)
+    def read(f: Path) -> Any:
+        return iter_batches(f, names, batch_rows)
 
     with ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out)) if out is not None else None
@@ -912,68 +911,67 @@ def query_table_file(
         bar = stack.enter_context(
             progress(total=n_rows, desc="query", unit=" synapses", unit_scale=True)
         )
-        for f, it in batches():
-            for b in it:
-                n_batch = b.num_rows
-                if check:
-                    tcol = tcol or _target_column(
-                        pd.DataFrame(columns=names), filters.get("target_column"), str(f)
-                    )
-                    seen.update(
-                        str(v).strip().lower()
-                        for v in b.column(tcol).unique().to_pylist()
-                        if v is not None
-                    )
-                if pre is not None:  # Arrow drops rows far outside the box before pandas
-                    b = b.filter(_arrow_box(b, *pre))
-                t = SynapseTable.from_frame(
-                    b.to_pandas(), columns=columns, voxel_size=voxel_size, source=str(f)
+        for f, b in _read_ahead(files, read):
+            n_batch = b.num_rows
+            if check:
+                tcol = tcol or _target_column(
+                    pd.DataFrame(columns=names), filters.get("target_column"), str(f)
                 )
-                if ids_uint64:
-                    t.df["pre"] = t.df["pre"].astype(np.uint64)
-                    t.df["post"] = t.df["post"].astype(np.uint64)
-                r = _query(t, source=str(f), check_values=False, **filters)
-                r.n_total = n_batch
-                if not totals:
-                    totals = list(r.steps)
-                else:
-                    totals = [(a, n + m) for (a, n), (_, m) in zip(totals, r.steps)]
-                n_total += r.n_total
-                n_kept += len(r)
-                n_batches += 1
-                bar.update(r.n_total)
-                last = r.df
-                if tmp is None or out is None or not len(r.df):
-                    continue  # empty batches write nothing (their columns may lack types)
-                if out.suffix.lower() == ".csv":
-                    r.df.to_csv(tmp, mode="a", header=writer is None, index=False)
-                    writer = True
-                    continue
-                at = pa.Table.from_pandas(r.df, preserve_index=False)
-                if writer is None:
-                    import pyarrow.parquet as pq
+                seen.update(
+                    str(v).strip().lower()
+                    for v in b.column(tcol).unique().to_pylist()
+                    if v is not None
+                )
+            if pre is not None:  # Arrow drops rows far outside the box before pandas
+                b = b.filter(_arrow_box(b, *pre))
+            t = SynapseTable.from_frame(
+                b.to_pandas(), columns=columns, voxel_size=voxel_size, source=str(f)
+            )
+            if ids_uint64:
+                t.df["pre"] = t.df["pre"].astype(np.uint64)
+                t.df["post"] = t.df["post"].astype(np.uint64)
+            r = _query(t, source=str(f), check_values=False, **filters)
+            r.n_total = n_batch
+            if not totals:
+                totals = list(r.steps)
+            else:
+                totals = [(a, n + m) for (a, n), (_, m) in zip(totals, r.steps)]
+            n_total += r.n_total
+            n_kept += len(r)
+            n_batches += 1
+            bar.update(r.n_total)
+            last = r.df
+            if tmp is None or out is None or not len(r.df):
+                continue  # empty batches write nothing (their columns may lack types)
+            if out.suffix.lower() == ".csv":
+                r.df.to_csv(tmp, mode="a", header=writer is None, index=False)
+                writer = True
+                continue
+            at = pa.Table.from_pandas(r.df, preserve_index=False)
+            if writer is None:
+                import pyarrow.parquet as pq
 
-                    # a column of nulls only in this batch takes the file's type
-                    schema_out = pa.schema(
-                        [
-                            src_schema.field(fl.name).with_nullable(True)
-                            if pa.types.is_null(fl.type) and fl.name in src_schema.names
-                            else fl
-                            for fl in at.schema
-                        ],
-                        metadata=at.schema.metadata,
-                    )
-                    if schema_out != at.schema:
-                        at = at.cast(schema_out)
-                    writer = stack.enter_context(pq.ParquetWriter(tmp, schema_out))
-                elif at.schema != schema_out:
-                    try:
-                        at = at.cast(schema_out)
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as e:
-                        raise DataFormatError(
-                            f"{f}: a batch's column types differ from the first batch's ({e})"
-                        ) from e
-                writer.write_table(at)
+                # a column of nulls only in this batch takes the file's type
+                schema_out = pa.schema(
+                    [
+                        src_schema.field(fl.name).with_nullable(True)
+                        if pa.types.is_null(fl.type) and fl.name in src_schema.names
+                        else fl
+                        for fl in at.schema
+                    ],
+                    metadata=at.schema.metadata,
+                )
+                if schema_out != at.schema:
+                    at = at.cast(schema_out)
+                writer = stack.enter_context(pq.ParquetWriter(tmp, schema_out))
+            elif at.schema != schema_out:
+                try:
+                    at = at.cast(schema_out)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as e:
+                    raise DataFormatError(
+                        f"{f}: a batch's column types differ from the first batch's ({e})"
+                    ) from e
+            writer.write_table(at)
         bad = [w for w in check if w not in seen]
         if bad:
             raise InvalidParameterError(
@@ -986,6 +984,51 @@ def query_table_file(
             else:
                 last.to_parquet(tmp, index=False)
     return StreamedQuery(n_total, n_kept, totals, out, n_batches)
+
+
+def _read_ahead(files: Sequence[Path], read: Any, depth: int = 2) -> Any:
+    """``(file, batch)`` of every file in order, decoded by a thread ``depth`` batches ahead
+    (Arrow decodes without the GIL while the caller filters the previous batch). An error in
+    the reader is raised here; leaving the loop early stops the reader."""
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for f in files:
+                for b in read(f):
+                    if not put((f, b)):
+                        return
+            put(done)
+        except BaseException as e:  # handed to the consumer
+            put(e)
+
+    t = threading.Thread(target=work, name="query-read-ahead", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
 
 
 def _prefilter(
