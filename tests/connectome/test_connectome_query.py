@@ -549,14 +549,10 @@ def test_streamed_query_cli_and_bad_folders(tmp_path, rng, capsys):
     assert "part-002.parquet: columns differ" in err and "cleft" in err
 
 
-def test_streamed_errors_stop_the_reader(tmp_path, rng):
-    import threading
-
+def test_streamed_error_leaves_no_output(tmp_path, rng):
     from connectoscope.connectome import query_table_file
-    from connectoscope.connectome._query import _read_ahead
 
     folder = _folder(tmp_path, rng)
-    before = threading.active_count()
     with pytest.raises(InvalidParameterError, match="cannot compare column 'size'"):
         query_table_file(
             folder,
@@ -565,14 +561,25 @@ def test_streamed_errors_stop_the_reader(tmp_path, rng):
             batch_rows=100,
             where=[("size", "gt", "abc")],
         )
-    assert threading.active_count() == before and not (tmp_path / "x.parquet").exists()
+    assert not (tmp_path / "x.parquet").exists() and not list(tmp_path.glob(".*.part"))
 
-    def read(f):  # the reader fails after one batch: the error reaches the consumer
-        yield f"{f}-0"
-        raise DataFormatError(f"{f}: truncated page")
 
-    got = []
-    with pytest.raises(DataFormatError, match="a: truncated page"):
-        for item in _read_ahead(["a", "b"], read):
-            got.append(item)
-    assert got == [("a", "a-0")] and threading.active_count() == before
+def test_cli_streams_automatically_above_the_threshold(tmp_path, rng, monkeypatch, capsys):
+    import connectoscope.connectome as cc
+
+    folder = _folder(tmp_path, rng)
+    calls = []
+    real = cc.query_table_file
+
+    def spy(*a, **k):
+        calls.append(k["batch_rows"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(cc, "query_table_file", spy)
+    args = ["connectome", "query", str(folder), "--voxel-size", "4,4,40", "--target", "soma"]
+    assert main(args) == 0 and calls == []  # 5,000 rows: in memory
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(cc, "STREAM_ROWS", 1000)
+    assert main([*args, "--batch-rows", "512"]) == 0 and calls == [512]
+    assert capsys.readouterr().out == whole
+    assert main([*args, "--stream", "off"]) == 0 and calls == [512]

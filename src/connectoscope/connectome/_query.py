@@ -902,8 +902,10 @@ def query_table_file(
         else None
     )
 
-    def read(f: Path) -> Any:
-        return iter_batches(f, names, batch_rows)
+    def batches() -> Any:
+        for f in files:
+            for b in iter_batches(f, names, batch_rows):
+                yield f, b
 
     with ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out)) if out is not None else None
@@ -911,7 +913,7 @@ def query_table_file(
         bar = stack.enter_context(
             progress(total=n_rows, desc="query", unit=" synapses", unit_scale=True)
         )
-        for f, b in _read_ahead(files, read):
+        for f, b in batches():
             n_batch = b.num_rows
             if check:
                 tcol = tcol or _target_column(
@@ -984,51 +986,6 @@ def query_table_file(
             else:
                 last.to_parquet(tmp, index=False)
     return StreamedQuery(n_total, n_kept, totals, out, n_batches)
-
-
-def _read_ahead(files: Sequence[Path], read: Any, depth: int = 2) -> Any:
-    """``(file, batch)`` of every file in order, decoded by a thread ``depth`` batches ahead
-    (Arrow decodes without the GIL while the caller filters the previous batch). An error in
-    the reader is raised here; leaving the loop early stops the reader."""
-    import queue
-    import threading
-
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for f in files:
-                for b in read(f):
-                    if not put((f, b)):
-                        return
-            put(done)
-        except BaseException as e:  # handed to the consumer
-            put(e)
-
-    t = threading.Thread(target=work, name="query-read-ahead", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        t.join()
 
 
 def _prefilter(
