@@ -189,7 +189,9 @@ def test_nan_positions_match_nothing_and_categorical_target(rng):
         want = t.df["y_nm"].notna().to_numpy() & t.df["tag"].isin(["shaft", "soma"]).to_numpy()
         assert want.sum() > 50
         np.testing.assert_array_equal(r.mask, want)
-    assert not query_synapses(t, center_nm=(0, 0, 0), radius_nm=1e9).mask[::7].any()
+    for centres in ((0, 0, 0), [(0, 0, 0), (5000, 5000, 5000)]):  # one centre; a KD-tree
+        far = query_synapses(t, center_nm=centres, radius_nm=1e9).mask
+        np.testing.assert_array_equal(far, t.df["y_nm"].notna().to_numpy())
 
 
 def test_shared_vocabulary_with_morphology():

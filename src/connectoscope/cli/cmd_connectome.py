@@ -432,8 +432,8 @@ def register(sub: Any) -> None:
             "  connectoscope connectome query syn.parquet --voxel-size 4,4,40 "
             "--center 500000,500000,850000 --radius 20000 --json\n"
             "  connectoscope connectome query inputs.csv --skeleton cell.swc --compartment "
-            "dendrite,apical dendrite --max-dist 5000 --target spine -o spine_inputs.csv\n"
-            "  connectoscope connectome query --dataset demo.cscope --where size>200 "
+            "'dendrite,apical dendrite' --max-dist 5000 --target spine -o spine_inputs.csv\n"
+            "  connectoscope connectome query --dataset demo.cscope --where 'size>200' "
             "--where pre=864691135000000001 -o strong.parquet"
         ),
     )

@@ -267,18 +267,19 @@ def radius_mask(points_nm: Points, center_nm: Any, radius_nm: float) -> np.ndarr
     from scipy.spatial import cKDTree
 
     tree = cKDTree(c)
-    for s in range(0, x.size, 1 << 20):  # bounded temporaries
-        e = min(s + (1 << 20), x.size)
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y) & np.isfinite(z))  # NaN: outside
+    for s in range(0, finite.size, 1 << 20):  # bounded temporaries
+        i = finite[s : s + (1 << 20)]
         # a slightly larger bound finds the candidates; the float64 test above decides, so
         # one centre and many give the same answer at the boundary
         d, j = tree.query(
-            np.column_stack((x[s:e], y[s:e], z[s:e])),
-            distance_upper_bound=r * (1 + 1e-9) + 1e-9,
+            np.column_stack((x[i], y[i], z[i])), distance_upper_bound=r * (1 + 1e-9) + 1e-9
         )
-        hit = np.flatnonzero(np.isfinite(d))
-        sub = np.zeros(hit.size, bool)
-        _sq_dist_le(x[s:e][hit], y[s:e][hit], z[s:e][hit], c[j[hit]], r * r, sub)
-        out[s + hit[sub]] = True
+        hit = np.isfinite(d)
+        i, j = i[hit], j[hit]
+        sub = np.zeros(i.size, bool)
+        _sq_dist_le(x[i], y[i], z[i], c[j], r * r, sub)
+        out[i[sub]] = True
     return out
 
 
