@@ -1,4 +1,4 @@
-"""``connectoscope connectome build|stats|plot|convert|condense``."""
+"""``connectoscope connectome build|stats|plot|convert|condense|query``."""
 
 from __future__ import annotations
 
@@ -412,6 +412,111 @@ def register(sub: Any) -> None:
     add_overwrite(k)
     k.set_defaults(func=run_condense)
 
+    q = add_subcommand(
+        gs,
+        "query",
+        help="synapses in a box, near a point, on a skeleton's compartment, onto a target",
+        description=(
+            "Select synapses by position (a half-open box or a radius around points, nm), by "
+            "the compartment of the nearest skeleton vertex (axon, dendrite, soma...), by "
+            "target (spine/shaft/soma; a target or tag column) and by column filters; "
+            "filters combine with AND. Prints a one-line count of the rows each filter left "
+            "(--json: as JSON) and writes the kept rows to -o (.parquet or .csv). Positions "
+            "in voxels need --voxel-size; coordinates that start with '-' take the form "
+            "--box=-100,0,0:100,100,100."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connectoscope connectome query syn.parquet --voxel-size 4,4,40 "
+            "--box 400000,400000,800000:600000,600000,900000 -o box.parquet\n"
+            "  connectoscope connectome query syn.parquet --voxel-size 4,4,40 "
+            "--center 500000,500000,850000 --radius 20000 --json\n"
+            "  connectoscope connectome query inputs.csv --skeleton cell.swc --compartment "
+            "'dendrite,apical dendrite' --max-dist 5000 --target spine -o spine_inputs.csv\n"
+            "  connectoscope connectome query --dataset demo.cscope --where 'size>200' "
+            "--where pre=864691135000000001 -o strong.parquet"
+        ),
+    )
+    q.add_argument(
+        "source", nargs="?", default=None, help="synapse table (.csv, .parquet, .feather, folder)"
+    )
+    q.add_argument("--dataset", default=None, help="query this dataset's synapse table instead")
+    q.add_argument(
+        "--columns", default=None, metavar="ours=theirs,...", help="pre, post, size, x, y, z"
+    )
+    q.add_argument(
+        "--voxel-size",
+        type=xyz_float,
+        default=None,
+        metavar="X,Y,Z",
+        help="positions are voxels of this size in nm (MICrONS: 4,4,40)",
+    )
+    q.add_argument("--box", default=None, metavar="X0,Y0,Z0:X1,Y1,Z1", help="half-open box in nm")
+    q.add_argument(
+        "--center",
+        action="append",
+        default=[],
+        metavar="X,Y,Z",
+        help="with --radius: a centre in nm (repeatable: near any of them)",
+    )
+    q.add_argument("--radius", type=float, default=None, metavar="NM", help="radius in nm")
+    q.add_argument(
+        "--skeleton", default=None, metavar="FILE", help="skeleton (SWC, NML, Parquet, precomputed)"
+    )
+    q.add_argument(
+        "--skeleton-units",
+        type=float,
+        default=1000.0,
+        metavar="NM",
+        help="SWC: nm per file unit (1000 = microns, the default; 1 = nm)",
+    )
+    q.add_argument(
+        "--compartment",
+        default=None,
+        metavar="NAME[,NAME]",
+        help="keep synapses whose nearest skeleton vertex is soma, axon, dendrite, "
+        "'apical dendrite' (or an SWC code)",
+    )
+    q.add_argument(
+        "--max-dist",
+        type=float,
+        default=None,
+        metavar="NM",
+        help="with --skeleton: at most this far from the nearest vertex",
+    )
+    q.add_argument("--target", default=None, metavar="VALUE[,VALUE]", help="spine, shaft, soma ...")
+    q.add_argument(
+        "--target-column",
+        default=None,
+        metavar="COLUMN",
+        help="column with the target (default: target, tag, target_structure or post_target)",
+    )
+    q.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="filter on a column: =, !=, <, <=, >, >= (A,B for one of); repeatable",
+    )
+    q.add_argument("-o", "--output", default=None, help="kept rows (.parquet or .csv)")
+    q.add_argument("--json", action="store_true", help="print the counts as JSON")
+    q.add_argument(
+        "--stream",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="read a Parquet/Feather table batch by batch in bounded memory: auto above "
+        "5 million synapses (default), on, off",
+    )
+    q.add_argument(
+        "--batch-rows",
+        type=positive_int,
+        default=1 << 20,
+        metavar="N",
+        help="rows per batch when streaming (1048576)",
+    )
+    add_overwrite(q)
+    q.set_defaults(func=run_query)
+
 
 def _out_path(m: Any, output: str, overwrite: bool) -> str:
     from pathlib import Path
@@ -775,3 +880,102 @@ def run_annotate(args: argparse.Namespace) -> int:
         f"{info['spatial'][0]['limit']} synapses; {time.perf_counter() - t0:.1f} s"
     )
     return 0
+
+
+def run_query(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._atomic import atomic_path, write_parquet_atomic
+    from ..connectome import SynapseTable, parse_box, query_synapses, query_table_file
+    from ..errors import DatasetExistsError
+
+    if (args.source is None) == (args.dataset is None):
+        raise InvalidParameterError("give a synapse table or --dataset DATASET (one of them)")
+    box = parse_box(args.box, name="--box") if args.box is not None else None
+    centres = [parse_xyz_nm(c, "--center") for c in args.center] or None
+    if (centres is None) != (args.radius is None):
+        raise InvalidParameterError("--center X,Y,Z and --radius NM go together")
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        if out.suffix.lower() not in (".parquet", ".csv"):
+            raise InvalidParameterError(f"-o {out}: use a .parquet or .csv file name")
+        if out.exists() and not args.overwrite:
+            raise DatasetExistsError(f"{out}: exists; pass --overwrite to replace it")
+    skeleton = None
+    if args.skeleton:
+        from ..morphology import read_skeleton
+
+        skeleton = read_skeleton(args.skeleton, units=args.skeleton_units)
+    filters: dict[str, Any] = dict(
+        box_nm=box,
+        center_nm=centres,
+        radius_nm=args.radius,
+        skeleton=skeleton,
+        compartment=args.compartment,
+        max_dist_nm=args.max_dist,
+        target=args.target,
+        target_column=args.target_column,
+        where=[parse_filter(w) for w in args.where],
+    )
+    source = args.dataset or args.source
+    path = Path(source)
+    if args.dataset:
+        from ..dataset import Dataset
+
+        path = Dataset(args.dataset).layout.synapses_table
+    r: Any
+    if _stream_query(args, path):
+        r = query_table_file(
+            path,
+            out,
+            columns=_mapping(args.columns),
+            voxel_size=args.voxel_size,
+            batch_rows=args.batch_rows,
+            overwrite=args.overwrite,
+            **filters,
+        )
+    else:
+        if args.dataset:
+            from ..dataset import Dataset
+
+            table = SynapseTable.from_store(Dataset(args.dataset))
+        else:
+            table = SynapseTable.read(
+                args.source, columns=_mapping(args.columns), voxel_size=args.voxel_size
+            )
+        r = query_synapses(table, source=str(source), **filters)
+        if out is not None:
+            if out.suffix.lower() == ".parquet":
+                write_parquet_atomic(r.df, out)
+            else:
+                with atomic_path(out) as tmp:
+                    r.df.to_csv(tmp, index=False)
+    if args.json:
+        print(json.dumps({**r.counts(), "output": str(out) if out else None}, indent=1))
+    else:
+        print(f"{source}: {r.summary()}" + (f" -> {out}" if out else ""))
+    return 0
+
+
+def _stream_query(args: argparse.Namespace, path: Any) -> bool:
+    """Stream (``--stream on``, or auto above ``STREAM_ROWS``) a Parquet/Feather table."""
+    from ..connectome import STREAM_ROWS, count_rows
+    from ..connectome._tablesource import table_files, table_format
+
+    if args.stream == "off" or not path.exists():
+        return False
+    if any(table_format(f) == "csv" for f in table_files(path)):
+        if args.stream == "on":
+            raise InvalidParameterError(
+                f"--stream on: {path} is CSV, which is read whole; convert it to Parquet"
+            )
+        return False
+    return args.stream == "on" or count_rows(path) > STREAM_ROWS
+
+
+def parse_xyz_nm(text: str, option: str) -> tuple[float, float, float]:
+    """``X,Y,Z`` nm (any sign) for ``option``; errors name the option."""
+    from ..geometry import parse_xyz
+
+    x, y, z = parse_xyz(text, name=option)
+    return (float(x), float(y), float(z))

@@ -45,6 +45,16 @@ from ._plots import (
     plot_synapses_per_connection,
     plot_type_by_type,
 )
+from ._query import (
+    QueryResult,
+    StreamedQuery,
+    box_mask,
+    nearest_skeleton_vertex,
+    parse_box,
+    query_synapses,
+    query_table_file,
+    radius_mask,
+)
 from ._synapses import ObjectLookup, SynapseTable
 from ._synthetic import synthetic_synapses, write_synthetic_dataset
 
@@ -56,8 +66,11 @@ __all__ = [
     "CellTable",
     "ConnectivityMatrix",
     "ObjectLookup",
+    "QueryResult",
+    "StreamedQuery",
     "SynapseTable",
     "as_id_array",
+    "box_mask",
     "build_out_of_core",
     "common_neighbour_bias",
     "condense_parquet",
@@ -68,6 +81,8 @@ __all__ = [
     "distance_probability",
     "load_matrix",
     "motif_significance",
+    "nearest_skeleton_vertex",
+    "parse_box",
     "plot_common_neighbours",
     "plot_distance_probability",
     "plot_heatmap",
@@ -76,6 +91,9 @@ __all__ = [
     "plot_somas",
     "plot_synapses_per_connection",
     "plot_type_by_type",
+    "query_synapses",
+    "query_table_file",
+    "radius_mask",
     "read_conntility_h5",
     "read_edge_list",
     "read_l4dense_csv",
