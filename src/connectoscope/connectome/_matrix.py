@@ -164,6 +164,8 @@ class ConnectivityMatrix:
         self._view: pd.DataFrame | None = None
         self._size_sum: np.ndarray | None = None
         self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._indptr: np.ndarray | None = None
+        self._indices: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -374,6 +376,73 @@ class ConnectivityMatrix:
         assert self._inv is not None
         return self._inv
 
+    def _pair_values(self, name: str, col: str | None, fn: Any) -> np.ndarray:
+        """One aggregation as an array, one value per pair in :meth:`_pair_index` order
+        (row, then column); nothing else is built."""
+        counts = self._pair_index()[2]
+        if fn == "count":
+            return counts
+        if self.edges is None:
+            return self._condensed_values(name, col, fn, counts)
+        if col not in self.edges:
+            raise DataFormatError(
+                f"aggregation {name!r}: no per-synapse column {col!r} (columns: "
+                f"{', '.join(c for c in self.edges.columns if not c.endswith('_idx'))})"
+            )
+        vals = self.edges[col].to_numpy()
+        if fn in ("sum", "mean", "log_sum"):
+            if col == "size" and self._size_sum is not None:
+                s = self._size_sum  # summed with the pairs, in the same sort
+            else:
+                inv = self._synapse_pair()
+                s = np.bincount(inv, weights=vals.astype(np.float64), minlength=len(counts))
+                if vals.dtype.kind in "iub" and s.size and np.abs(s).max() < 2**53:
+                    s = s.astype(np.int64)
+            if fn == "sum":
+                return s
+            if fn == "mean":
+                return s / counts
+            with np.errstate(divide="ignore"):
+                return np.log10(s.astype(np.float64))
+        inv = self._synapse_pair()
+        if fn == "any":
+            return np.bincount(inv, weights=(vals != 0), minlength=len(counts)) > 0
+        order = np.argsort(inv, kind="stable")
+        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+        if callable(fn):
+            warnings.warn(
+                f"aggregation {name!r}: a Python callable runs once per pair "
+                f"({len(counts)} calls) and is slow; use a named vectorised aggregation "
+                f"instead: ('{col}', 'sum' | 'mean' | 'min' | 'max' | 'any' | 'log_sum')",
+                ConnectoscopeWarning,
+                stacklevel=3,
+            )
+            groups = np.split(vals[order], starts[1:])
+            return np.asarray([fn(g) for g in groups])
+        red = np.minimum if fn == "min" else np.maximum  # min / max
+        return red.reduceat(vals[order], starts) if len(starts) else vals[:0]
+
+    def _condensed_values(
+        self, name: str, col: str | None, fn: Any, counts: np.ndarray
+    ) -> np.ndarray:
+        c = self._condensed
+        assert c is not None
+        order = np.lexsort((c["post_idx"].to_numpy(), c["pre_idx"].to_numpy()))
+        if name in c:
+            return np.asarray(c[name].to_numpy()[order])
+        if fn == "mean" and f"{col}_sum" in c:
+            return np.asarray(c[f"{col}_sum"].to_numpy()[order] / counts)
+        if fn == "log_sum" and f"{col}_sum" in c:
+            with np.errstate(divide="ignore"):
+                return np.log10(c[f"{col}_sum"].to_numpy(np.float64)[order])
+        if fn == "any":
+            return np.ones(len(counts), bool)
+        raise DataFormatError(
+            f"aggregation {name!r}: this matrix holds only the condensed form (columns "
+            f"{', '.join(x for x in c.columns if not x.endswith('_idx'))}); build it "
+            "from the synapse table to aggregate other columns"
+        )
+
     # ------------------------------------------------------------------ condensed form
     def aggregate(self, aggs: AggSpec = DEFAULT_AGGS, *, column: str = "size") -> pd.DataFrame:
         """One row per connected pair with the requested aggregations (vectorised).
@@ -395,7 +464,7 @@ class ConnectivityMatrix:
             ``pre``, ``post`` (ids), ``pre_idx``, ``post_idx`` and one column per aggregation.
         """
         parsed = _parse_aggs(aggs, column)
-        rows, cols, counts = self._pair_index()
+        rows, cols, _ = self._pair_index()
         out = pd.DataFrame(
             {
                 "pre": self.pre_ids[rows],
@@ -404,92 +473,8 @@ class ConnectivityMatrix:
                 "post_idx": cols,
             }
         )
-        if self.edges is None:
-            return self._aggregate_condensed(out, parsed, counts)
-        order: np.ndarray | None = None
-        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         for name, col, fn in parsed:
-            if fn == "count":
-                out[name] = counts
-                continue
-            if col not in self.edges:
-                raise DataFormatError(
-                    f"aggregation {name!r}: no per-synapse column {col!r} (columns: "
-                    f"{', '.join(c for c in self.edges.columns if not c.endswith('_idx'))})"
-                )
-            vals = self.edges[col].to_numpy()
-            if fn in ("sum", "mean", "log_sum") and col == "size" and self._size_sum is not None:
-                s = self._size_sum
-                if vals.dtype.kind in "iu" and s.size and np.abs(s).max() < 2**53:
-                    s = s.astype(np.int64)
-                if fn == "sum":
-                    out[name] = s
-                elif fn == "mean":
-                    out[name] = s / counts
-                else:
-                    with np.errstate(divide="ignore"):
-                        out[name] = np.log10(s.astype(np.float64))
-                continue
-            inv = self._synapse_pair()
-            if callable(fn):
-                warnings.warn(
-                    f"aggregation {name!r}: a Python callable runs once per pair "
-                    f"({len(counts)} calls) and is slow; use a named vectorised aggregation "
-                    f"instead: ('{col}', 'sum' | 'mean' | 'min' | 'max' | 'any' | 'log_sum')",
-                    ConnectoscopeWarning,
-                    stacklevel=2,
-                )
-                if order is None:
-                    order = np.argsort(inv, kind="stable")
-                groups = np.split(vals[order], starts[1:])
-                out[name] = [fn(g) for g in groups]
-            elif fn in ("sum", "mean", "log_sum"):
-                if vals.dtype.kind in "iub":
-                    s = np.bincount(inv, weights=vals.astype(np.float64), minlength=len(counts))
-                    if vals.dtype.kind in "iu" and s.size and np.abs(s).max() < 2**53:
-                        s = s.astype(np.int64)
-                else:
-                    s = np.bincount(inv, weights=vals.astype(np.float64), minlength=len(counts))
-                if fn == "sum":
-                    out[name] = s
-                elif fn == "mean":
-                    out[name] = s / counts
-                else:
-                    with np.errstate(divide="ignore"):
-                        out[name] = np.log10(s.astype(np.float64))
-            elif fn == "any":
-                out[name] = np.bincount(inv, weights=(vals != 0), minlength=len(counts)) > 0
-            else:  # min / max
-                if order is None:
-                    order = np.argsort(inv, kind="stable")
-                red = np.minimum if fn == "min" else np.maximum
-                out[name] = red.reduceat(vals[order], starts) if len(starts) else vals[:0]
-        return out
-
-    def _aggregate_condensed(
-        self, out: pd.DataFrame, parsed: list[tuple[str, str | None, Any]], counts: np.ndarray
-    ) -> pd.DataFrame:
-        c = self._condensed
-        assert c is not None
-        order = np.lexsort((c["post_idx"].to_numpy(), c["pre_idx"].to_numpy()))
-        for name, col, fn in parsed:
-            if fn == "count":
-                out[name] = counts
-            elif name in c:
-                out[name] = c[name].to_numpy()[order]
-            elif fn == "mean" and f"{col}_sum" in c:
-                out[name] = c[f"{col}_sum"].to_numpy()[order] / counts
-            elif fn == "log_sum" and f"{col}_sum" in c:
-                with np.errstate(divide="ignore"):
-                    out[name] = np.log10(c[f"{col}_sum"].to_numpy(np.float64)[order])
-            elif fn == "any":
-                out[name] = True
-            else:
-                raise DataFormatError(
-                    f"aggregation {name!r}: this matrix holds only the condensed form (columns "
-                    f"{', '.join(x for x in c.columns if not x.endswith('_idx'))}); build it "
-                    "from the synapse table to aggregate other columns"
-                )
+            out[name] = self._pair_values(name, col, fn)
         return out
 
     @property
@@ -595,19 +580,23 @@ class ConnectivityMatrix:
         if weight == "binary":
             data: np.ndarray = np.ones(rows.size, np.int8)
         elif weight == "count":
-            data = counts
-        else:
+            data = counts.copy()
+        else:  # one per-pair array, computed directly (never the whole condensed table)
             name = f"{column}_{weight}"
-            c = self.condensed
-            if name in c and column == "size":
-                data = c[name].to_numpy()
-            else:
-                data = self.aggregate((name,), column=column)[name].to_numpy()
-        m = sp.csr_matrix(
-            (data, cols, np.r_[0, np.cumsum(np.bincount(rows, minlength=self.shape[0]))]),
-            shape=self.shape,
+            data = self._pair_values(name, column, weight)
+            if data is self._size_sum:
+                data = data.copy()
+        if self._indptr is None:
+            indptr = np.zeros(self.shape[0] + 1, np.int64)
+            np.cumsum(np.bincount(rows, minlength=self.shape[0]), out=indptr[1:])
+            small = rows.size < 2**31 and self.shape[1] < 2**31
+            self._indptr = indptr.astype(np.int32) if small else indptr
+            self._indices = cols.astype(np.int32) if small else cols
+        assert self._indices is not None
+        # each matrix owns its index arrays (in-place scipy methods must not touch the others)
+        return sp.csr_matrix(
+            (data, self._indices.copy(), self._indptr.copy()), shape=self.shape, copy=False
         )
-        return m
 
     def dense(self, weight: str = "count", *, max_cells: int = 50_000_000) -> np.ndarray:
         """A dense numpy view (refused above ``max_cells`` entries: select first)."""
