@@ -260,13 +260,20 @@ class ConnectivityMatrix:
                 sides[side] = (codes, np.asarray(uniq, dtype=dt))
         pi, pre_v = sides["pre"]
         qi, post_v = sides["post"]
-        extra = syn.df.drop(columns=["pre", "post"])
-        if not keep.all():
+        kept = bool(keep.all())
+        if not kept:
             pi, qi = pi[keep], qi[keep]
-            extra = extra[keep].reset_index(drop=True)
-        edges = pd.DataFrame({"pre_idx": pi.astype(np.int64), "post_idx": qi.astype(np.int64)})
-        for c in extra.columns:
-            edges[c] = extra[c].to_numpy()
+        cols: dict[str, np.ndarray] = {
+            "pre_idx": pi.astype(np.int64, copy=False),
+            "post_idx": qi.astype(np.int64, copy=False),
+        }
+        for c in syn.df.columns:
+            if c not in ("pre", "post"):
+                a = syn.df[c].to_numpy()
+                cols[str(c)] = a if kept else a[keep]
+        # one block per column, no copy of the synapse table's columns (the matrix never
+        # writes into them; selections make new frames)
+        edges = pd.DataFrame(cols, copy=False)
         m = cls(_vertex_table(pre_v, cell), _vertex_table(post_v, cell), edges)
         m.dropped = int((~keep).sum())
         m.unmatched_synapses = unmatched

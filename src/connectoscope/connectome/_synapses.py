@@ -59,8 +59,10 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SourceNotFoundError(f"{path}: no such file")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
-        if path.is_dir() or suffix in (".parquet", ".pq"):
+        if path.is_dir():
             return pd.read_parquet(path)
+        if suffix in (".parquet", ".pq"):
+            return _read_parquet_file(path)
         if suffix in (".feather", ".arrow"):
             return pd.read_feather(path)
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
@@ -70,6 +72,21 @@ def read_table(path: Path) -> pd.DataFrame:
     raise SourceNotFoundError(
         f"{path}: unsupported table format {suffix!r}; use .csv, .parquet or .feather"
     )
+
+
+def _read_parquet_file(path: Path) -> pd.DataFrame:
+    """One Parquet file as a DataFrame, decoded into the system allocator.
+
+    ``pd.read_parquet`` decodes into Arrow's own pool, which keeps what it frees: the table's
+    memory then stays resident beside the DataFrame. Decoding into ``malloc`` and converting
+    column by column (``self_destruct``) hands it back, so a table costs about its own size.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    pool = pa.system_memory_pool()
+    table = ds.dataset(path, format="parquet").to_table(memory_pool=pool)
+    return table.to_pandas(split_blocks=True, self_destruct=True, memory_pool=pool)
 
 
 def synth_voxel_size(path: Path) -> Any:
@@ -156,7 +173,9 @@ class SynapseTable:
         pre = as_id_array(df[mapping["pre"]], name=mapping["pre"], source=source)
         post = as_id_array(df[mapping["post"]], name=mapping["post"], source=source)
         dt = common_id_dtype(pre, post)
-        out = pd.DataFrame({"pre": to_id_dtype(pre, dt), "post": to_id_dtype(post, dt)})
+        # columns gathered first and wrapped without a copy (pandas would copy a dict of
+        # arrays into one block: twice the table at the peak)
+        out: dict[str, np.ndarray] = {"pre": to_id_dtype(pre, dt), "post": to_id_dtype(post, dt)}
         if "size" in mapping:
             size = pd.to_numeric(df[mapping["size"]], errors="coerce")
             if size.isna().any():
@@ -184,9 +203,9 @@ class SynapseTable:
                     out[f"{a}_nm"] = col
                 used.update(pos_cols)
         for c in df.columns:
-            if c not in used and c not in out.columns:
+            if c not in used and c not in out:
                 out[c] = df[c].to_numpy()
-        return cls(out)
+        return cls(pd.DataFrame(out, copy=False))
 
     @classmethod
     def read(
