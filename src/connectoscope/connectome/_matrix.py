@@ -471,18 +471,18 @@ class ConnectivityMatrix:
             ``pre``, ``post`` (ids), ``pre_idx``, ``post_idx`` and one column per aggregation.
         """
         parsed = _parse_aggs(aggs, column)
-        rows, cols, _ = self._pair_index()
-        out = pd.DataFrame(
-            {
-                "pre": self.pre_ids[rows],
-                "post": self.post_ids[cols],
-                "pre_idx": rows,
-                "post_idx": cols,
-            }
-        )
+        rows, cols, counts = self._pair_index()
+        columns: dict[str, np.ndarray] = {
+            "pre": self.pre_ids[rows],
+            "post": self.post_ids[cols],
+            "pre_idx": rows.copy(),
+            "post_idx": cols.copy(),
+        }
         for name, col, fn in parsed:
-            out[name] = self._pair_values(name, col, fn)
-        return out
+            v = self._pair_values(name, col, fn)
+            columns[name] = v.copy() if v is self._size_sum or v is counts else v
+        # one block per column: no consolidation copy of a table this size
+        return pd.DataFrame(columns, copy=False)
 
     @property
     def condensed(self) -> pd.DataFrame:
