@@ -4,13 +4,19 @@ the same way (best of ``--repeat`` on both sides), with peak RSS.
 In memory (the seeded synthetic MICrONS "proofread axons to all targets" shape: 2,088,830
 synapses, 2,275 pre x 63,718 post uint64 root ids above 2**53, 1.26 million pairs):
 
-1. the four matrices (binary, count, sum, mean; scipy CSR): ours vs a plain numpy/scipy
-   script (``np.unique(return_inverse=True)``, one COO -> CSR with summed duplicates per
-   weight) and vs DuckDB's in-memory ``GROUP BY`` followed by the same CSR build; the
-   MICrONS tutorial's ``pivot_table`` line is kept (minutes at full size);
-2. the condensed table (count, size_sum, size_mean): ours vs numpy/scipy, vs DuckDB's
-   in-memory ``GROUP BY`` (to NumPy), vs pandas ``groupby.agg`` and Connectome-Utilities
-   ``compress`` (when installed).
+1. the four matrices (binary, count, sum, mean; scipy CSR): ours vs the fastest plain
+   numpy/scipy script (``benchmarks/_connectome_ref.py``: ``np.unique`` factorize, then COO ->
+   CSR with summed duplicates, or a pair code and ``np.bincount``; both timed) and vs DuckDB's
+   in-memory ``GROUP BY`` followed by the CSR build; warm, best of ``--repeat`` on every side;
+   the MICrONS tutorial's ``pivot_table`` line is kept (minutes at full size);
+2. the condensed table (count, size_sum, size_mean): ours vs the same numpy/scipy ways, vs
+   DuckDB's in-memory ``GROUP BY`` (to NumPy), vs pandas ``groupby.agg`` and
+   Connectome-Utilities ``compress`` (when installed);
+3. peak RSS: each side (ours, numpy/scipy, DuckDB) in its own process reads the table and
+   runs 1. and 2. (``VmHWM`` of that process);
+4. cold: a fresh process doing import + read the Parquet table + the four matrices, ours vs
+   the numpy/scipy script (wall time including the interpreter start, peak RSS, best of
+   ``max(3, --repeat)`` interleaved rounds); then ours' import + first call.
 
 Out of core (``--ooc-synapses``, default 10^8 synthetic MICrONS-shaped synapses in 50 Parquet
 files): ``connectoscope connectome condense`` vs DuckDB's plain ``GROUP BY pre, post`` to

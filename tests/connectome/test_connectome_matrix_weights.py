@@ -141,3 +141,30 @@ def test_group_pairs_empty_and_factorize_exact_uint64():
     assert np.array_equal(uniq[codes], ids)
     with pytest.raises(TypeError):
         factorize_ids(np.zeros(3, np.int32))
+
+
+def test_core_import_and_first_call_load_no_heavy_modules():
+    """A one-shot script (import, build, four matrices) imports no JIT, plotting, spatial or
+    HDF5 module; the lazily imported public names still resolve."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from connectoscope.connectome import ConnectivityMatrix\n"
+        "m = ConnectivityMatrix.from_synapses(pd.DataFrame({'pre': [1, 1, 2], 'post': [2, 2, 1],"
+        " 'size': [10, 30, 5]}))\n"
+        "assert m.matrix('sum').toarray().tolist() == [[0, 40], [5, 0]]\n"
+        "[m.matrix(w) for w in ('binary', 'count', 'mean')]\n"
+        "heavy = ('numba', 'llvmlite', 'matplotlib', 'scipy.spatial', 'h5py', 'duckdb')\n"
+        "print(sorted(h for h in heavy if h in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    import connectoscope.connectome as cc
+
+    assert callable(cc.triad_census) and callable(cc.plot_heatmap)
+    assert "condense_parquet" in dir(cc) and set(cc.__all__) <= set(dir(cc))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        cc.nope  # noqa: B018
