@@ -168,3 +168,33 @@ def test_core_import_and_first_call_load_no_heavy_modules():
     assert "condense_parquet" in dir(cc) and set(cc.__all__) <= set(dir(cc))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         cc.nope  # noqa: B018
+
+
+def test_parquet_reader_equals_pandas(tmp_path, rng):
+    """The low-memory Parquet reader behind ``SynapseTable.read`` gives what
+    ``pd.read_parquet`` gives: plain numeric tables in row order over many row groups, and
+    every other table (index, nullable, strings, missing values) through pandas' rules."""
+    from connectoscope.connectome._synapses import _read_parquet_file
+
+    n = 200_000
+    cases = {
+        "plain": pd.DataFrame(
+            {
+                "pre_pt_root_id": np.uint64(BIG) + np.arange(n, dtype=np.uint64),
+                "post_pt_root_id": rng.integers(0, 9, n),
+                "size": rng.random(n),
+                "flag": rng.random(n) < 0.5,
+            }
+        ),
+        "index": pd.DataFrame({"a": [1, 2, 3]}, index=pd.Index([5, 6, 7], name="k")),
+        "nullable": pd.DataFrame({"a": pd.array([1, 2, None], dtype="Int64")}),
+        "missing": pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1, 2, 3]}),
+        "strings": pd.DataFrame({"a": [1, 2, 3], "s": ["x", "y", None]}),
+        "empty": pd.DataFrame({"a": np.zeros(0, np.int64)}),
+    }
+    for name, df in cases.items():
+        path = tmp_path / f"{name}.parquet"
+        df.to_parquet(path, row_group_size=7_000)
+        pd.testing.assert_frame_equal(_read_parquet_file(path), pd.read_parquet(path))
+    t = SynapseTable.read(tmp_path / "plain.parquet")
+    assert t.pre.tolist() == cases["plain"]["pre_pt_root_id"].tolist()
