@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress
 from .._store import Store
 from ..connectome import CellTable, SynapseTable, as_id_array
 from ..errors import (
@@ -25,6 +26,7 @@ from ..errors import (
     DependencyMissingError,
     InvalidParameterError,
 )
+from ._cache import BatchCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..connectome import CellTable, SynapseTable
@@ -72,6 +74,14 @@ class CaveSession:
         Root ids per request (about 20 keeps each answer well under the server's row cap).
     synapse_table, cell_table : str, optional
         Default: the datastack's ``synapse_table`` and ``soma_table`` from its info record.
+    cache : path-like, optional
+        A folder keeping every batch's answer as its own Parquet part (see
+        :class:`~connectoscope.cave.BatchCache`): a rerun after an interruption asks the
+        server only for the batches not yet there. The folder records the materialization
+        version the first time; later sessions on it reuse that version (``version=None``) or
+        refuse a different one.
+    concurrency : int
+        Requests in flight at once (threads; each answer is kept in the cache as it arrives).
 
     Raises
     ------
@@ -91,6 +101,8 @@ class CaveSession:
         batch_size: int = 20,
         synapse_table: str | None = None,
         cell_table: str | None = None,
+        cache: str | os.PathLike[str] | None = None,
+        concurrency: int = 4,
     ) -> None:
         try:
             import caveclient
@@ -100,8 +112,14 @@ class CaveSession:
             ) from None
         if batch_size < 1:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        if concurrency < 1:
+            raise InvalidParameterError(f"concurrency must be >= 1, got {concurrency}")
+        self.concurrency = int(concurrency)
         self.datastack = datastack
         self.batch_size = int(batch_size)
+        self.cache = BatchCache(cache) if cache is not None else None
+        if self.cache is not None:
+            version = self.cache.check_version(version)
         tok = token or _token_from_env()
         self._token = tok
         self.token_source = (
@@ -127,6 +145,9 @@ class CaveSession:
         except Exception as e:
             raise self._error(e, "connecting") from None
         self.version = pinned
+        if self.cache is not None:
+            self.cache.bind(self.server_address, datastack, pinned)
+            self.cache.clean()
         self.synapse_table = synapse_table or info.get("synapse_table")
         self.cell_table = cell_table or info.get("soma_table")
 
@@ -148,33 +169,97 @@ class CaveSession:
         return CaveError(_scrub(msg, getattr(self, "_token", None)))
 
     # ------------------------------------------------------------------ queries
-    def _batches(self, root_ids: Iterable[Any]) -> list[list[int]]:
+    def _batches(self, root_ids: Iterable[Any], size: int | None = None) -> list[list[int]]:
 
         ids = as_id_array(pd.Series(list(root_ids)), name="root_ids", source="CAVE query")
         uniq = [int(i) for i in pd.unique(ids)]
         if not uniq:
             raise InvalidParameterError("give at least one root id")
-        return [uniq[i : i + self.batch_size] for i in range(0, len(uniq), self.batch_size)]
+        k = int(size or self.batch_size)
+        return [uniq[i : i + k] for i in range(0, len(uniq), k)]
 
-    def _query(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
+    def _fetch_and_keep(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
+        df = self._fetch(table, column, batch)
+        if self.cache is not None:
+            self.cache.write(table, column, batch, df)
+        return df
+
+    def _query_all(self, table: str, jobs: list[tuple[str, list[int]]]) -> pd.DataFrame:
+        """Every ``(column, batch)`` query as one table: cached batches read back, the others
+        fetched, ``concurrency`` requests in flight, each answer kept in the cache as soon as
+        it arrives (so a failure or an interruption loses none of them)."""
+        results: list[pd.DataFrame | None] = [None] * len(jobs)
+        todo = []
+        for i, (column, batch) in enumerate(jobs):
+            got = self.cache.get(table, column, batch) if self.cache is not None else None
+            if got is None:
+                todo.append(i)
+            results[i] = got
+        if todo:
+            with (
+                progress(
+                    total=len(jobs),
+                    initial=len(jobs) - len(todo),
+                    desc=f"CAVE {table}",
+                    unit="batch",
+                ) as bar,
+                warnings.catch_warnings(),  # caveclient's chatter; entered and left here only
+            ):
+                warnings.simplefilter("ignore")
+                if self.concurrency <= 1 or len(todo) == 1:
+                    for i in todo:
+                        results[i] = self._fetch_and_keep(table, *jobs[i])
+                        bar.update(1)
+                else:
+                    self._fetch_concurrently(table, jobs, todo, results, bar)
+            if self.cache is not None:
+                self.cache.fetched += len(todo)
+            for i in todo:
+                n = len(results[i])  # type: ignore[arg-type]
+                if n >= ROW_CAP:
+                    warnings.warn(
+                        f"CAVE {table}: a batch of {len(jobs[i][1])} ids returned {n} rows, "
+                        "the server's cap; the answer may be cut: use a smaller batch_size",
+                        ConnectoscopeWarning,
+                        stacklevel=3,
+                    )
+        parts = [r for r in results if r is not None and len(r)]
+        if not parts:  # keep the columns of an empty answer
+            return results[0].iloc[:0] if results and results[0] is not None else pd.DataFrame()
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def _fetch_concurrently(
+        self,
+        table: str,
+        jobs: list[tuple[str, list[int]]],
+        todo: list[int],
+        results: list[pd.DataFrame | None],
+        bar: Any,
+    ) -> None:
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cave")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # caveclient's own deprecation chatter
-                df = self._client.materialize.query_table(
-                    table,
-                    filter_in_dict={column: batch},
-                    desired_resolution=_NM,
-                    split_positions=True,
-                )
+            futures = {pool.submit(self._fetch_and_keep, table, *jobs[i]): i for i in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    results[futures[f]] = f.result()  # raises the first failure
+                    bar.update(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # none left running or queued
+
+    def _fetch(self, table: str, column: str, batch: list[int]) -> pd.DataFrame:
+        try:
+            df = self._client.materialize.query_table(
+                table,
+                filter_in_dict={column: batch},
+                desired_resolution=_NM,
+                split_positions=True,
+            )
         except Exception as e:
             raise self._error(e, f"query of {table!r}") from None
-        if len(df) >= ROW_CAP:
-            warnings.warn(
-                f"CAVE {table}: a batch of {len(batch)} ids returned {len(df)} rows, the "
-                f"server's cap; the answer may be cut: use a smaller batch_size",
-                ConnectoscopeWarning,
-                stacklevel=3,
-            )
         return pd.DataFrame(df)
 
     def query_synapses(self, root_ids: Iterable[Any], *, side: str = "both") -> pd.DataFrame:
@@ -187,12 +272,9 @@ class CaveSession:
                 f"{self.datastack}: no synapse table in the datastack info; pass synapse_table="
             )
         sides = ("pre", "post") if side == "both" else (side,)
-        parts = [
-            self._query(self.synapse_table, f"{s}_pt_root_id", b)
-            for s in sides
-            for b in self._batches(root_ids)
-        ]
-        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        batches = self._batches(root_ids)
+        jobs = [(f"{s}_pt_root_id", b) for s in sides for b in batches]
+        df = self._query_all(self.synapse_table, jobs)
         key = "id" if "id" in df.columns else None
         if key is not None:
             df = df.drop_duplicates(subset=key).sort_values(key, kind="stable")
@@ -220,17 +302,20 @@ class CaveSession:
         *,
         table: str | None = None,
         duplicates: str = "error",
+        batch_size: int | None = None,
     ) -> CellTable:
         """Rows of a cell table (default the datastack's soma table) for ``root_ids`` as a
-        :class:`~connectoscope.connectome.CellTable`; soma positions in nm."""
+        :class:`~connectoscope.connectome.CellTable`; soma positions in nm. ``batch_size``:
+        root ids per request (default the session's; a cell table has about one row per id,
+        so a few hundred fit one answer)."""
 
         name = table or self.cell_table
         if not name:
             raise InvalidParameterError(
                 f"{self.datastack}: no cell table in the datastack info; pass table="
             )
-        parts = [self._query(name, "pt_root_id", b) for b in self._batches(root_ids)]
-        df = pd.concat(parts, ignore_index=True)
+        jobs = [("pt_root_id", b) for b in self._batches(root_ids, batch_size)]
+        df = self._query_all(name, jobs)
         return CellTable(
             df,
             duplicates=duplicates,

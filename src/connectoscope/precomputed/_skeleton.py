@@ -9,6 +9,7 @@ pairs, then each vertex attribute (all little endian). Our writer stores ``radiu
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,15 @@ def decode_skeleton(
     return v, e, feats
 
 
+def _link(src: Path, link: Path) -> None:
+    """``link`` names the same bytes as ``src`` (a hard link; a copy where links fail)."""
+    link.unlink(missing_ok=True)
+    try:
+        os.link(src, link)
+    except OSError:
+        write_bytes_atomic(link, src.read_bytes())
+
+
 def write_skeletons(
     folder: str | os.PathLike[str],
     encoded: Mapping[int, bytes],
@@ -144,21 +154,25 @@ def write_skeletons(
     """Write ``info`` and one file per skeleton into ``folder`` (unsharded).
 
     ``encoded`` maps an object id to its bytes (:func:`encode_skeleton`); it is stored as
-    ``object_<id>``. With ``segments`` (object id -> segment ids) every segment id gets the
-    object's skeleton too (a hard link, a copy where links fail), since Neuroglancer looks
-    skeletons up by the segment ids it shows.
+    ``object_<id>``. With ``segments`` (object id -> segment ids), Neuroglancer looks
+    skeletons up by the segment ids it shows, every member of a shown object included: the
+    object's smallest segment id (the representative of its equivalence class in the viewer)
+    gets the skeleton (a hard link, a copy where links fail) and every other member an empty
+    skeleton, so the viewer draws the neuron once rather than once per segment.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "info", info or skeleton_info())
+    empty: Path | None = None
     for sid, data in encoded.items():
         target = write_bytes_atomic(out / f"object_{int(sid)}", data)
         ids = segments.get(sid, np.array([sid])) if segments is not None else np.array([sid])
-        for seg in np.asarray(ids).reshape(-1).tolist():
-            link = out / str(int(seg))
-            link.unlink(missing_ok=True)
-            try:
-                os.link(target, link)
-            except OSError:
-                write_bytes_atomic(link, data)
+        members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
+        for k, seg in enumerate(members):
+            src = target
+            if k > 0:
+                if empty is None:
+                    empty = write_bytes_atomic(out / "object_empty", struct.pack("<II", 0, 0))
+                src = empty
+            _link(src, out / str(int(seg)))
     return out

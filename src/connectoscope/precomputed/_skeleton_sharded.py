@@ -9,6 +9,7 @@ segment ids it shows, so every segment of an object gets the object's skeleton.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,10 @@ def write_skeletons_sharded(
     encoded : mapping of int to bytes
         Object id -> :func:`encode_skeleton` bytes.
     segments : mapping of int to array, optional
-        Object id -> its segment ids (each gets the object's skeleton); default: the object
-        id is the segment id.
+        Object id -> its segment ids: the smallest (the representative of the object's
+        equivalence class in the viewer) gets the object's skeleton, every other member an
+        empty one, so the viewer draws the object once; default: the object id is the
+        segment id.
     info : dict, optional
         The skeleton ``info`` (default :func:`skeleton_info`); ``sharding`` is set here.
     spec : dict, optional
@@ -58,8 +61,8 @@ def write_skeletons_sharded(
     >>> d = tempfile.mkdtemp()
     >>> b = encode_skeleton(np.zeros((2, 3)), np.array([[1, 0]]))
     >>> files = write_skeletons_sharded(d, {5: b}, segments={5: np.array([11, 12])})
-    >>> len(files), read_skeleton(d, 12).edges.tolist()
-    (1, [[1, 0]])
+    >>> len(files), read_skeleton(d, 11).edges.tolist(), len(read_skeleton(d, 12).vertices)
+    (1, [[1, 0]], 0)
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,9 +70,10 @@ def write_skeletons_sharded(
     values: list[bytes] = []
     for oid, data in encoded.items():
         ids = segments.get(oid, np.array([oid])) if segments is not None else np.array([oid])
-        for seg in np.asarray(ids).reshape(-1).tolist():
+        members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
+        for j, seg in enumerate(members):
             keys.append(int(seg))
-            values.append(data)
+            values.append(data if j == 0 else struct.pack("<II", 0, 0))
     if spec is None:
         spec = sharding_spec(len(keys), data_encoding="gzip")
     order = np.argsort(np.array(keys, np.uint64), kind="stable")
