@@ -59,8 +59,10 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SourceNotFoundError(f"{path}: no such file")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
-        if path.is_dir() or suffix in (".parquet", ".pq"):
+        if path.is_dir():
             return pd.read_parquet(path)
+        if suffix in (".parquet", ".pq"):
+            return _read_parquet_file(path)
         if suffix in (".feather", ".arrow"):
             return pd.read_feather(path)
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
@@ -70,6 +72,85 @@ def read_table(path: Path) -> pd.DataFrame:
     raise SourceNotFoundError(
         f"{path}: unsupported table format {suffix!r}; use .csv, .parquet or .feather"
     )
+
+
+def _read_parquet_file(path: Path) -> pd.DataFrame:
+    """One Parquet file as a DataFrame, holding about the table's own size at the peak.
+
+    ``pd.read_parquet`` decodes the whole file into Arrow's pool (which keeps what it frees)
+    and converts that to pandas: two to three times the table stays resident. A table of
+    plain numeric columns (the synapse tables) is instead decoded batch by batch, into the
+    system allocator, and copied into numpy arrays allocated once; any other table is decoded
+    into the system allocator and converted column by column (``self_destruct``), which hands
+    the Arrow memory back.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    pool = pa.system_memory_pool()
+    f = pq.ParquetFile(path)
+    if _plain_numeric(f.schema_arrow, f.metadata.num_rows):
+        n = f.metadata.num_rows
+        cols = {
+            fld.name: np.empty(n, dtype=np.dtype(fld.type.to_pandas_dtype()))
+            for fld in f.schema_arrow
+        }
+        at = 0
+        batches = ds.dataset(path, format="parquet").to_batches(
+            batch_size=1 << 20, memory_pool=pool
+        )
+        for batch in batches:
+            if any(c.null_count for c in batch.columns):
+                break  # missing values: pandas' own conversion (NaN / float) below
+            k = batch.num_rows
+            for name, col in zip(batch.schema.names, batch.columns):
+                cols[name][at : at + k] = col.to_numpy(zero_copy_only=False)
+            at += k
+        else:
+            if at == n:
+                return pd.DataFrame(cols, copy=False)
+        del cols
+    table = ds.dataset(path, format="parquet").to_table(memory_pool=pool)
+    return table.to_pandas(split_blocks=True, self_destruct=True, memory_pool=pool)
+
+
+def _plain_numeric(schema: Any, n_rows: int) -> bool:
+    """True when every column is a plain integer / float / bool column that pandas would
+    read as the same numpy dtype, under a default (0..n-1) index."""
+    import pyarrow as pa
+
+    names = schema.names
+    if len(set(names)) != len(names) or not names:
+        return False
+    for fld in schema:
+        t = fld.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+            return False
+        if pa.types.is_float16(t):
+            return False
+    meta = schema.pandas_metadata
+    if meta is None:
+        return True
+    for ix in meta.get("index_columns", []):
+        if not (
+            isinstance(ix, dict)
+            and ix.get("kind") == "range"
+            and ix.get("name") is None
+            and ix.get("start") == 0
+            and ix.get("step") == 1
+            and ix.get("stop") == n_rows
+        ):
+            return False
+    for c in meta.get("columns", []):
+        if c.get("name") in names:
+            nt = str(c.get("numpy_type"))
+            try:
+                if np.dtype(nt).name != nt:
+                    return False
+            except TypeError:
+                return False  # an extension dtype (Int64, boolean ...): pandas' conversion
+    return not meta.get("column_indexes") or len(meta["column_indexes"]) <= 1
 
 
 def synth_voxel_size(path: Path) -> Any:
@@ -156,7 +237,9 @@ class SynapseTable:
         pre = as_id_array(df[mapping["pre"]], name=mapping["pre"], source=source)
         post = as_id_array(df[mapping["post"]], name=mapping["post"], source=source)
         dt = common_id_dtype(pre, post)
-        out = pd.DataFrame({"pre": to_id_dtype(pre, dt), "post": to_id_dtype(post, dt)})
+        # columns gathered first and wrapped without a copy (pandas would copy a dict of
+        # arrays into one block: twice the table at the peak)
+        out: dict[str, np.ndarray] = {"pre": to_id_dtype(pre, dt), "post": to_id_dtype(post, dt)}
         if "size" in mapping:
             size = pd.to_numeric(df[mapping["size"]], errors="coerce")
             if size.isna().any():
@@ -184,9 +267,9 @@ class SynapseTable:
                     out[f"{a}_nm"] = col
                 used.update(pos_cols)
         for c in df.columns:
-            if c not in used and c not in out.columns:
+            if c not in used and c not in out:
                 out[c] = df[c].to_numpy()
-        return cls(out)
+        return cls(pd.DataFrame(out, copy=False))
 
     @classmethod
     def read(
