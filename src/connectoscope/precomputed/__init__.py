@@ -63,6 +63,7 @@ from ._skeleton import (
     DEFAULT_VERTEX_ATTRIBUTES,
     decode_skeleton,
     encode_skeleton,
+    segment_skeleton_keys,
     skeleton_info,
     write_skeletons,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "read_multires_mesh",
     "read_sharded",
     "read_skeleton",
+    "segment_skeleton_keys",
     "shard_file_name",
     "shard_of",
     "sharding_spec",

@@ -135,6 +135,24 @@ def decode_skeleton(
     return v, e, feats
 
 
+#: A skeleton with no vertices and no edges (what members other than an object's
+#: representative are given: see :func:`segment_skeleton_keys`).
+EMPTY_SKELETON = struct.pack("<II", 0, 0)
+
+
+def segment_skeleton_keys(
+    object_id: int, segments: Mapping[int, np.ndarray] | None
+) -> list[tuple[int, bool]]:
+    """The segment ids ``object_id``'s skeleton is looked up by, each with whether it holds
+    the skeleton: Neuroglancer asks for every member of a shown object, so the smallest (the
+    representative of the object's equivalence class in the viewer) holds it and the others
+    an empty skeleton, and the viewer draws the object once, not once per segment. Without
+    ``segments`` (or an entry for the object) the object id is the segment id."""
+    ids = segments.get(object_id, [object_id]) if segments is not None else [object_id]
+    members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
+    return [(int(seg), k == 0) for k, seg in enumerate(members)]
+
+
 def _link(src: Path, link: Path) -> None:
     """``link`` names the same bytes as ``src`` (a hard link; a copy where links fail)."""
     link.unlink(missing_ok=True)
@@ -154,11 +172,9 @@ def write_skeletons(
     """Write ``info`` and one file per skeleton into ``folder`` (unsharded).
 
     ``encoded`` maps an object id to its bytes (:func:`encode_skeleton`); it is stored as
-    ``object_<id>``. With ``segments`` (object id -> segment ids), Neuroglancer looks
-    skeletons up by the segment ids it shows, every member of a shown object included: the
-    object's smallest segment id (the representative of its equivalence class in the viewer)
-    gets the skeleton (a hard link, a copy where links fail) and every other member an empty
-    skeleton, so the viewer draws the neuron once rather than once per segment.
+    ``object_<id>``. With ``segments`` (object id -> segment ids) the object's smallest
+    segment id gets the skeleton (a hard link, a copy where links fail) and every other
+    member an empty one (:func:`segment_skeleton_keys`).
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,13 +182,11 @@ def write_skeletons(
     empty: Path | None = None
     for sid, data in encoded.items():
         target = write_bytes_atomic(out / f"object_{int(sid)}", data)
-        ids = segments.get(sid, np.array([sid])) if segments is not None else np.array([sid])
-        members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
-        for k, seg in enumerate(members):
+        for seg, holds in segment_skeleton_keys(int(sid), segments):
             src = target
-            if k > 0:
+            if not holds:
                 if empty is None:
-                    empty = write_bytes_atomic(out / "object_empty", struct.pack("<II", 0, 0))
+                    empty = write_bytes_atomic(out / "object_empty", EMPTY_SKELETON)
                 src = empty
-            _link(src, out / str(int(seg)))
+            _link(src, out / str(seg))
     return out

@@ -9,7 +9,6 @@ segment ids it shows, so every segment of an object gets the object's skeleton.
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from .._atomic import write_json_atomic
 from ._sharding import sharding_spec, write_sharded
-from ._skeleton import skeleton_info
+from ._skeleton import EMPTY_SKELETON, segment_skeleton_keys, skeleton_info
 
 __all__ = ["write_skeletons_sharded"]
 
@@ -40,10 +39,9 @@ def write_skeletons_sharded(
     encoded : mapping of int to bytes
         Object id -> :func:`encode_skeleton` bytes.
     segments : mapping of int to array, optional
-        Object id -> its segment ids: the smallest (the representative of the object's
-        equivalence class in the viewer) gets the object's skeleton, every other member an
-        empty one, so the viewer draws the object once; default: the object id is the
-        segment id.
+        Object id -> its segment ids: the smallest gets the object's skeleton, every other
+        member an empty one (:func:`~connectoscope.precomputed.segment_skeleton_keys`);
+        default: the object id is the segment id.
     info : dict, optional
         The skeleton ``info`` (default :func:`skeleton_info`); ``sharding`` is set here.
     spec : dict, optional
@@ -69,11 +67,9 @@ def write_skeletons_sharded(
     keys: list[int] = []
     values: list[bytes] = []
     for oid, data in encoded.items():
-        ids = segments.get(oid, np.array([oid])) if segments is not None else np.array([oid])
-        members = np.unique(np.asarray(ids, np.uint64).reshape(-1)).tolist()
-        for j, seg in enumerate(members):
-            keys.append(int(seg))
-            values.append(data if j == 0 else struct.pack("<II", 0, 0))
+        for seg, holds in segment_skeleton_keys(int(oid), segments):
+            keys.append(seg)
+            values.append(data if holds else EMPTY_SKELETON)
     if spec is None:
         spec = sharding_spec(len(keys), data_encoding="gzip")
     order = np.argsort(np.array(keys, np.uint64), kind="stable")
