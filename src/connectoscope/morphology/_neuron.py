@@ -16,6 +16,7 @@ from ..errors import DataFormatError, InvalidParameterError
 from ._io import reroot_at
 from ._mapping import map_synapses
 from ._skeleton import COMPARTMENTS, Skeleton
+from ._skeletonize import flow_cut_labels
 
 __all__ = ["TARGET_COLUMNS", "Neuron", "label_axon_dendrite"]
 
@@ -322,32 +323,7 @@ def label_axon_dendrite(neuron: Neuron) -> np.ndarray:
             f"{neuron.name or 'neuron'}: flow centrality needs inputs and outputs "
             f"(have {int(n_in.sum())} inputs, {int(n_out.sum())} outputs)"
         )
-    down_in, down_out = n_in.copy(), n_out.copy()
-    par = sk.parent
-    for i in range(n - 1, -1, -1):  # children after parents: reverse order sums subtrees
-        p = par[i]
-        if p >= 0:
-            down_in[p] += down_in[i]
-            down_out[p] += down_out[i]
-    comp = sk.component
-    tot_in = np.bincount(comp, weights=n_in)[comp]
-    tot_out = np.bincount(comp, weights=n_out)[comp]
-    flow = down_in * (tot_out - down_out) + down_out * (tot_in - down_in)
-    flow[par < 0] = -1
-    cut = int(np.argmax(flow))
-    below = np.zeros(n, bool)
-    below[cut] = True
-    for i in range(cut + 1, n):  # topological order: a subtree follows its root
-        if par[i] >= 0 and below[par[i]]:
-            below[i] = True
-    same = comp == comp[cut]
-    out_frac_below = down_out[cut] / max(down_out[cut] + down_in[cut], 1.0)
-    rest_out = tot_out[cut] - down_out[cut]
-    rest_in = tot_in[cut] - down_in[cut]
-    out_frac_rest = rest_out / max(rest_out + rest_in, 1.0)
-    axon = below if out_frac_below >= out_frac_rest else (same & ~below)
-    lab = np.where(axon, 2, 3).astype(np.int32)
-    lab[~same] = 0
+    lab, _flow = flow_cut_labels(sk, n_in, n_out)
     sv = neuron.soma_vertex
     old = sk.features["compartment"]
     lab[old == 1] = 1

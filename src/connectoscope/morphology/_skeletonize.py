@@ -297,6 +297,52 @@ def _smooth_labels(sk: Skeleton, lab: np.ndarray, fixed: np.ndarray) -> np.ndarr
     return lab
 
 
+def flow_cut_labels(sk: Skeleton, n_in: np.ndarray, n_out: np.ndarray) -> tuple[np.ndarray, float]:
+    """Cut the skeleton at the vertex whose parent edge carries the most input-to-output
+    paths (synapse flow centrality); the side with the larger share of outputs is the axon.
+
+    Parameters
+    ----------
+    sk : Skeleton
+    n_in, n_out : (N,) float
+        Inputs and outputs per vertex.
+
+    Returns
+    -------
+    (labels, flow)
+        ``(N,) int32``: 2 (axon) / 3 (dendrite) on the cut vertex's tree, 0 on other trees;
+        and the flow at the cut (0 when no edge carries any path).
+    """
+    n = len(sk)
+    down_in, down_out = n_in.copy(), n_out.copy()
+    par = sk.parent
+    for i in range(n - 1, -1, -1):  # children after parents: reverse order sums subtrees
+        p = par[i]
+        if p >= 0:
+            down_in[p] += down_in[i]
+            down_out[p] += down_out[i]
+    comp = sk.component
+    tot_in = np.bincount(comp, weights=n_in)[comp]
+    tot_out = np.bincount(comp, weights=n_out)[comp]
+    flow = down_in * (tot_out - down_out) + down_out * (tot_in - down_in)
+    flow[par < 0] = -1
+    cut = int(np.argmax(flow))
+    below = np.zeros(n, bool)
+    below[cut] = True
+    for i in range(cut + 1, n):  # topological order: a subtree follows its root
+        if par[i] >= 0 and below[par[i]]:
+            below[i] = True
+    same = comp == comp[cut]
+    out_frac_below = down_out[cut] / max(down_out[cut] + down_in[cut], 1.0)
+    rest_out = tot_out[cut] - down_out[cut]
+    rest_in = tot_in[cut] - down_in[cut]
+    out_frac_rest = rest_out / max(rest_out + rest_in, 1.0)
+    axon = below if out_frac_below >= out_frac_rest else (same & ~below)
+    lab = np.where(axon, 2, 3).astype(np.int32)
+    lab[~same] = 0
+    return lab, float(flow[cut])
+
+
 def flow_split(
     sk: Skeleton,
     input_vertices: np.ndarray,
@@ -317,34 +363,11 @@ def flow_split(
     n = len(sk)
     n_in = np.bincount(np.asarray(input_vertices, np.int64), minlength=n).astype(float)
     n_out = np.bincount(np.asarray(output_vertices, np.int64), minlength=n).astype(float)
-    down_in, down_out = n_in.copy(), n_out.copy()
-    par = sk.parent
-    for i in range(n - 1, -1, -1):  # children after parents: reverse order sums subtrees
-        p = par[i]
-        if p >= 0:
-            down_in[p] += down_in[i]
-            down_out[p] += down_out[i]
-    comp = sk.component
-    tot_in = np.bincount(comp, weights=n_in)[comp]
-    tot_out = np.bincount(comp, weights=n_out)[comp]
-    flow = down_in * (tot_out - down_out) + down_out * (tot_in - down_in)
-    flow[par < 0] = -1
     lab = np.zeros(n, np.int32)
-    if n_in.sum() > 0 and n_out.sum() > 0 and flow.max() > 0:
-        cut = int(np.argmax(flow))
-        below = np.zeros(n, bool)
-        below[cut] = True
-        for i in range(cut + 1, n):  # topological order: a subtree follows its root
-            if par[i] >= 0 and below[par[i]]:
-                below[i] = True
-        same = comp == comp[cut]
-        out_frac_below = down_out[cut] / max(down_out[cut] + down_in[cut], 1.0)
-        rest_out = tot_out[cut] - down_out[cut]
-        rest_in = tot_in[cut] - down_in[cut]
-        out_frac_rest = rest_out / max(rest_out + rest_in, 1.0)
-        axon = below if out_frac_below >= out_frac_rest else (same & ~below)
-        lab = np.where(axon, 2, 3).astype(np.int32)
-        lab[~same] = 0
+    if n_in.sum() > 0 and n_out.sum() > 0:
+        cut_lab, best = flow_cut_labels(sk, n_in, n_out)
+        if best > 0:
+            lab = cut_lab
     s = sk.features["compartment"] == 1 if soma is None else np.asarray(soma, bool)
     lab[s] = 1
     return lab
