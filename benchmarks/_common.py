@@ -34,3 +34,23 @@ def ratio_line(
 ) -> str:
     r = (ours / ref) if higher_is_better else (ref / ours)
     return f"{name}: ours {ours:.4g} {unit}, reference {ref:.4g} {unit}, ratio {r:.1f}"
+
+
+def neuroglancer_annotations(df: Any, out: Any) -> None:
+    """The reference: neuroglancer's own ``AnnotationWriter`` writing ``df``'s synapses
+    (columns pre, post, size, x_nm, y_nm, z_nm) as point annotations into ``out``, with
+    pre/post relationships and a size property, as ours do."""
+    import neuroglancer
+    from neuroglancer import write_annotations
+
+    cs = neuroglancer.CoordinateSpace(names=["x", "y", "z"], units="nm", scales=[1, 1, 1])
+    w = write_annotations.AnnotationWriter(
+        coordinate_space=cs,
+        annotation_type="point",
+        relationships=["pre_segment", "post_segment"],
+        properties=[neuroglancer.AnnotationPropertySpec(id="size", type="float32")],
+    )
+    xyz = df[["x_nm", "y_nm", "z_nm"]].to_numpy()
+    for i, (p, q, s) in enumerate(zip(df.pre.tolist(), df.post.tolist(), df["size"].tolist())):
+        w.add_point(xyz[i], id=i, size=s, pre_segment=p, post_segment=q)
+    w.write(out)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import measure, peak_rss_mb, ratio_line
+from _common import measure, neuroglancer_annotations, peak_rss_mb, ratio_line
 from _connectome_ref import CONDENSED, MATRICES, duckdb_condensed, duckdb_matrices
 from connectoscope.connectome import (
     ConnectivityMatrix,
@@ -555,23 +555,6 @@ def _ann_table(n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def _ng_annotations(df: pd.DataFrame, out: Path) -> None:
-    import neuroglancer
-    from neuroglancer import write_annotations
-
-    cs = neuroglancer.CoordinateSpace(names=["x", "y", "z"], units="nm", scales=[1, 1, 1])
-    w = write_annotations.AnnotationWriter(
-        coordinate_space=cs,
-        annotation_type="point",
-        relationships=["pre_segment", "post_segment"],
-        properties=[neuroglancer.AnnotationPropertySpec(id="size", type="float32")],
-    )
-    xyz = df[["x_nm", "y_nm", "z_nm"]].to_numpy()
-    for i, (p, q, s) in enumerate(zip(df.pre.tolist(), df.post.tolist(), df["size"].tolist())):
-        w.add_point(xyz[i], id=i, size=s, pre_segment=p, post_segment=q)
-    w.write(out)
-
-
 def bench_annotations(n_ref: int, n_big: int, repeat: int, tmp_root: str | None) -> None:
     """Synapse annotations: ours (streaming, sharded, multi-level spatial index) vs
     neuroglancer's own AnnotationWriter (in memory, one file per key) on the same synapses;
@@ -595,7 +578,7 @@ def bench_annotations(n_ref: int, n_big: int, repeat: int, tmp_root: str | None)
         def ref() -> Path:
             k[0] += 1
             out = tmp / f"ref{k[0]}"
-            _ng_annotations(df, out)
+            neuroglancer_annotations(df, out)
             return out
 
         t_ours, m_ours, out_ours = measure(ours, repeat=repeat)

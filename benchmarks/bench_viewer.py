@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import measure, ratio_line
+from _common import measure, neuroglancer_annotations, ratio_line
 from connectoscope.connectome import SynapseTable
 from connectoscope.fetch import download
 from connectoscope.precomputed import write_synapse_annotations
@@ -49,23 +49,6 @@ def synapses(n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def reference_annotations(df: pd.DataFrame, out: Path) -> None:
-    import neuroglancer
-    from neuroglancer import write_annotations
-
-    cs = neuroglancer.CoordinateSpace(names=["x", "y", "z"], units="nm", scales=[1, 1, 1])
-    w = write_annotations.AnnotationWriter(
-        coordinate_space=cs,
-        annotation_type="point",
-        relationships=["pre_segment", "post_segment"],
-        properties=[neuroglancer.AnnotationPropertySpec(id="size", type="float32")],
-    )
-    xyz = df[["x_nm", "y_nm", "z_nm"]].to_numpy()
-    for i, (p, q, s) in enumerate(zip(df.pre.tolist(), df.post.tolist(), df["size"].tolist())):
-        w.add_point(xyz[i], id=i, size=s, pre_segment=p, post_segment=q)
-    w.write(out)
-
-
 def n_files(folder: Path) -> int:
     return sum(1 for f in folder.rglob("*") if f.is_file())
 
@@ -82,7 +65,7 @@ def bench_annotations(n: int, big: int | None, tmp: Path) -> None:
     def ref() -> Path:
         k[0] += 1
         out = tmp / f"ref{k[0]}"
-        reference_annotations(df, out)
+        neuroglancer_annotations(df, out)
         return out
 
     t_ours, m_ours, out_ours = measure(ours)
