@@ -29,7 +29,9 @@ def test_benchmark_script_runs_quick():
 
 @pytest.mark.slow
 def test_rehearsal_script_runs_quick():
-    out = run_benchmark("benchmarks/bench_rehearsal.py", "--quick", timeout=900, expect=("synth:",))
+    out = run_benchmark(
+        "benchmarks/bench_rehearsal.py", "--quick", timeout=900, expect=("synth (setup",)
+    )
     for stage in (
         "ingest segmentation:",
         "surfaces --each neuron",
@@ -37,4 +39,5 @@ def test_rehearsal_script_runs_quick():
         "viewer screenshot:",
     ):
         assert stage in out
-    assert "rehearsal total:" in out and "peak RSS" in out
+    assert "rehearsal total: user stages" in out and "with synthesis" in out
+    assert "peak RSS: largest stage" in out

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._store import Store
 from ..errors import InvalidParameterError
-from ..geometry import Bbox
+from ..geometry import Bbox, VoxelSize, VoxelSizeLike
 from ..parallel import default_workers, run_tasks
 from ..volume import VolumeLayer
 from ._mesh import Mesh
@@ -403,7 +403,7 @@ def _taubin(v: np.ndarray, f: np.ndarray, iterations: int) -> np.ndarray:
 
 def mesh_labels(
     labels_zyx: np.ndarray,
-    voxel_size_xyz: Sequence[float],
+    voxel_size_xyz: VoxelSizeLike,
     *,
     offset_nm: Sequence[float] = (0.0, 0.0, 0.0),
     simplify_nm: float | None = None,
@@ -420,7 +420,8 @@ def mesh_labels(
     ----------
     labels_zyx : numpy.ndarray
         3-D integer labels, 0 = background.
-    voxel_size_xyz : (x, y, z) nm
+    voxel_size_xyz : (x, y, z) nm, ``"X,Y,Z"`` or VoxelSize
+        Voxel size, every value > 0.
     offset_nm : (x, y, z) nm
         Position of the centre of voxel ``(0, 0, 0)``.
     simplify_nm : float, optional
@@ -457,6 +458,7 @@ def mesh_labels(
         )
     if groups is None and ids is not None:
         groups = {int(i): np.array([i], np.uint64) for i in ids}
+    vs = VoxelSize.parse(voxel_size_xyz).xyz
     table = GroupTable.from_groups(groups) if groups is not None else None
     shape_xyz = arr.shape[::-1]
     block = tuple(block_xyz) if block_xyz is not None else DEFAULT_BLOCK
@@ -469,13 +471,11 @@ def mesh_labels(
                 re,
                 lo,  # type: ignore[arg-type]
                 hi,  # type: ignore[arg-type]
-                tuple(float(x) for x in voxel_size_xyz),  # type: ignore[arg-type]
+                vs,
                 simplify_nm=simplify_nm,
                 vertex_segments=vertex_segments,
                 table=table,
                 array=np.ascontiguousarray(sub),
             )
         )
-    return mesh_blocks(
-        tasks, voxel_size=voxel_size_xyz, origin_nm=offset_nm, workers=workers, smooth=smooth
-    )
+    return mesh_blocks(tasks, voxel_size=vs, origin_nm=offset_nm, workers=workers, smooth=smooth)

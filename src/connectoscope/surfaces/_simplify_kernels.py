@@ -225,8 +225,28 @@ def simplify(
                                 common += 1
                     if common != 2:
                         continue
-                    # the two opposite vertices keep three or more triangles
                     ok = True
+                    if fixed[surv]:
+                        # no new edge between two fixed (seam) vertices: the next block may
+                        # make the same chord, and stitched, that edge would have 4 triangles
+                        stamp += 1
+                        for r in range(tstart[surv], tstart[surv] + tcount[surv]):
+                            g = rf[r]
+                            if fdel[g]:
+                                continue
+                            for k in range(3):
+                                mark[F[g, k]] = stamp
+                        for r in range(tstart[o], tstart[o] + tcount[o]):
+                            g = rf[r]
+                            if fdel[g]:
+                                continue
+                            for k in range(3):
+                                u = F[g, k]
+                                if u != o and fixed[u] and mark[u] != stamp:
+                                    ok = False
+                    if not ok:
+                        continue
+                    # the two opposite vertices keep three or more triangles
                     for r in range(tstart[b], tstart[b] + tcount[b]):
                         g = rf[r]
                         if fdel[g]:
