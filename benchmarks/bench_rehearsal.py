@@ -29,25 +29,30 @@ from pathlib import Path
 
 #: L4dense's voxel size, nm (x, y, z): synthesised and ingested at it.
 VOXEL_NM = "11.24,11.24,28"
-#: (stage, peak RSS bytes of all its processes), in run order.
-PEAKS: list[tuple[str, int]] = []
+#: (stage, peak RSS summed over its processes, peak PSS summed), bytes, in run order.
+PEAKS: list[tuple[str, int, int]] = []
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_mem(pid: int) -> tuple[int, int]:
+    """``(RSS summed over the process tree, PSS summed)``, bytes. The RSS sum counts a page
+    shared by several processes (Chromium's libraries, fork-shared arrays) once per process;
+    the PSS sum (Linux) splits it among them, so it is the tree's real footprint."""
     import psutil
 
     try:
         p = psutil.Process(pid)
         procs = [p, *p.children(recursive=True)]
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    rss = pss = 0
     for q in procs:
         try:
-            total += q.memory_info().rss
+            full = q.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
         except psutil.Error:
             pass
-    return total
+    return rss, pss
 
 
 def stage(name: str, argv: list[str], voxels: float, unit: str = "M voxels/s") -> float:
@@ -59,11 +64,12 @@ def stage(name: str, argv: list[str], voxels: float, unit: str = "M voxels/s") -
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = [0]
+    peak = [0, 0]
 
     def watch() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            rss, pss = _tree_mem(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.2)
 
     th = threading.Thread(target=watch, daemon=True)
@@ -74,8 +80,11 @@ def stage(name: str, argv: list[str], voxels: float, unit: str = "M voxels/s") -
     if proc.returncode != 0:
         raise SystemExit(f"stage {name} failed ({proc.returncode}): {err[-2000:]}")
     rate = f", {voxels / 1e6 / t:.3g} {unit}" if voxels else ""
-    print(f"{name}: {t:.1f} s{rate}, peak RSS {peak[0] / 2**20:.0f} MB (all its processes)")
-    PEAKS.append((name, peak[0]))
+    print(
+        f"{name}: {t:.1f} s{rate}, peak RSS {peak[0] / 2**20:.0f} MB (summed over its "
+        f"processes), peak PSS {peak[1] / 2**20:.0f} MB (shared pages once)"
+    )
+    PEAKS.append((name, peak[0], peak[1]))
     last = out.strip().splitlines()[-1:] if out.strip() else []
     if last:
         print(f"  {last[0][:200]}")
@@ -209,11 +218,12 @@ def main() -> None:
         f"rehearsal vs the issue's goal (20 min for 2048 x 2048 x 1024, scaled by voxels): "
         f"ours {total:.1f} s, reference {goal:.1f} s, ratio {goal / total:.2f}"
     )
-    over = [f"{nm.split(' (')[0]} {b / 2**30:.2f} GB" for nm, b in PEAKS if b > 2 * 2**30]
-    print(
-        f"peak RSS: largest stage {max(b for _, b in PEAKS) / 2**20:.0f} MB; over the 2 GB goal: "
-        f"{', '.join(over) or 'none'}"
-    )
+    for label, col in (("RSS summed", 1), ("PSS summed", 2)):
+        over = [f"{r[0].split(' (')[0]} {r[col] / 2**30:.2f} GB" for r in PEAKS if r[col] > 2**31]
+        print(
+            f"peak {label}: largest stage {max(r[col] for r in PEAKS) / 2**20:.0f} MB; over "
+            f"the 2 GB goal: {', '.join(over) or 'none'}"
+        )
     print(
         f"rehearsal total: user stages {total:.1f} s ({total / 60:.1f} min), with synthesis "
         f"{total + t_synth:.1f} s ({(total + t_synth) / 60:.1f} min) for {n / 1e9:.2f} G voxels; "

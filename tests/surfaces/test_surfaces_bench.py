@@ -9,13 +9,13 @@ def test_benchmark_script_runs_quick():
         "--quick",
         timeout=900,
         expect=(
-            "dense meshing 1 process vs zmesh once, same error (wall): ours",
-            "dense meshing 1 process vs zmesh once, same error (CPU): ours",
-            "dense meshing per process vs the 10 M voxels/s goal (CPU, 2 processes): ours",
-            "dense meshing scaling 1 -> 2 processes (wall time): ours",
+            "dense meshing 1 worker vs zmesh once, same error (wall): ours",
+            "dense meshing 1 worker vs zmesh once, same error (CPU): ours",
+            "dense meshing per core vs the 10 M voxels/s goal (CPU, 2 worker threads): ours",
+            "dense meshing scaling 1 -> 2 workers (threads; wall time): ours",
             "triangles block-wise vs one call (ours, same error): ours",
             "triangles ours block-wise vs zmesh one call (same max_error): ours",
-            "one object scaling 1 -> 2 processes (wall time): ours",
+            "one object scaling 1 -> 2 workers (threads; wall time, best of 3): ours",
             "one object triangles block-wise vs one call (ours): ours",
             "2x2x2 label mode 512^3 vs tinybrain",
             "segment table in memory vs cc3d.statistics: ours",
@@ -40,4 +40,4 @@ def test_rehearsal_script_runs_quick():
     ):
         assert stage in out
     assert "rehearsal total: user stages" in out and "with synthesis" in out
-    assert "peak RSS: largest stage" in out
+    assert "peak RSS summed: largest stage" in out and "peak PSS summed" in out

@@ -16,8 +16,8 @@ def register(sub: Any) -> None:
         "surfaces",
         help="closed surface meshes of selected objects (PLY/OBJ/GLB + Neuroglancer meshes)",
         description=(
-            "Mesh each selected group with zmesh (marching cubes, optional simplification with a "
-            "bounded error in nm, optional smoothing), block by block in worker processes; the "
+            "Mesh each selected group (zmesh marching cubes, optional simplification with a "
+            "bounded error in nm, optional smoothing), block by block in worker threads; the "
             "blocks are stitched so each group is one closed surface. Coordinates are nm. Writes "
             "one file per group to -o and Neuroglancer precomputed meshes with segment "
             "properties into the dataset. Without --level (or with --auto-level), the finest "

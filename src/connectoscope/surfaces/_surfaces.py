@@ -1,7 +1,7 @@
 """Surfaces of a dataset's selection: level choice, block-wise meshing, colours, files.
 
 ``make_surfaces`` is what ``connectoscope surfaces`` runs: it meshes every group of a
-:class:`~connectoscope.segmentation.Selection` (block by block in worker processes, see
+:class:`~connectoscope.segmentation.Selection` (block by block in worker threads, see
 :mod:`._mesher`), colours the vertices (``--color``, ``--by KIND[:COLOR]``), writes one
 PLY/OBJ/GLB file per group and the Neuroglancer legacy meshes + segment properties into
 the dataset's ``meshes/`` folder.
@@ -340,7 +340,7 @@ def mesh_selection(
     max_voxels : int, optional
         Voxel budget of the automatic level (default: config ``max_voxels``).
     workers : int, optional
-        Worker processes (default: all cores for large regions, this process for small).
+        Worker threads (default: all cores for large regions, this process for small).
     block_xyz : (x, y, z), optional
         Block shape in voxels (default: the storage shard, 256 otherwise).
 
