@@ -232,3 +232,32 @@ def test_a_member_without_faces_gets_an_empty_manifest(tmp_path):
     assert _meshes_cover(ds, Selection.parse(each="neuron"))
     with pytest.warns(UserWarning, match="1 of the 1 segments shown have no mesh"):
         assert not _meshes_cover(ds, Selection.parse(each="glia"))
+
+
+def test_legacy_meshes_of_one_object_do_not_hang_a_screenshot_of_all(tmp_path):
+    """Seen in the rehearsal: `surfaces --where neuron=3` (legacy, the default) after
+    `--format precomputed` replaced the multi-resolution meshes of every neuron; a
+    screenshot of `--each neuron` then waited for the others' manifests until its timeout.
+    Now the replacement is said, and the screenshot shows voxels only, with a warning."""
+    import connectoscope as cs
+    from connectoscope.segmentation import ObjectMaps, Selection
+    from connectoscope.surfaces import MeshSet, make_surfaces
+    from connectoscope.viewer._view import _meshes_cover
+    from connectoscope.volume import write_layer
+
+    d = cs.Dataset.create(tmp_path / "l.cscope", voxel_size=(8, 8, 16))
+    lab = np.zeros((16, 64, 64), np.uint32)
+    lab[4:12, 4:28, 4:28] = 1
+    lab[4:12, 36:60, 36:60] = 2
+    write_layer(d, "segmentation", lab, kind="segmentation")
+    ObjectMaps.from_arrays({"neuron": np.array([0, 1, 2])}).save(d)
+    make_surfaces(
+        d, Selection.parse(each="neuron"), None, level=0, simplify_nm=8, fmt="precomputed"
+    )
+    with pytest.warns(UserWarning, match="replaced by legacy meshes of this selection only"):
+        make_surfaces(d, Selection.parse(where="neuron=2"), None, level=0, simplify_nm=8)
+    ds = cs.Dataset(d.path)
+    assert not MeshSet(ds).multires and MeshSet(ds).ids() == [2]
+    assert _meshes_cover(ds, Selection.parse(where="neuron=2"))
+    with pytest.warns(UserWarning, match="1 of the 2 segments shown have no mesh"):
+        assert not _meshes_cover(ds, Selection.parse(each="neuron"))

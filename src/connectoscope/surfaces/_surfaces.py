@@ -433,6 +433,18 @@ def make_surfaces(
             )
         else:
             if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
+                # one format per folder: the multi-resolution meshes go, and the user is told
+                import warnings
+
+                from ..errors import ConnectoscopeWarning
+
+                warnings.warn(
+                    f"{folder}: held multi-resolution meshes, now replaced by legacy meshes "
+                    f"of this selection only; add --format precomputed to keep the viewer's "
+                    f"multi-resolution meshes (and mesh every object you will show)",
+                    ConnectoscopeWarning,
+                    stacklevel=2,
+                )
                 (folder / "info").unlink()  # legacy again: the writer puts its own info
                 for stale in folder.glob("*.shard"):
                     stale.unlink()

@@ -307,8 +307,8 @@ def screenshot(
 
 
 def _meshes_cover(dataset: Dataset, selection: Selection | None) -> bool:
-    """Whether the screenshot may show the dataset's meshes: with multi-resolution meshes,
-    every shown segment needs a manifest (Neuroglancer waits for ever on a missing one, so a
+    """Whether the screenshot may show the dataset's meshes: every shown segment needs a
+    manifest, multi-resolution or legacy (Neuroglancer waits for ever on a missing one, so a
     screenshot would never finish); otherwise warn and show voxels only."""
     import warnings
 
@@ -316,7 +316,7 @@ def _meshes_cover(dataset: Dataset, selection: Selection | None) -> bool:
     from ..surfaces import MeshSet
 
     ms = MeshSet(dataset)
-    if selection is None or not ms.multires:
+    if selection is None or not ms.ids():
         return True
     disp = selection_display(dataset, selection)
     shown = {int(s) for s in disp.get("segments", [])}
@@ -327,7 +327,8 @@ def _meshes_cover(dataset: Dataset, selection: Selection | None) -> bool:
     warnings.warn(
         f"{dataset.path}: {len(missing)} of the {len(shown)} segments shown have no mesh "
         f"(e.g. {min(missing)}); the screenshot shows voxels only. Mesh them with "
-        f"`connectoscope surfaces {dataset.path} ... --format precomputed`",
+        f"`connectoscope surfaces {dataset.path} ...` (with the selection you show; add "
+        f"--format precomputed for multi-resolution meshes)",
         ConnectoscopeWarning,
         stacklevel=3,
     )
