@@ -22,6 +22,19 @@ def qerr(q: Any, x: float, y: float, z: float) -> float:  # pragma: no cover - c
 
 
 @jit
+def mark_ring(
+    v: int, stamp: int, F: Any, fdel: Any, tstart: Any, tcount: Any, rf: Any, mark: Any
+) -> None:  # pragma: no cover - compiled
+    """``mark[u] = stamp`` for ``v`` and every vertex of its live triangles."""
+    for r in range(tstart[v], tstart[v] + tcount[v]):
+        g = rf[r]
+        if fdel[g]:
+            continue
+        for k in range(3):
+            mark[F[g, k]] = stamp
+
+
+@jit
 def compact(
     F: Any, fdel: Any, nv: int, tstart: Any, tcount: Any, rf: Any, rc: Any
 ) -> int:  # pragma: no cover
@@ -206,12 +219,7 @@ def simplify(
                     o = b if surv == a else a
                     # link condition: exactly the two opposite vertices are common
                     stamp += 1
-                    for r in range(tstart[a], tstart[a] + tcount[a]):
-                        g = rf[r]
-                        if fdel[g]:
-                            continue
-                        for k in range(3):
-                            mark[F[g, k]] = stamp
+                    mark_ring(a, stamp, F, fdel, tstart, tcount, rf, mark)
                     common = 0
                     stamp += 1
                     for r in range(tstart[b], tstart[b] + tcount[b]):
@@ -230,12 +238,7 @@ def simplify(
                         # no new edge between two fixed (seam) vertices: the next block may
                         # make the same chord, and stitched, that edge would have 4 triangles
                         stamp += 1
-                        for r in range(tstart[surv], tstart[surv] + tcount[surv]):
-                            g = rf[r]
-                            if fdel[g]:
-                                continue
-                            for k in range(3):
-                                mark[F[g, k]] = stamp
+                        mark_ring(surv, stamp, F, fdel, tstart, tcount, rf, mark)
                         for r in range(tstart[o], tstart[o] + tcount[o]):
                             g = rf[r]
                             if fdel[g]:
