@@ -100,7 +100,8 @@ def test_quantisation_too_coarse_is_refused():
         )
 
 
-def test_surfaces_format_precomputed(tmp_path):
+@pytest.mark.filterwarnings("default::connectoscope.errors.ConnectoscopeWarning")  # as a user sees it
+def test_surfaces_format_precomputed(tmp_path, capsys):
     import connectoscope as cs
     from connectoscope.segmentation import ObjectMaps
     from connectoscope.volume import write_layer
@@ -142,8 +143,10 @@ def test_surfaces_format_precomputed(tmp_path):
     assert r.manifests == 3
     # -o with --format precomputed is refused (the folder is the dataset's)
     assert main([*argv, "--format", "precomputed", "-o", str(tmp_path / "x")]) == 2
-    # legacy output stays available
+    # legacy output stays available (and says that it replaces the multi-resolution meshes)
+    capsys.readouterr()
     assert main([*argv, "-o", str(tmp_path / "ply")]) == 0
+    assert "replaced by legacy meshes of this selection only" in capsys.readouterr().err
     assert json.loads((folder / "info").read_text())["@type"] == "neuroglancer_legacy_mesh"
     assert not list(folder.glob("*.shard")) and (folder / "1:0").is_file()
 
