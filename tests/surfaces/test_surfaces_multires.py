@@ -100,7 +100,9 @@ def test_quantisation_too_coarse_is_refused():
         )
 
 
-@pytest.mark.filterwarnings("default::connectoscope.errors.ConnectoscopeWarning")  # as a user sees it
+@pytest.mark.filterwarnings(
+    "default::connectoscope.errors.ConnectoscopeWarning"
+)  # as a user sees it
 def test_surfaces_format_precomputed(tmp_path, capsys):
     import connectoscope as cs
     from connectoscope.segmentation import ObjectMaps
