@@ -10,9 +10,9 @@ from connectoscope import Dataset
 from connectoscope.cli import main
 
 
-def run_cli(*args):
+def run_cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "connectoscope", *args], capture_output=True, text=True
+        [sys.executable, "-m", "connectoscope", *args], capture_output=True, text=True, env=env
     )
 
 
@@ -128,3 +128,54 @@ def test_info_on_dataset(tmp_path, capsys):
     assert "level 1: 128 x 128 x 64 voxels" in out
     assert "neuron: 3, axon: 7" in out
     assert "on disk:" in out
+
+
+def test_no_progress_before_or_after_the_command(tmp_path, capsys):
+    """Every command takes --no-progress where users write it; it hides the bars."""
+    import os
+
+    bars = {**os.environ, "CONNECTOSCOPE_PROGRESS": "1"}  # the suite hides them by default
+
+    lab = np.zeros((16, 32, 32), np.uint32)
+    lab[4:12, 8:24, 8:24] = 1
+    src = tmp_path / "lab.npy"
+    np.save(src, lab)
+    ds = tmp_path / "p.cscope"
+    r = run_cli("ingest", str(src), str(ds), "--layer", "segmentation", "--voxel-size", "8,8,16")
+    assert r.returncode == 0, r.stderr
+    shown = run_cli(
+        "surfaces", str(ds), "--where", "1", "--level", "0", "-o", str(tmp_path / "a"), env=bars
+    )
+    assert shown.returncode == 0 and "surfaces:" in shown.stderr  # the bar, by default
+    for argv in (
+        [
+            "surfaces",
+            str(ds),
+            "--where",
+            "1",
+            "--level",
+            "0",
+            "-o",
+            str(tmp_path / "b"),
+            "--no-progress",
+        ],
+        [
+            "--no-progress",
+            "surfaces",
+            str(ds),
+            "--where",
+            "1",
+            "--level",
+            "0",
+            "-o",
+            str(tmp_path / "c"),
+        ],
+    ):
+        r = run_cli(*argv, env=bars)
+        assert r.returncode == 0, r.stderr
+        assert "surfaces:" not in r.stderr and "block/s" not in r.stderr
+    # and every sub-command has it
+    for cmd in (["connectome", "build"], ["cave", "cell"], ["objects", "stats"], ["view"]):
+        with pytest.raises(SystemExit):
+            main([*cmd, "--help"])
+        assert "--no-progress" in capsys.readouterr().out, cmd

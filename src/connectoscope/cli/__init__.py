@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks instead of short messages"
     )
+    parser.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import connectoscope.cli as pkg
 
@@ -58,7 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             mod = importlib.import_module(f"connectoscope.cli.{info.name}")
             mod.register(sub)
+    _add_no_progress(sub)
     return parser
+
+
+_NO_PROGRESS_HELP = "hide progress bars (also: CONNECTOSCOPE_PROGRESS=0)"
+
+
+def _add_no_progress(sub: Any) -> None:
+    """Give every command (and sub-command) ``--no-progress``, so that it can follow the
+    command as users write it; commands that define it themselves keep theirs."""
+    for p in sub.choices.values():
+        if "--no-progress" not in p._option_string_actions:
+            p.add_argument(
+                "--no-progress",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help=_NO_PROGRESS_HELP,
+            )
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_no_progress(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,8 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers = getattr(args, "workers", None)
         if workers is not None and workers < 1:
             raise InvalidParameterError(f"--workers: expected a whole number >= 1, got {workers}")
-        with executor(
-            getattr(args, "scheduler", None), workers=workers, local=getattr(args, "local", None)
+        from .._config import config
+
+        quiet = {"progress": False} if getattr(args, "no_progress", False) else {}
+        with (
+            config.set(**quiet),
+            executor(
+                getattr(args, "scheduler", None),
+                workers=workers,
+                local=getattr(args, "local", None),
+            ),
         ):
             rc = args.func(args)
         sys.stdout.flush()
