@@ -35,8 +35,10 @@ def read_columns(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return t.column(0).to_numpy(), t.column(1).to_numpy(), t.column(2).to_numpy()
 
 
-def matrices_coo(pre: np.ndarray, post: np.ndarray, size: np.ndarray) -> list[Any]:
-    """binary, count, sum, mean CSR matrices: factorize, COO -> CSR summing duplicates."""
+def _counts_sums_coo(
+    pre: np.ndarray, post: np.ndarray, size: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    """(pre ids, post ids, count CSR, size-sum CSR): factorize, COO -> CSR summing duplicates."""
     pre_ids, pi = np.unique(pre, return_inverse=True)
     post_ids, qi = np.unique(post, return_inverse=True)
     shape = (pre_ids.size, post_ids.size)
@@ -44,6 +46,12 @@ def matrices_coo(pre: np.ndarray, post: np.ndarray, size: np.ndarray) -> list[An
     s = sp.coo_matrix((size, (pi, qi)), shape=shape).tocsr()
     c.sum_duplicates()
     s.sum_duplicates()
+    return pre_ids, post_ids, c, s
+
+
+def matrices_coo(pre: np.ndarray, post: np.ndarray, size: np.ndarray) -> list[Any]:
+    """binary, count, sum, mean CSR matrices: factorize, COO -> CSR summing duplicates."""
+    _, _, c, s = _counts_sums_coo(pre, post, size)
     mean = s.copy()
     mean.data = s.data / c.data
     return [c.astype(bool), c, s, mean]
@@ -74,14 +82,8 @@ def matrices_bincount(pre: np.ndarray, post: np.ndarray, size: np.ndarray) -> li
 
 def condensed_coo(pre: np.ndarray, post: np.ndarray, size: np.ndarray) -> dict[str, np.ndarray]:
     """The condensed table (pre, post, count, size_sum, size_mean) via COO -> CSR."""
-    pre_ids, pi = np.unique(pre, return_inverse=True)
-    post_ids, qi = np.unique(post, return_inverse=True)
-    shape = (pre_ids.size, post_ids.size)
-    c = sp.coo_matrix((np.ones(pi.size, np.int64), (pi, qi)), shape=shape).tocsr()
-    s = sp.coo_matrix((size, (pi, qi)), shape=shape).tocsr()
-    c.sum_duplicates()
-    s.sum_duplicates()
-    rows = np.repeat(np.arange(shape[0]), np.diff(c.indptr))
+    pre_ids, post_ids, c, s = _counts_sums_coo(pre, post, size)
+    rows = np.repeat(np.arange(pre_ids.size), np.diff(c.indptr))
     return {
         "pre": pre_ids[rows],
         "post": post_ids[c.indices],

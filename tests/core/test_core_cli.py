@@ -143,33 +143,12 @@ def test_no_progress_before_or_after_the_command(tmp_path, capsys):
     ds = tmp_path / "p.cscope"
     r = run_cli("ingest", str(src), str(ds), "--layer", "segmentation", "--voxel-size", "8,8,16")
     assert r.returncode == 0, r.stderr
-    shown = run_cli(
-        "surfaces", str(ds), "--where", "1", "--level", "0", "-o", str(tmp_path / "a"), env=bars
-    )
+    base = ["surfaces", str(ds), "--where", "1", "--level", "0", "-o"]
+    shown = run_cli(*base, str(tmp_path / "a"), env=bars)
     assert shown.returncode == 0 and "surfaces:" in shown.stderr  # the bar, by default
     for argv in (
-        [
-            "surfaces",
-            str(ds),
-            "--where",
-            "1",
-            "--level",
-            "0",
-            "-o",
-            str(tmp_path / "b"),
-            "--no-progress",
-        ],
-        [
-            "--no-progress",
-            "surfaces",
-            str(ds),
-            "--where",
-            "1",
-            "--level",
-            "0",
-            "-o",
-            str(tmp_path / "c"),
-        ],
+        [*base, str(tmp_path / "b"), "--no-progress"],
+        ["--no-progress", *base, str(tmp_path / "c")],
     ):
         r = run_cli(*argv, env=bars)
         assert r.returncode == 0, r.stderr

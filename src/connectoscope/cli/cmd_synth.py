@@ -91,7 +91,6 @@ def register(sub: Any) -> None:
         metavar="N",
         help="threads computing blocks at once (default: number of cores; same output for any N)",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_overwrite(p)
     p.set_defaults(func=run)
 
@@ -109,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
         fullres_cube=args.fullres_cube,
         connectome_synapses=args.connectome_synapses,
         overwrite=args.overwrite,
-        progress=not args.no_progress,
         workers=args.workers,
     )
     sx, sy, sz = m.shape_xyz

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from .._config import config
 from .._store import Store
 from ..colors import id_colors, parse_color
-from ..errors import InvalidParameterError, SelectionError
+from ..errors import ConnectoscopeWarning, InvalidParameterError, SelectionError
 from ..geometry import Bbox
 from ..precomputed import write_legacy_meshes, write_segment_properties
 from ..segmentation import ObjectMaps, Selection
@@ -434,10 +435,6 @@ def make_surfaces(
         else:
             if (folder / "info").is_file() and "multilod" in (folder / "info").read_text():
                 # one format per folder: the multi-resolution meshes go, and the user is told
-                import warnings
-
-                from ..errors import ConnectoscopeWarning
-
                 warnings.warn(
                     f"{folder}: held multi-resolution meshes, now replaced by legacy meshes "
                     f"of this selection only; add --format precomputed to keep the viewer's "

@@ -315,13 +315,15 @@ def _meshes_cover(dataset: Dataset, selection: Selection | None) -> bool:
     from ..errors import ConnectoscopeWarning
     from ..surfaces import MeshSet
 
-    ms = MeshSet(dataset)
-    if selection is None or not ms.ids():
+    if selection is None:
+        return True
+    have = set(MeshSet(dataset).ids())
+    if not have:
         return True
     disp = selection_display(dataset, selection)
     shown = {int(s) for s in disp.get("segments", [])}
     shown |= {int(s) for eq in disp.get("equivalences", []) for s in eq}
-    missing = shown - set(ms.ids())
+    missing = shown - have
     if not missing:
         return True
     warnings.warn(
